@@ -1,0 +1,6 @@
+//! bouncedoc: reads email delay notices, finds out why mail is stuck, and answers by email.
+//!
+//! The pipeline (see the README's architecture section): [`notice`] reads raw messages into
+//! [`notice::Notice`]s; later stages diagnose, decide, compose and send.
+
+pub mod notice;

@@ -1,0 +1,41 @@
+//! The `bouncedoc` command line: `parse` reads notices; later commands run the daemon.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// bouncedoc: answers email delay notices with the reason the mail is stuck.
+#[derive(Parser)]
+#[command(name = "bouncedoc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read delay/failure notices and print what they say.
+    Parse {
+        /// Print one JSON object per file (the notice contract) instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Notice files (raw RFC 5322 messages, LF or CRLF).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Parse { json, files } => cli::parse::run(&files, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bouncedoc: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

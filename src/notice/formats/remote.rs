@@ -1,0 +1,80 @@
+//! The remote server as MTAs name it in their text: Postfix `host mx[192.0.2.1] said:` and
+//! `connect to mx[192.0.2.1]:25:`, Exim `host mx [192.0.2.1]:`, Sendmail `while talking to mx.:`.
+
+use crate::notice::text;
+use crate::notice::Recipient;
+
+/// Finds the remote host and IP in a recipient's diagnostic or text block.
+pub fn find(text: &str) -> (Option<String>, Option<String>) {
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        for key in ["connect to ", "host ", "remote server at ", "while talking to "] {
+            let mut from = 0;
+            while let Some(p) = lower[from..].find(key) {
+                let start = from + p + key.len();
+                from = start;
+                let rest = &line[start..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                    .collect();
+                let after = &rest[name.len()..];
+                let after_t = after.trim_start();
+                let ip = if after_t.starts_with('[') || after_t.starts_with('(') {
+                    let close = if after_t.starts_with('[') { ']' } else { ')' };
+                    after_t[1..]
+                        .split(close)
+                        .next()
+                        .map(|s| s.trim().trim_start_matches("IPv6:"))
+                        .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+                } else {
+                    None
+                };
+                let host = name.trim_end_matches('.').to_ascii_lowercase();
+                let host_ok = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
+                if ip.is_some() || (key == "while talking to " && host_ok) {
+                    return (host_ok.then_some(host), ip.map(|i| i.to_string()));
+                }
+            }
+        }
+    }
+    (None, None)
+}
+
+/// Fills a recipient's remote host and IP from its diagnostic, else its text block.
+pub fn enrich(r: &mut Recipient, block: &str) {
+    if r.remote_host.is_some() && r.remote_ip.is_some() {
+        return;
+    }
+    let (mut host, mut ip) = r.diagnostic.as_deref().map(find).unwrap_or((None, None));
+    if host.is_none() && ip.is_none() {
+        (host, ip) = find(block);
+    }
+    if r.remote_ip.is_none() {
+        r.remote_ip = ip;
+    }
+    if r.remote_host.is_none() {
+        r.remote_host = host.filter(|h| Some(h.as_str()) != r.remote_ip.as_deref());
+    }
+    if r.remote_ip.is_none() {
+        if let Some(h) = r.remote_host.clone() {
+            if let (_, Some(ip)) = text::host_or_ip(&h) {
+                r.remote_ip = Some(ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postfix_exim_sendmail() {
+        assert_eq!(find("connect to 127.0.0.1[127.0.0.1]:21008: Connection refused"), (None, Some("127.0.0.1".into())));
+        assert_eq!(find("host mx1.example.com[192.0.2.1] said: 550 5.1.1"), (Some("mx1.example.com".into()), Some("192.0.2.1".into())));
+        assert_eq!(find("    host mx.example.net [192.0.2.7]: 451 try later"), (Some("mx.example.net".into()), Some("192.0.2.7".into())));
+        assert_eq!(find("... while talking to mx.example.jp.:"), (Some("mx.example.jp".into()), None));
+        assert_eq!(find("Remote Server at mx1.partner.example (192.0.2.25) returned '400'"), (Some("mx1.partner.example".into()), Some("192.0.2.25".into())));
+    }
+}

@@ -1,0 +1,406 @@
+//! Walks a message's MIME tree (through `mail-parser`) and sorts its parts into what the
+//! reader needs: human-readable text, delivery-status fields, the original message's headers,
+//! feedback reports and read receipts; then decides whether the message is a notice at all.
+
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+
+/// The parts of one message, sorted by what they are for.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The decoded Subject.
+    pub subject: String,
+    /// From addresses.
+    pub from: Vec<String>,
+    /// To addresses.
+    pub to: Vec<String>,
+    /// Top-level headers as (name, unfolded raw value), in order.
+    pub headers: Vec<(String, String)>,
+    /// `report-type` of a top-level `multipart/report`, lower-cased.
+    pub report_type: Option<String>,
+    /// Human-readable text parts (HTML turned into text), in order, outside any attached message.
+    pub texts: Vec<String>,
+    /// Whether `texts` came only from HTML parts.
+    pub html_only: bool,
+    /// Bodies of `message/delivery-status` and `message/global-delivery-status` parts.
+    pub delivery_status: Vec<String>,
+    /// The header section of the attached original message, when attached.
+    pub original_headers: Option<String>,
+    /// Body of a `message/feedback-report` part.
+    pub feedback: Option<String>,
+    /// A `message/disposition-notification` part or report type is present.
+    pub mdn: bool,
+    /// The notice's own Date, as a Unix time.
+    pub date_unix: Option<i64>,
+    /// IP addresses in the original message's Received headers.
+    pub original_received_ips: Vec<std::net::IpAddr>,
+}
+
+/// Cheap check that bytes start like an RFC 5322 message (a header line or an mbox `From ` line).
+pub fn looks_like_mail(raw: &[u8]) -> bool {
+    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
+    let line_end = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |i| start + i);
+    let line = &raw[start..line_end];
+    if line.starts_with(b"From ") {
+        return true;
+    }
+    match memchr::memchr(b':', line) {
+        Some(colon) if colon > 0 => line[..colon].iter().all(|b| (33..=126).contains(b) && *b != b':'),
+        _ => false,
+    }
+}
+
+impl Parsed {
+    /// Parses raw bytes; `None` when `mail-parser` finds no header section.
+    pub fn parse(raw: &[u8]) -> Option<Parsed> {
+        let message = MessageParser::default().parse(raw)?;
+        if message.headers().is_empty() {
+            return None;
+        }
+        let mut parsed = Parsed {
+            subject: message.subject().unwrap_or("").to_string(),
+            from: addresses(message.from()),
+            to: addresses(message.to()),
+            date_unix: message.date().map(|d| d.to_timestamp()),
+            ..Parsed::default()
+        };
+        for (name, value) in message.headers_raw() {
+            parsed.headers.push((name.to_string(), unfold(value)));
+        }
+        if let Some(ct) = message.content_type() {
+            if ct.ctype().eq_ignore_ascii_case("multipart") {
+                parsed.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
+            }
+        }
+
+        let mut html = Vec::new();
+        for part in &message.parts {
+            let (ctype, subtype) = part
+                .content_type()
+                .map(|ct| {
+                    (
+                        ct.ctype().to_ascii_lowercase(),
+                        ct.subtype().unwrap_or("").to_ascii_lowercase(),
+                    )
+                })
+                .unwrap_or_else(|| ("text".into(), "plain".into()));
+            match (&part.body, ctype.as_str(), subtype.as_str()) {
+                (PartType::Multipart(_), _, _) => {}
+                (PartType::Message(inner), _, _) => {
+                    if parsed.original_headers.is_none() {
+                        parsed.original_headers = Some(header_section(inner.raw_message()));
+                    }
+                }
+                (_, "message", "delivery-status" | "global-delivery-status") => {
+                    parsed.delivery_status.push(body_text(&part.body));
+                }
+                (_, "message", "feedback-report") => {
+                    parsed.feedback = Some(body_text(&part.body));
+                }
+                (_, "message", "disposition-notification" | "global-disposition-notification") => {
+                    parsed.mdn = true;
+                }
+                (_, "text", "rfc822-headers") | (_, "message", "global-headers") => {
+                    if parsed.original_headers.is_none() {
+                        parsed.original_headers = Some(body_text(&part.body));
+                    }
+                }
+                (_, "message", "rfc822" | "global") => {
+                    // An attached message mail-parser did not open (e.g. a truncated one).
+                    if parsed.original_headers.is_none() {
+                        parsed.original_headers = Some(header_section(body_bytes(&part.body)));
+                    }
+                }
+                (PartType::Html(h), _, _) => html.push(html_to_text(h)),
+                (PartType::Text(t), "text", _) => parsed.texts.push(t.to_string()),
+                (PartType::Text(t), _, _) if ctype.is_empty() => parsed.texts.push(t.to_string()),
+                _ => {}
+            }
+        }
+        if parsed.texts.is_empty() && !html.is_empty() {
+            parsed.texts = html;
+            parsed.html_only = true;
+        }
+        if let Some(block) = &parsed.original_headers {
+            parsed.original_received_ips = super::original::received_ips(block);
+        }
+        Some(parsed)
+    }
+
+    /// The first top-level header with this name (case-insensitive), unfolded.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn addresses(addr: Option<&mail_parser::Address<'_>>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(addr) = addr {
+        for a in addr.iter() {
+            if let Some(email) = a.address() {
+                if let Some(norm) = super::text::normalize_address(email) {
+                    out.push(norm);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn body_bytes<'a>(body: &'a PartType<'_>) -> &'a [u8] {
+    match body {
+        PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b,
+        PartType::Message(m) => m.raw_message(),
+        PartType::Multipart(_) => &[],
+    }
+}
+
+fn body_text(body: &PartType<'_>) -> String {
+    String::from_utf8_lossy(body_bytes(body)).into_owned()
+}
+
+/// Unfolds a raw header value: CR/LF followed by white space become one space.
+pub fn unfold(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, line) in value.split('\n').enumerate() {
+        let line = line.trim_end_matches('\r');
+        if i > 0 {
+            out.push(' ');
+            out.push_str(line.trim_start());
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.trim().to_string()
+}
+
+/// The header section of a raw message: everything before the first empty line.
+pub fn header_section(raw: &[u8]) -> String {
+    let mut end = raw.len();
+    let mut i = 0;
+    while i < raw.len() {
+        let line_end = memchr::memchr(b'\n', &raw[i..]).map_or(raw.len(), |p| i + p);
+        let line = &raw[i..line_end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            end = i;
+            break;
+        }
+        i = line_end + 1;
+    }
+    String::from_utf8_lossy(&raw[..end.min(raw.len())]).into_owned()
+}
+
+/// Turns HTML into plain text: tags dropped, block ends become line breaks, common entities
+/// decoded, `<style>`/`<script>` content skipped.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        push_entities(&mut out, &rest[..lt]);
+        let after = &rest[lt + 1..];
+        let Some(gt) = after.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = after[..gt].trim_start_matches('/').to_ascii_lowercase();
+        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        rest = &after[gt + 1..];
+        match name.as_str() {
+            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "table" | "pre" => {
+                out.push('\n')
+            }
+            "td" | "th" => out.push(' '),
+            "style" | "script" if !after.starts_with('/') => {
+                let close = format!("</{name}");
+                match rest.to_ascii_lowercase().find(&close) {
+                    Some(p) => rest = &rest[p..],
+                    None => rest = "",
+                }
+            }
+            _ => {}
+        }
+    }
+    push_entities(&mut out, rest);
+    out
+}
+
+fn push_entities(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let end = after.find(';').filter(|e| *e <= 10);
+        let (rep, used) = match end.map(|e| &after[..=e]) {
+            Some("&lt;") => ("<", 4),
+            Some("&gt;") => (">", 4),
+            Some("&amp;") => ("&", 5),
+            Some("&quot;") => ("\"", 6),
+            Some("&#39;") | Some("&apos;") => ("'", after.find(';').map_or(1, |e| e + 1)),
+            Some("&nbsp;") => (" ", 6),
+            _ => ("&", 1),
+        };
+        out.push_str(rep);
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+}
+
+/// What a message is, before its details are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A delivery notice (delay, failure, success).
+    Notice,
+    /// An out-of-office or other automatic reply.
+    Autoreply,
+    /// An ARF feedback report.
+    Feedback,
+    /// Anything else: ordinary mail, read receipts.
+    NotNotice,
+}
+
+/// Decides what a message is from its headers, its structure and its opening text.
+pub fn classify(p: &Parsed) -> Class {
+    let report = p.report_type.as_deref().unwrap_or("");
+    if report.contains("feedback-report") || p.feedback.is_some() {
+        return Class::Feedback;
+    }
+    if !p.delivery_status.is_empty() || report.contains("delivery-status") {
+        return Class::Notice;
+    }
+    if p.mdn || report.contains("disposition-notification") {
+        return Class::NotNotice;
+    }
+    let subject = p.subject.to_ascii_lowercase();
+    let replied = is_reply_subject(&subject);
+    let from_daemon = p.from.iter().any(|a| is_daemon_address(a));
+    let null_sender = p
+        .header("Return-Path")
+        .is_some_and(|v| v.trim() == "<>" || v.trim().is_empty());
+    let strong_header = p.header("X-Failed-Recipients").is_some()
+        || p.header("X-MS-Exchange-Message-Is-Ndr").is_some()
+        || p.header("X-Postfix-Queue-ID").is_some();
+    let bounce_subject = !replied && super::text::is_bounce_subject(&subject);
+    let body_marker = p.texts.iter().any(|t| super::text::has_bounce_marker(t));
+
+    if is_autoreply(p, &subject) && !bounce_subject && !body_marker && !strong_header {
+        return Class::Autoreply;
+    }
+    if strong_header || (bounce_subject && (body_marker || from_daemon || null_sender)) {
+        return Class::Notice;
+    }
+    if (from_daemon || null_sender) && (body_marker || bounce_subject) {
+        return Class::Notice;
+    }
+    if body_marker && !replied && (from_daemon || null_sender || bounce_subject || p.from.is_empty()) {
+        return Class::Notice;
+    }
+    if body_marker && !replied && unquoted_marker(p) && looks_machine_written(p) {
+        return Class::Notice;
+    }
+    Class::NotNotice
+}
+
+fn unquoted_marker(p: &Parsed) -> bool {
+    p.texts.iter().any(|t| {
+        let unquoted: String = t
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('>'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        super::text::has_bounce_marker(&unquoted)
+    })
+}
+
+fn looks_machine_written(p: &Parsed) -> bool {
+    let from = p.from.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    let local = from.split('@').next().unwrap_or("");
+    ["daemon", "postmaster", "mail", "delivery", "bounce", "system", "admin", "noreply", "no-reply", "notify"]
+        .iter()
+        .any(|w| local.contains(w))
+}
+
+fn is_reply_subject(subject: &str) -> bool {
+    let s = subject.trim_start();
+    ["re:", "fw:", "fwd:", "aw:", "wg:", "tr:", "sv:", "vs:"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+/// True for the conventional addresses of mail systems (MAILER-DAEMON, postmaster, Exchange's
+/// `MicrosoftExchange…` system mailbox).
+pub fn is_daemon_address(addr: &str) -> bool {
+    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
+    local.starts_with("mailer-daemon")
+        || local.starts_with("postmaster")
+        || local.starts_with("microsoftexchange")
+        || local == "mail-daemon"
+        || local == "mailerdaemon"
+        || local == "double-bounce"
+        || local == "bounce"
+        || local == "mdaemon"
+}
+
+fn is_autoreply(p: &Parsed, subject: &str) -> bool {
+    let auto = p
+        .header("Auto-Submitted")
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("auto-replied"));
+    let precedence = p
+        .header("Precedence")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("auto_reply"));
+    let x_auto = p.header("X-Autoreply").is_some()
+        || p.header("X-Autorespond").is_some()
+        || p.header("X-Auto-Response-Suppress").is_some_and(|_| subject.starts_with("automatic reply"));
+    let subject_auto = [
+        "out of office",
+        "out of the office",
+        "automatic reply",
+        "auto:",
+        "autoreply",
+        "auto-reply",
+        "auto reply",
+        "vacation",
+        "away until",
+        "away from",
+        "i am away",
+        "on leave",
+        "absence",
+        "abwesend",
+        "abwesenheit",
+        "réponse automatique",
+    ]
+    .iter()
+    .any(|w| subject.contains(w));
+    (auto || precedence || x_auto) && (subject_auto || !p.texts.iter().any(|t| super::text::has_bounce_marker(t)))
+        || subject_auto && (auto || precedence || x_auto)
+}
+
+/// Extracts the values of a header in a [`HeaderValue`] as text (for tests and diagnostics).
+pub fn header_text(v: &HeaderValue<'_>) -> Option<String> {
+    v.as_text().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_text() {
+        let t = html_to_text("<p>Delivery is delayed&nbsp;to</p><p>bob@x.example &lt;ok&gt;</p><style>p{}</style>end");
+        assert!(t.contains("Delivery is delayed to"));
+        assert!(t.contains("bob@x.example <ok>"));
+        assert!(!t.contains("p{}"));
+        assert!(t.contains("end"));
+    }
+
+    #[test]
+    fn mail_detection() {
+        assert!(looks_like_mail(b"From: a@b\n\nx"));
+        assert!(looks_like_mail(b"\r\nReturn-Path: <>\r\n"));
+        assert!(!looks_like_mail(b"hello world\n"));
+        assert!(!looks_like_mail(b": no name\n"));
+    }
+}

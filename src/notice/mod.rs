@@ -1,0 +1,467 @@
+//! The notice reader: raw RFC 5322 bytes → [`Notice`].
+//!
+//! Reading runs in layers, each owning one idea:
+//! - [`message`] walks the MIME tree and sorts its parts (human text, delivery-status,
+//!   the original message, feedback reports, read receipts);
+//! - [`dsn`] reads RFC 3464 / RFC 6533 delivery-status fields;
+//! - [`text`] reads the human-readable text every MTA writes (recipients, diagnostics,
+//!   remote servers, delay wording), with [`formats`] for wording that belongs to one family;
+//! - [`original`] finds the original message's headers;
+//! - [`reason`] names the cause in the Sisimai vocabulary.
+//!
+//! [`read`] never panics and runs in time linear in the input (with a cap on what it scans).
+
+pub mod dsn;
+pub mod formats;
+pub mod message;
+pub mod original;
+pub mod reason;
+pub mod text;
+pub mod time;
+
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// The largest input the reader looks at; bytes past it are ignored (bounded memory and time).
+pub const MAX_NOTICE_BYTES: usize = 8 * 1024 * 1024;
+
+/// What kind of message a notice is: the contract's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// At least one recipient is still being retried and none has failed for good.
+    Delayed,
+    /// At least one recipient failed for good (including delivery-time expiry).
+    Failed,
+    /// A positive delivery report.
+    Delivered,
+    /// Relayed to a system that does not send reports.
+    Relayed,
+    /// Delivered to a list and expanded.
+    Expanded,
+    /// A vacation / out-of-office reply (RFC 3834).
+    Autoreply,
+    /// An ARF abuse / feedback-loop report (RFC 5965).
+    Feedback,
+    /// Not a notice at all (ordinary mail, read receipts).
+    None,
+}
+
+/// What happened to one recipient: RFC 3464 `Action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Delivery failed for good.
+    Failed,
+    /// Delivery is still being attempted.
+    Delayed,
+    /// Delivered.
+    Delivered,
+    /// Relayed onward without further reports.
+    Relayed,
+    /// Expanded to several recipients.
+    Expanded,
+}
+
+impl Action {
+    /// Reads an RFC 3464 action value (case-insensitive, tolerant of trailing comments).
+    pub fn parse(value: &str) -> Option<Action> {
+        let word = value
+            .trim()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("");
+        match word.to_ascii_lowercase().as_str() {
+            "failed" | "failure" => Some(Action::Failed),
+            "delayed" | "delay" => Some(Action::Delayed),
+            "delivered" => Some(Action::Delivered),
+            "relayed" => Some(Action::Relayed),
+            "expanded" => Some(Action::Expanded),
+            _ => None,
+        }
+    }
+}
+
+/// The headers of the message the notice is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Original {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// The sender's address.
+    pub from: Option<String>,
+    /// The addresses in To.
+    pub to: Vec<String>,
+    /// The decoded subject.
+    pub subject: Option<String>,
+    /// The Date header, UTC RFC 3339.
+    pub date: Option<String>,
+}
+
+impl Original {
+    /// True when nothing at all is known about the original message.
+    pub fn is_empty(&self) -> bool {
+        self.message_id.is_none()
+            && self.from.is_none()
+            && self.to.is_empty()
+            && self.subject.is_none()
+            && self.date.is_none()
+    }
+}
+
+/// One recipient the notice reports on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Recipient {
+    /// The recipient's address, as written (domain lower-cased).
+    pub address: String,
+    /// What happened to it; `None` for autoreplies and feedback reports.
+    pub action: Option<Action>,
+    /// RFC 3463 enhanced status code, e.g. `4.4.7`.
+    pub status: Option<String>,
+    /// The SMTP reply code, e.g. `550`.
+    pub reply_code: Option<String>,
+    /// The cause in the Sisimai vocabulary (`userunknown`, `expired`, ...).
+    pub reason: Option<String>,
+    /// The remote server's host name.
+    pub remote_host: Option<String>,
+    /// The remote server's IP address.
+    pub remote_ip: Option<String>,
+    /// The most specific error text the notice gives for this recipient.
+    pub diagnostic: Option<String>,
+    /// Until when the sending server retries, UTC RFC 3339.
+    pub retry_until: Option<String>,
+    /// How long the sending server keeps trying, counted from the notice.
+    pub remaining_seconds: Option<u64>,
+}
+
+/// A delay or failure notice as read: the contract `bouncedoc parse --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    /// What kind of message this is.
+    pub kind: Kind,
+    /// The software family that wrote it (`exchange`, `postfix`, `exim`, ...), when known.
+    pub generator: Option<String>,
+    /// The host that wrote the notice.
+    pub reporting_mta: Option<String>,
+    /// Public IPs of our own sending side found in the notice.
+    pub sending_ips: Vec<String>,
+    /// The message the notice is about, when the notice names it.
+    pub original: Option<Original>,
+    /// Every recipient the notice reports on, in the notice's order.
+    pub recipients: Vec<Recipient>,
+}
+
+/// Why a file could not be read as mail at all.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReadError {
+    /// The input is empty.
+    #[error("empty input")]
+    Empty,
+    /// The input has no RFC 5322 header section.
+    #[error("not an email message (no header section found)")]
+    NotMail,
+}
+
+/// Reads one raw message. Returns a [`Notice`] for anything that is mail (with
+/// `kind: none` when it is not a notice) and an error only when the bytes are not mail.
+pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
+    let raw = &raw[..raw.len().min(MAX_NOTICE_BYTES)];
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ReadError::Empty);
+    }
+    if !message::looks_like_mail(raw) {
+        return Err(ReadError::NotMail);
+    }
+    let parsed = message::Parsed::parse(raw).ok_or(ReadError::NotMail)?;
+    Ok(build(&parsed))
+}
+
+/// Turns the sorted parts of a message into a [`Notice`].
+fn build(parsed: &message::Parsed) -> Notice {
+    match message::classify(parsed) {
+        message::Class::NotNotice => Notice::none(),
+        class => {
+            let (error_text, quoted) = text::split_original(&parsed.texts);
+            let original = original::find(parsed, &quoted);
+            match class {
+                message::Class::Autoreply => autoreply(parsed, original),
+                message::Class::Feedback => feedback(parsed, original),
+                _ => notice(parsed, error_text, original),
+            }
+        }
+    }
+}
+
+impl Notice {
+    fn none() -> Notice {
+        Notice {
+            kind: Kind::None,
+            generator: None,
+            reporting_mta: None,
+            sending_ips: Vec::new(),
+            original: None,
+            recipients: Vec::new(),
+        }
+    }
+}
+
+fn autoreply(parsed: &message::Parsed, original: Option<Original>) -> Notice {
+    let recipients = parsed
+        .from
+        .iter()
+        .map(|a| Recipient {
+            address: a.clone(),
+            reason: Some("vacation".into()),
+            ..Recipient::default()
+        })
+        .take(1)
+        .collect();
+    Notice {
+        kind: Kind::Autoreply,
+        generator: Some("rfc3834".into()),
+        reporting_mta: None,
+        sending_ips: Vec::new(),
+        original,
+        recipients,
+    }
+}
+
+fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
+    let report = parsed.feedback.as_deref().unwrap_or("");
+    let fields = dsn::fields(report);
+    let mut addresses: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Original-Rcpt-To") || k.eq_ignore_ascii_case("Removal-Recipient"))
+        .filter_map(|(_, v)| text::first_address(v))
+        .collect();
+    if addresses.is_empty() {
+        if let Some(o) = &original {
+            addresses.extend(o.to.iter().cloned());
+        }
+    }
+    text::dedup_addresses(&mut addresses);
+    let source_ip = fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Source-IP"))
+        .and_then(|(_, v)| v.trim().parse::<IpAddr>().ok());
+    let recipients = addresses
+        .into_iter()
+        .map(|address| Recipient {
+            address,
+            reason: Some("feedback".into()),
+            remote_ip: None,
+            ..Recipient::default()
+        })
+        .collect();
+    Notice {
+        kind: Kind::Feedback,
+        generator: Some("arf".into()),
+        reporting_mta: None,
+        sending_ips: source_ip
+            .filter(is_public)
+            .map(|ip| vec![ip.to_string()])
+            .unwrap_or_default(),
+        original,
+        recipients,
+    }
+}
+
+fn notice(parsed: &message::Parsed, error_text: String, original: Option<Original>) -> Notice {
+    let mut report = dsn::Report::from_parts(&parsed.delivery_status);
+    if report.recipients.is_empty() {
+        let inline = dsn::Report::from_text(&parsed.texts);
+        if !inline.recipients.is_empty() {
+            report = inline;
+        }
+    }
+    let scan = text::Scan::new(parsed, error_text, original.as_ref());
+    let generator = formats::generator(parsed, &scan, !report.recipients.is_empty());
+    let exchange = formats::exchange::read(&scan.error_text);
+
+    let mut recipients: Vec<Recipient> = Vec::new();
+    if !report.recipients.is_empty() {
+        for r in &report.recipients {
+            recipients.push(r.to_recipient(&report));
+        }
+    } else {
+        for a in scan.recipients() {
+            recipients.push(Recipient {
+                address: a,
+                ..Recipient::default()
+            });
+        }
+    }
+
+    let delay = scan.delay_wording(parsed);
+    let notice_date = parsed.date_unix;
+    for r in &mut recipients {
+        let block = scan.block_for(&r.address);
+        exchange.enrich(r, &formats::exchange::read(&block));
+        scan.enrich(r);
+        formats::remote::enrich(r, &block);
+        if r.action.is_none() {
+            r.action = Some(match delay {
+                Some(true) => Action::Delayed,
+                _ => Action::Failed,
+            });
+        }
+        if r.status.is_none() {
+            r.status = derived_status(r);
+        }
+        if r.reply_code.is_none() {
+            r.reply_code = r.diagnostic.as_deref().and_then(text::reply_code);
+        }
+        if r.reason.is_none() {
+            r.reason = reason::classify(r.diagnostic.as_deref(), r.status.as_deref(), r.action);
+        }
+        if r.retry_until.is_none() {
+            r.retry_until = report.retry_until.clone();
+        }
+        if r.remaining_seconds.is_none() && r.action == Some(Action::Delayed) {
+            r.remaining_seconds = exchange.remaining_seconds.or_else(|| {
+                let until = r.retry_until.as_deref().and_then(time::unix_from_rfc3339)?;
+                let now = notice_date?;
+                u64::try_from(until - now).ok()
+            });
+        }
+    }
+
+    let kind = if recipients.iter().any(|r| r.action == Some(Action::Failed)) {
+        Kind::Failed
+    } else if recipients.iter().any(|r| r.action == Some(Action::Delayed)) {
+        Kind::Delayed
+    } else if let Some(a) = recipients.iter().find_map(|r| r.action) {
+        match a {
+            Action::Delivered => Kind::Delivered,
+            Action::Relayed => Kind::Relayed,
+            Action::Expanded => Kind::Expanded,
+            Action::Failed => Kind::Failed,
+            Action::Delayed => Kind::Delayed,
+        }
+    } else if delay == Some(true) {
+        Kind::Delayed
+    } else {
+        Kind::Failed
+    };
+
+    let reporting_mta = report
+        .reporting_mta
+        .clone()
+        .or_else(|| exchange.generating_server.clone());
+    let mut sending_ips = Vec::new();
+    if let Some(ip) = reporting_mta.as_deref().and_then(|m| m.trim_matches(['[', ']']).parse().ok()) {
+        push_public(&mut sending_ips, ip);
+    }
+    for ip in &parsed.original_received_ips {
+        push_public(&mut sending_ips, *ip);
+    }
+    for ip in text::blocked_client_ips(&scan.error_text) {
+        push_public(&mut sending_ips, ip);
+    }
+
+    Notice {
+        kind,
+        generator,
+        reporting_mta,
+        sending_ips,
+        original,
+        recipients,
+    }
+}
+
+/// The status a recipient must have when the notice gives none: the class is known from the
+/// reply code or the action, the detail is not (RFC 3463 `X.0.0`, "other or undefined").
+fn derived_status(r: &Recipient) -> Option<String> {
+    let class = r
+        .reply_code
+        .as_deref()
+        .or_else(|| r.diagnostic.as_deref().and_then(text::reply_code_str))
+        .and_then(|c| c.chars().next())
+        .filter(|c| *c == '4' || *c == '5')
+        .or(match r.action {
+            Some(Action::Failed) => Some('5'),
+            Some(Action::Delayed) => Some('4'),
+            Some(Action::Delivered) | Some(Action::Relayed) | Some(Action::Expanded) => Some('2'),
+            None => None,
+        })?;
+    Some(format!("{class}.0.0"))
+}
+
+fn push_public(list: &mut Vec<String>, ip: IpAddr) {
+    if is_public(&ip) {
+        let s = ip.to_string();
+        if !list.contains(&s) {
+            list.push(s);
+        }
+    }
+}
+
+/// True for addresses that can be a public mail server: not private, loopback, link-local,
+/// CGNAT, unspecified, multicast or unique-local.
+pub fn is_public(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(&IpAddr::V4(v4));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xfe00) == 0xfc00)
+        }
+    }
+}
+
+/// The JSON line `bouncedoc parse --json` prints for one file.
+#[derive(Serialize)]
+pub struct ParseLine<'a> {
+    /// The file name as given.
+    pub file: &'a str,
+    /// The notice, flattened into the same object.
+    #[serde(flatten)]
+    pub notice: &'a Notice,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_addresses() {
+        for (ip, public) in [
+            ("203.0.113.5", true),
+            ("10.0.0.1", false),
+            ("192.168.1.1", false),
+            ("172.16.3.4", false),
+            ("127.0.0.1", false),
+            ("169.254.1.1", false),
+            ("100.64.0.1", false),
+            ("2001:db8::1", true),
+            ("fe80::1", false),
+            ("fd00::1", false),
+            ("::1", false),
+            ("::ffff:10.0.0.1", false),
+        ] {
+            let parsed: IpAddr = ip.parse().unwrap();
+            assert_eq!(is_public(&parsed), public, "{ip}");
+        }
+    }
+
+    #[test]
+    fn not_mail_is_an_error() {
+        assert_eq!(read(b""), Err(ReadError::Empty));
+        assert_eq!(read(b"\x00\x01\x02 binary"), Err(ReadError::NotMail));
+    }
+}

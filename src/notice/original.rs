@@ -1,0 +1,127 @@
+//! The original message a notice is about: its Message-ID, From, To, Subject and Date, read from
+//! an attached `message/rfc822`, a `text/rfc822-headers` part, or headers quoted inline in the
+//! notice's text.
+
+use super::message::Parsed;
+use super::{text, time, Original};
+use mail_parser::MessageParser;
+use std::net::IpAddr;
+
+/// Finds the original message's headers: an attached part first, else an inline header block
+/// in `quoted` (the notice text after its "original message" marker).
+pub fn find(parsed: &Parsed, quoted: &str) -> Option<Original> {
+    let from_part = parsed.original_headers.as_deref().map(from_header_block);
+    match from_part {
+        Some(o) if !o.is_empty() => Some(o),
+        _ => inline_block(quoted)
+            .map(|b| from_header_block(&b))
+            .filter(|o| !o.is_empty()),
+    }
+}
+
+/// Reads the fields of a header section.
+pub fn from_header_block(block: &str) -> Original {
+    let mut bytes = block.trim_start().replace("\r\n", "\n");
+    bytes.push_str("\n\n");
+    let Some(m) = MessageParser::default().parse_headers(bytes.as_bytes()) else {
+        return Original::default();
+    };
+    let first_addr = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
+        a.map(|a| {
+            a.iter()
+                .filter_map(|x| x.address().and_then(text::normalize_address))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    Original {
+        message_id: m
+            .message_id()
+            .map(|s| s.trim().trim_matches(['<', '>']).to_string())
+            .filter(|s| !s.is_empty()),
+        from: first_addr(m.from()).into_iter().next(),
+        to: first_addr(m.to()),
+        subject: m.subject().map(str::to_string).filter(|s| !s.trim().is_empty()),
+        date: m
+            .date()
+            .filter(|d| d.is_valid())
+            .map(|d| time::rfc3339_from_unix(d.to_timestamp())),
+    }
+}
+
+/// Finds a header block (lines `Name: value`, with continuation lines) in quoted text: it must
+/// hold at least two of Message-ID, From, To, Subject, Date, Received, Return-Path.
+fn inline_block(quoted: &str) -> Option<String> {
+    let mut block = String::new();
+    let mut known = 0;
+    let mut started = false;
+    for line in quoted.lines() {
+        let l = line.trim_end_matches('\r');
+        let is_field = l
+            .split_once(':')
+            .is_some_and(|(n, _)| !n.is_empty() && n.len() < 40 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        let continuation = started && l.starts_with([' ', '\t']) && !l.trim().is_empty();
+        if is_field || continuation {
+            if is_field {
+                let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                if matches!(name.as_str(), "message-id" | "from" | "to" | "subject" | "date" | "received" | "return-path") {
+                    known += 1;
+                }
+            }
+            started = true;
+            block.push_str(l);
+            block.push('\n');
+        } else if started && l.trim().is_empty() {
+            if known >= 2 {
+                break;
+            }
+            block.clear();
+            known = 0;
+            started = false;
+        } else if started && known < 2 {
+            block.clear();
+            known = 0;
+            started = false;
+        } else if started {
+            break;
+        }
+    }
+    (known >= 2).then_some(block)
+}
+
+/// IP addresses in the Received headers of a header block (`[192.0.2.1]`, `(192.0.2.1)`,
+/// `[IPv6:2001:db8::1]`), in order.
+pub fn received_ips(block: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut in_received = false;
+    for line in block.lines() {
+        if !line.starts_with([' ', '\t']) {
+            in_received = line.len() > 9 && line[..9].eq_ignore_ascii_case("received:");
+        }
+        if in_received {
+            for ip in text::bracketed_ips(line) {
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_inline_headers() {
+        let q = "\nReceived: from a (10.0.0.1) by b\n with SMTP; Tue, 24 Nov 2026 04:11:38 +0000\nFrom: alice@corp.example\nTo: bob@partner.example\nSubject: =?UTF-8?Q?Caf=C3=A9?=\nDate: Tue, 24 Nov 2026 04:11:38 +0000\nMessage-ID: <a1@EX01>\n\nbody";
+        let o = from_header_block(&inline_block(q).unwrap());
+        assert_eq!(o.message_id.as_deref(), Some("a1@EX01"));
+        assert_eq!(o.from.as_deref(), Some("alice@corp.example"));
+        assert_eq!(o.to, vec!["bob@partner.example".to_string()]);
+        assert_eq!(o.subject.as_deref(), Some("Café"));
+        assert_eq!(o.date.as_deref(), Some("2026-11-24T04:11:38Z"));
+        assert_eq!(received_ips(q), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    }
+}

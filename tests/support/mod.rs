@@ -1,0 +1,28 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// Where the team's shared material lives: `$BOUNCEDOC_SHARED`, else `../shared` beside the
+/// repository. `None` (after saying so loudly) when missing; under `CI=true` a missing
+/// directory fails the test instead.
+pub fn shared_dir(what: &str) -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("BOUNCEDOC_SHARED")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")))
+        .collect();
+    for c in &candidates {
+        if c.join(what).exists() {
+            return Some(c.clone());
+        }
+    }
+    let msg = format!(
+        "\n!!! SKIPPED: ../shared/{what} not found (looked in {candidates:?}); set BOUNCEDOC_SHARED to the shared directory.\n"
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg} Under CI=true this is a failure.");
+    }
+    eprintln!("{msg}");
+    None
+}
