@@ -183,16 +183,7 @@ impl DsnRecipient {
             Some(m) => text::host_or_ip(m),
             None => (None, None),
         };
-        let mut status = self.status.clone();
-        // A vague Status with a precise code in the diagnostic: the diagnostic is more specific.
-        if let (Some(s), Some(d)) = (&status, self.diagnostic.as_deref().and_then(text::status_code)) {
-            if s.ends_with(".0.0") && d.as_bytes().first() == s.as_bytes().first() && !d.ends_with(".0.0") {
-                status = Some(d);
-            }
-        }
-        if status.is_none() {
-            status = self.diagnostic.as_deref().and_then(text::status_code);
-        }
+        let status = text::refine_status(self.status.clone(), self.diagnostic.as_deref(), true);
         Recipient {
             address: self.address().unwrap_or_default().to_string(),
             action: self.action,

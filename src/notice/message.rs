@@ -120,6 +120,14 @@ impl Parsed {
             parsed.texts = html;
             parsed.html_only = true;
         }
+        if parsed.texts.is_empty() && parsed.delivery_status.is_empty() {
+            // A multipart whose boundaries do not match its header (damaged or anonymized):
+            // read the body as text rather than losing it.
+            let body = String::from_utf8_lossy(&raw[header_end(raw)..]).into_owned();
+            if !body.trim().is_empty() {
+                parsed.texts.push(body);
+            }
+        }
         if let Some(block) = &parsed.original_headers {
             parsed.original_received_ips = super::original::received_ips(block);
         }
@@ -177,21 +185,23 @@ pub fn unfold(value: &str) -> String {
     out.trim().to_string()
 }
 
-/// The header section of a raw message: everything before the first empty line.
-pub fn header_section(raw: &[u8]) -> String {
-    let mut end = raw.len();
+/// Where the header section of a raw message ends: the offset of its first empty line.
+pub fn header_end(raw: &[u8]) -> usize {
     let mut i = 0;
     while i < raw.len() {
         let line_end = memchr::memchr(b'\n', &raw[i..]).map_or(raw.len(), |p| i + p);
         let line = &raw[i..line_end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            end = i;
-            break;
+        if line.strip_suffix(b"\r").unwrap_or(line).is_empty() {
+            return i;
         }
         i = line_end + 1;
     }
-    String::from_utf8_lossy(&raw[..end.min(raw.len())]).into_owned()
+    raw.len()
+}
+
+/// The header section of a raw message: everything before the first empty line.
+pub fn header_section(raw: &[u8]) -> String {
+    String::from_utf8_lossy(&raw[..header_end(raw)]).into_owned()
 }
 
 /// Turns HTML into plain text: tags dropped, block ends become line breaks, common entities

@@ -12,13 +12,18 @@ const MAX_TEXT: usize = 256 * 1024;
 /// Normalizes an address: strips brackets, quotes and `mailto:`, lower-cases the domain.
 /// `None` when it is not `local@domain`.
 pub fn normalize_address(raw: &str) -> Option<String> {
-    let s = raw
+    let mut s = raw
         .trim()
         .trim_start_matches("mailto:")
-        .trim_matches(|c: char| matches!(c, '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.'));
+        .trim_matches(|c: char| matches!(c, '<' | '>' | '\'' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | ' '));
+    // Quotes around the whole address go; a quoted local part ("a b"@example.com) stays.
+    let quoted_local = s.starts_with('"') && s.rfind("\"@").is_some_and(|p| p > 0);
+    if !quoted_local {
+        s = s.trim_matches('"');
+    }
     let at = s.rfind('@')?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
-    if local.is_empty() || domain.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if local.is_empty() || domain.is_empty() || s.chars().any(|c| c.is_control()) || (!quoted_local && s.contains(char::is_whitespace)) {
         return None;
     }
     if !domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_') {
@@ -51,8 +56,15 @@ fn addresses_in(line: &str) -> Vec<Found> {
     while let Some(p) = memchr::memchr(b'@', &b[i..]) {
         let at = i + p;
         let mut s = at;
-        while s > 0 && is_local_char(b[s - 1]) {
-            s -= 1;
+        if at > 1 && b[at - 1] == b'"' {
+            // A quoted local part: back to its opening quote (on this line).
+            if let Some(open) = memchr::memrchr(b'"', &b[..at - 1]) {
+                s = open;
+            }
+        } else {
+            while s > 0 && is_local_char(b[s - 1]) {
+                s -= 1;
+            }
         }
         let mut e = at + 1;
         while e < b.len() && is_domain_char(b[e]) {
@@ -62,7 +74,7 @@ fn addresses_in(line: &str) -> Vec<Found> {
         while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
             e -= 1;
         }
-        while s < at && b[s] == b'.' {
+        while s < at && b[s] == b'.' && b[at - 1] != b'"' {
             s += 1;
         }
         let domain = &line[at + 1..e];
@@ -143,6 +155,46 @@ fn match_status(b: &[u8], i: usize) -> Option<usize> {
         Some(b'.') if b.get(j + 1).is_some_and(|c| c.is_ascii_digit()) => None,
         _ => Some(j),
     }
+}
+
+/// Every enhanced status code in a text, in order.
+pub fn status_codes(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(code) = status_code(rest) {
+        let Some(pos) = rest.find(code.as_str()) else { break };
+        rest = &rest[pos + code.len()..];
+        out.push(code);
+    }
+    out
+}
+
+/// Chooses between a status and the codes a diagnostic quotes, as bounce tooling does: a
+/// vague status (`X.0.0`) gives way to the diagnostic's last precise code of the same class;
+/// with `prefer_diagnostic`, any differing precise code of the same class wins too (the remote
+/// server's own code is more specific than the reporting MTA's summary), and a code whose
+/// class agrees with the diagnostic's reply code wins over a status of the other class.
+pub fn refine_status(status: Option<String>, diagnostic: Option<&str>, prefer_diagnostic: bool) -> Option<String> {
+    let Some(diag) = diagnostic else { return status };
+    let codes: Vec<String> = status_codes(diag).into_iter().filter(|c| !c.ends_with(".0.0")).collect();
+    let Some(status) = status else {
+        return codes.last().cloned().or_else(|| status_code(diag));
+    };
+    let class = status.as_bytes().first().copied();
+    let same_class: Vec<&String> = codes.iter().filter(|c| c.as_bytes().first().copied() == class).collect();
+    if let Some(last) = same_class.last() {
+        if status.ends_with(".0.0") || (prefer_diagnostic && **last != status) {
+            return Some((*last).clone());
+        }
+    }
+    if prefer_diagnostic {
+        if let (Some(reply), Some(first)) = (reply_code_str(diag), codes.first()) {
+            if reply.as_bytes()[0] == first.as_bytes()[0] && Some(reply.as_bytes()[0]) != class {
+                return Some(first.clone());
+            }
+        }
+    }
+    Some(status)
 }
 
 /// A Status field value that is only roughly a code (`5.1.1 (user unknown)`, `4.0.0.`).
@@ -624,6 +676,9 @@ pub struct Scan {
     lines: Vec<String>,
     /// Candidate recipients in order: (address, first line, strength).
     candidates: Vec<(String, usize, Strength)>,
+    /// Addresses in a recipient's position that are also the notice's own From/To or the
+    /// original sender: used only when nothing else is found (mail to oneself).
+    excluded_strong: Vec<String>,
     /// X-Failed-Recipients header values.
     failed_header: Vec<String>,
     /// Fallback: the original message's To.
@@ -645,6 +700,7 @@ impl Scan {
         }
         let lines: Vec<String> = error_text.lines().take(4000).map(str::to_string).collect();
         let mut candidates: Vec<(String, usize, Strength)> = Vec::new();
+        let mut excluded_strong: Vec<String> = Vec::new();
         for (i, line) in lines.iter().enumerate() {
             if !line.contains('@') {
                 continue;
@@ -655,10 +711,16 @@ impl Scan {
             }
             for f in addresses_in(line) {
                 let la = f.address.to_ascii_lowercase();
-                if excluded.contains(&la) || is_daemon_address(&la) || is_system_contact(&la) {
+                if is_daemon_address(&la) || is_system_contact(&la) {
                     continue;
                 }
                 let strength = line_strength(line, &lower, &f);
+                if excluded.contains(&la) {
+                    if strength == Strength::Strong && !excluded_strong.contains(&f.address) {
+                        excluded_strong.push(f.address.clone());
+                    }
+                    continue;
+                }
                 match candidates.iter_mut().find(|(a, _, _)| a.eq_ignore_ascii_case(&la)) {
                     Some(c) => {
                         if strength > c.2 {
@@ -681,6 +743,7 @@ impl Scan {
             error_text,
             lines,
             candidates,
+            excluded_strong,
             failed_header,
             original_to: original.map(|o| o.to.clone()).unwrap_or_default(),
         }
@@ -705,6 +768,9 @@ impl Scan {
         let weak: Vec<String> = self.candidates.iter().map(|c| c.0.clone()).collect();
         if !weak.is_empty() {
             return weak;
+        }
+        if !self.excluded_strong.is_empty() {
+            return self.excluded_strong.clone();
         }
         self.original_to.clone()
     }
@@ -816,6 +882,10 @@ impl Scan {
     pub fn enrich(&self, r: &mut Recipient) {
         if r.diagnostic.is_none() {
             r.diagnostic = self.diagnostic_for(&r.address);
+        } else if r.status.as_deref().is_some_and(|s| s.ends_with(".0.0")) {
+            // The report's code is vague: the text's own diagnostic may be precise.
+            let text_diag = self.diagnostic_for(&r.address);
+            r.status = refine_status(r.status.take(), text_diag.as_deref(), false);
         }
         if r.status.is_none() {
             r.status = r.diagnostic.as_deref().and_then(status_code);
