@@ -352,6 +352,7 @@ pub fn is_daemon_address(addr: &str) -> bool {
         || local == "double-bounce"
         || local == "bounce"
         || local == "mdaemon"
+        || local == "post_master"
 }
 
 fn is_autoreply(p: &Parsed, subject: &str) -> bool {

@@ -304,14 +304,14 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
                 _ => Action::Failed,
             });
         }
-        if r.status.is_none() {
-            r.status = derived_status(r);
-        }
         if r.reply_code.is_none() {
             r.reply_code = r.diagnostic.as_deref().and_then(text::reply_code);
         }
         if r.reason.is_none() {
             r.reason = reason::classify(r.diagnostic.as_deref(), r.status.as_deref(), r.action);
+        }
+        if r.status.is_none() {
+            r.status = derived_status(r);
         }
         if r.retry_until.is_none() {
             r.retry_until = report.retry_until.clone();
@@ -377,6 +377,12 @@ fn derived_status(r: &Recipient) -> Option<String> {
         .or_else(|| r.diagnostic.as_deref().and_then(text::reply_code_str))
         .and_then(|c| c.chars().next())
         .filter(|c| *c == '4' || *c == '5')
+        .or_else(|| {
+            // An expiry means every attempt failed temporarily.
+            let temporary = r.reason.as_deref() == Some("expired")
+                || r.diagnostic.as_deref().is_some_and(|d| d.to_ascii_lowercase().contains("temporar"));
+            temporary.then_some('4')
+        })
         .or(match r.action {
             Some(Action::Failed) => Some('5'),
             Some(Action::Delayed) => Some('4'),

@@ -449,6 +449,9 @@ pub fn has_bounce_marker(text: &str) -> bool {
         "rejected your message",
         "message rejected",
         "bounced",
+        "error delivering",
+        "error occurred while",
+        "dns lookup failure",
         "550 ",
         "554 ",
         "553 ",
@@ -711,11 +714,8 @@ impl Scan {
             }
             for f in addresses_in(line) {
                 let la = f.address.to_ascii_lowercase();
-                if is_daemon_address(&la) || is_system_contact(&la) {
-                    continue;
-                }
                 let strength = line_strength(line, &lower, &f);
-                if excluded.contains(&la) {
+                if excluded.contains(&la) || is_daemon_address(&la) || is_system_contact(&la) {
                     if strength == Strength::Strong && !excluded_strong.contains(&f.address) {
                         excluded_strong.push(f.address.clone());
                     }
@@ -874,18 +874,45 @@ impl Scan {
                     return Some(t.to_string());
                 }
             }
+            return None;
+        }
+        // The address is not in the text at all (Exim's "save to FILE", X-Failed-Recipients
+        // only): the first indented paragraph after the opening prose is the error.
+        let mut seen_prose = false;
+        for (i, l) in self.lines.iter().enumerate() {
+            if l.trim().is_empty() {
+                continue;
+            }
+            if !l.starts_with([' ', '\t']) {
+                seen_prose = true;
+                continue;
+            }
+            if seen_prose {
+                let mut para: Vec<&str> = Vec::new();
+                for m in self.lines.iter().skip(i).take(12) {
+                    if m.trim().is_empty() || !m.starts_with([' ', '\t']) {
+                        break;
+                    }
+                    para.push(m.trim());
+                }
+                return Some(clean_diagnostic(&para.join(" "), address));
+            }
         }
         None
     }
 
     /// Fills what the text knows and the recipient lacks: diagnostic, status, reply code.
     pub fn enrich(&self, r: &mut Recipient) {
-        if r.diagnostic.is_none() {
-            r.diagnostic = self.diagnostic_for(&r.address);
-        } else if r.status.as_deref().is_some_and(|s| s.ends_with(".0.0")) {
-            // The report's code is vague: the text's own diagnostic may be precise.
+        let vague = r.status.as_deref().is_some_and(|s| s.ends_with(".0.0"));
+        if r.diagnostic.is_none() || vague {
             let text_diag = self.diagnostic_for(&r.address);
-            r.status = refine_status(r.status.take(), text_diag.as_deref(), false);
+            if vague {
+                // The report's code is vague: the text's own diagnostic may be precise.
+                r.status = refine_status(r.status.take(), text_diag.as_deref(), false);
+            }
+            if r.diagnostic.is_none() {
+                r.diagnostic = text_diag;
+            }
         }
         if r.status.is_none() {
             r.status = r.diagnostic.as_deref().and_then(status_code);
@@ -903,6 +930,9 @@ impl Scan {
         let body = lowercase_prefix(&self.error_text, 32 * 1024);
         const FINAL: &[&str] = &[
             "gave up",
+            "given up",
+            "not going to try again",
+            "this is a permanent error",
             "has been expired",
             "message expired",
             "queue.expired",

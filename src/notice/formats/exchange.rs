@@ -130,6 +130,10 @@ impl Exchange {
             if better {
                 r.diagnostic = Some(best.text.clone());
             }
+            // A final expiry ("QUEUE.Expired") names no cause; the last real error does.
+            if r.action == Some(crate::notice::Action::Failed) && r.status.as_deref().is_some_and(|s| s.ends_with(".4.7")) {
+                r.status = text::refine_status(r.status.take(), Some(&best.text), true);
+            }
             let named = errors.iter().find(|e| e.ip.is_some() || e.host.is_some());
             if let Some(n) = named {
                 if r.remote_host.is_none() {
