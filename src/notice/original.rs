@@ -15,8 +15,24 @@ pub fn find(parsed: &Parsed, quoted: &str) -> Option<Original> {
         Some(o) if !o.is_empty() => Some(o),
         _ => inline_block(quoted)
             .map(|b| from_header_block(&b))
-            .filter(|o| !o.is_empty()),
+            .filter(|o| !o.is_empty())
+            .or_else(|| described(&parsed.texts)),
     }
+}
+
+/// Exim's warnings quote no headers but describe the message: "The subject of the message
+/// is: …", "The date of the message is: …".
+fn described(texts: &[String]) -> Option<Original> {
+    let mut o = Original::default();
+    for line in texts.iter().flat_map(|t| t.lines()).take(200) {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("The subject of the message is:") {
+            o.subject = Some(v.trim().to_string()).filter(|s| !s.is_empty());
+        } else if let Some(v) = t.strip_prefix("The date of the message is:") {
+            o.date = time::rfc3339_from_rfc2822(v);
+        }
+    }
+    (!o.is_empty()).then_some(o)
 }
 
 /// Reads the fields of a header section.
@@ -96,7 +112,7 @@ pub fn received_ips(block: &str) -> Vec<IpAddr> {
     let mut in_received = false;
     for line in block.lines() {
         if !line.starts_with([' ', '\t']) {
-            in_received = line.len() > 9 && line[..9].eq_ignore_ascii_case("received:");
+            in_received = line.get(..9).is_some_and(|head| head.eq_ignore_ascii_case("received:"));
         }
         if in_received {
             for ip in text::bracketed_ips(line) {

@@ -26,18 +26,20 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     if local.is_empty() || domain.is_empty() || s.chars().any(|c| c.is_control()) || (!quoted_local && s.contains(char::is_whitespace)) {
         return None;
     }
-    if !domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_') {
+    if !domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_') {
         return None;
     }
     Some(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
+/// Bytes of a local part: RFC 5322 atext and dots, and UTF-8 (RFC 6531 addresses).
 fn is_local_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&c)
+    c.is_ascii_alphanumeric() || c >= 0x80 || b"!#$%&'*+/=?^_`{|}~.-".contains(&c)
 }
 
+/// Bytes of a domain: letters, digits, dots, hyphens, and UTF-8 (internationalized names).
 fn is_domain_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_'
+    c.is_ascii_alphanumeric() || c >= 0x80 || c == b'.' || c == b'-' || c == b'_'
 }
 
 /// One address found in a line: where it starts and ends, and the normalized form.
@@ -995,7 +997,7 @@ fn has_code(s: &str) -> bool {
 /// A diagnostic as the contract keeps it: one line, the recipient's own address prefix dropped.
 fn clean_diagnostic(para: &str, address: &str) -> String {
     let mut s = para.trim();
-    for prefix in [format!("<{address}>:"), format!("{address}:"), format!("<{address}>...")] {
+    for prefix in [format!("<{address}>:"), format!("{address}:"), format!("<{address}>..."), format!("{address} ")] {
         if s.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(&prefix)) {
             s = s[prefix.len()..].trim();
         }
