@@ -316,6 +316,12 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
         if r.retry_until.is_none() {
             r.retry_until = report.retry_until.clone();
         }
+        if r.retry_until.is_none() && r.action == Some(Action::Delayed) {
+            // Exchange's "for the next 1 days, 19 hours…" counted from the notice's Date.
+            if let (Some(left), Some(now)) = (exchange.remaining_seconds, notice_date) {
+                r.retry_until = i64::try_from(left).ok().and_then(|l| now.checked_add(l)).map(time::rfc3339_from_unix);
+            }
+        }
         if r.remaining_seconds.is_none() && r.action == Some(Action::Delayed) {
             r.remaining_seconds = exchange.remaining_seconds.or_else(|| {
                 let until = r.retry_until.as_deref().and_then(time::unix_from_rfc3339)?;

@@ -41,7 +41,7 @@ pub fn read(text: &str) -> Exchange {
     let mut ex = Exchange::default();
     for line in text.lines().take(4000) {
         if let Some(v) = after_label(line, "Generating server:") {
-            ex.generating_server = v.split_whitespace().next().map(|s| s.to_ascii_lowercase());
+            ex.generating_server = v.split_whitespace().next().map(str::to_string);
         } else if let Some(v) = after_label(line, "Receiving server:") {
             ex.receiving = text::host_or_ip(v);
         }
@@ -167,7 +167,7 @@ mod tests {
     fn reads_exchange_block() {
         let t = "Generating server: EX01.corp.example\nReceiving server: mx1.partner.example (192.0.2.25)\n\nbob@partner.example\nRemote Server at mx1.partner.example (192.0.2.25) returned '400 4.4.7 Message delayed'\n24/11/2026 08:11:58 - Remote Server at mx1.partner.example (192.0.2.25) returned '441 4.4.1 Error encountered while communicating with primary target IP address: \"Failed to connect.\"'\nThe server will keep trying to deliver this message for the next 1 days, 19 hours and 56 minutes.";
         let ex = read(t);
-        assert_eq!(ex.generating_server.as_deref(), Some("ex01.corp.example"));
+        assert_eq!(ex.generating_server.as_deref(), Some("EX01.corp.example"));
         assert_eq!(ex.receiving, (Some("mx1.partner.example".into()), Some("192.0.2.25".into())));
         assert_eq!(ex.errors.len(), 2);
         assert_eq!(ex.remaining_seconds, Some(86_400 + 19 * 3_600 + 56 * 60));

@@ -38,6 +38,25 @@ pub fn find(text: &str) -> (Option<String>, Option<String>) {
             }
         }
     }
+    qmail(text)
+}
+
+/// qmail: "Connected to 192.0.2.1 but …", "192.0.2.1 does not like recipient.",
+/// "Giving up on 192.0.2.1."
+fn qmail(text: &str) -> (Option<String>, Option<String>) {
+    for line in text.lines() {
+        let t = line.trim();
+        let candidate = if let Some(rest) = t.strip_prefix("Connected to ").or_else(|| t.strip_prefix("Giving up on ")) {
+            rest.split([' ', ',']).next()
+        } else if t.contains(" does not like ") {
+            t.split(' ').next()
+        } else {
+            None
+        };
+        if let Some(ip) = candidate.and_then(|c| c.trim_end_matches('.').parse::<std::net::IpAddr>().ok()) {
+            return (None, Some(ip.to_string()));
+        }
+    }
     (None, None)
 }
 
@@ -75,6 +94,7 @@ mod tests {
         assert_eq!(find("host mx1.example.com[192.0.2.1] said: 550 5.1.1"), (Some("mx1.example.com".into()), Some("192.0.2.1".into())));
         assert_eq!(find("    host mx.example.net [192.0.2.7]: 451 try later"), (Some("mx.example.net".into()), Some("192.0.2.7".into())));
         assert_eq!(find("... while talking to mx.example.jp.:"), (Some("mx.example.jp".into()), None));
+        assert_eq!(find("192.0.2.80 does not like recipient.\nRemote host said: 550"), (None, Some("192.0.2.80".into())));
         assert_eq!(find("Remote Server at mx1.partner.example (192.0.2.25) returned '400'"), (Some("mx1.partner.example".into()), Some("192.0.2.25".into())));
     }
 }
