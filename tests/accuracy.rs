@@ -160,3 +160,30 @@ fn notices_every_field() {
     println!("notices: {} fields checked, {} wrong", checked, wrong.len());
     assert!(wrong.is_empty(), "wrong fields:\n{}", wrong.join("\n"));
 }
+
+/// Mail fetched over IMAP has CRLF line endings: every corpus file converted to CRLF must read
+/// exactly as its LF original.
+#[test]
+fn corpus_reads_the_same_with_crlf() {
+    let Some(shared) = support::shared_dir("corpus/eml") else { return };
+    let mut differ = Vec::new();
+    let mut n = 0;
+    for entry in std::fs::read_dir(shared.join("corpus/eml")).expect("corpus dir").flatten() {
+        let raw = std::fs::read(entry.path()).expect("corpus file");
+        let mut crlf = Vec::with_capacity(raw.len() + raw.len() / 20);
+        for &b in &raw {
+            if b == b'\n' {
+                crlf.push(b'\r');
+            }
+            crlf.push(b);
+        }
+        n += 1;
+        let lf = notice::read(&raw).map(|x| serde_json::to_value(x).expect("json"));
+        let cr = notice::read(&crlf).map(|x| serde_json::to_value(x).expect("json"));
+        if lf != cr {
+            differ.push(format!("{}:\n  LF   {lf:?}\n  CRLF {cr:?}", entry.path().display()));
+        }
+    }
+    println!("CRLF: {n} files, {} read differently", differ.len());
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

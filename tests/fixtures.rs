@@ -1,4 +1,4 @@
-//! The repository's own notices (`tests/fixtures/*.eml`), each beside the `.json` the reader
+//! The repository's own notices (`tests/fixtures/*.eml`, `examples/*.eml`), each beside the `.json` the reader
 //! must produce: the `bouncedoc parse --json` object without its `file` key.
 //!
 //! To review a changed reading: `cargo run -- parse --json tests/fixtures/X.eml`.
@@ -7,10 +7,14 @@ use std::path::Path;
 
 #[test]
 fn every_fixture_reads_as_expected() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
     let mut wrong = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("fixtures dir").flatten().map(|e| e.path()).collect();
+    // The fixtures, and the sample notice the README runs.
+    let mut entries: Vec<_> = ["tests/fixtures", "examples"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("fixture dir").flatten().map(|e| e.path()))
+        .collect();
     entries.sort();
     for eml in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "eml")) {
         let raw = std::fs::read(eml).expect("fixture");

@@ -24,6 +24,8 @@ use std::net::IpAddr;
 
 /// The largest input the reader looks at; bytes past it are ignored (bounded memory and time).
 pub const MAX_NOTICE_BYTES: usize = 8 * 1024 * 1024;
+/// The most recipients one notice reports (real notices list a handful).
+pub const MAX_RECIPIENTS: usize = 1000;
 
 /// What kind of message a notice is: the contract's `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -279,11 +281,11 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
 
     let mut recipients: Vec<Recipient> = Vec::new();
     if !report.recipients.is_empty() {
-        for r in &report.recipients {
+        for r in report.recipients.iter().take(MAX_RECIPIENTS) {
             recipients.push(r.to_recipient(&report));
         }
     } else {
-        for a in scan.recipients() {
+        for a in scan.recipients().into_iter().take(MAX_RECIPIENTS) {
             recipients.push(Recipient {
                 address: a,
                 ..Recipient::default()

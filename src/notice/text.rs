@@ -8,6 +8,11 @@ use std::net::IpAddr;
 
 /// Most text the scanner reads from one notice (bounded time on huge bodies).
 const MAX_TEXT: usize = 256 * 1024;
+/// Most lines of an error report the scanner looks at.
+const MAX_LINES: usize = 4000;
+/// Most addresses taken from one line, and candidates kept per notice.
+const MAX_PER_LINE: usize = 64;
+const MAX_CANDIDATES: usize = 1000;
 
 /// Normalizes an address: strips brackets, quotes and `mailto:`, lower-cases the domain.
 /// `None` when it is not `local@domain`.
@@ -679,6 +684,8 @@ pub struct Scan {
     pub error_text: String,
     /// Lines of the error report.
     lines: Vec<String>,
+    /// The same lines, lower-cased (ASCII), for case-insensitive searches.
+    lower: Vec<String>,
     /// Candidate recipients in order: (address, first line, strength).
     candidates: Vec<(String, usize, Strength)>,
     /// Addresses in a recipient's position that are also the notice's own From/To or the
@@ -703,20 +710,24 @@ impl Scan {
                 excluded.push(a.to_ascii_lowercase());
             }
         }
-        let lines: Vec<String> = error_text.lines().take(4000).map(str::to_string).collect();
+        let lines: Vec<String> = error_text.lines().take(MAX_LINES).map(str::to_string).collect();
+        let lower_lines: Vec<String> = lines.iter().map(|l| l.to_ascii_lowercase()).collect();
         let mut candidates: Vec<(String, usize, Strength)> = Vec::new();
         let mut excluded_strong: Vec<String> = Vec::new();
         for (i, line) in lines.iter().enumerate() {
             if !line.contains('@') {
                 continue;
             }
-            let lower = line.to_ascii_lowercase();
-            if is_sender_line(&lower) {
+            let lower = &lower_lines[i];
+            if is_sender_line(lower) {
                 continue;
             }
-            for f in addresses_in(line) {
+            for f in addresses_in(line).into_iter().take(MAX_PER_LINE) {
+                if candidates.len() >= MAX_CANDIDATES {
+                    break;
+                }
                 let la = f.address.to_ascii_lowercase();
-                let strength = line_strength(line, &lower, &f);
+                let strength = line_strength(line, lower, &f);
                 if excluded.contains(&la) || is_daemon_address(&la) || is_system_contact(&la) {
                     if strength == Strength::Strong && !excluded_strong.contains(&f.address) {
                         excluded_strong.push(f.address.clone());
@@ -744,6 +755,7 @@ impl Scan {
         Scan {
             error_text,
             lines,
+            lower: lower_lines,
             candidates,
             excluded_strong,
             failed_header,
@@ -784,7 +796,7 @@ impl Scan {
             .map(|c| c.1)
             .or_else(|| {
                 let la = address.to_ascii_lowercase();
-                self.lines.iter().position(|l| l.to_ascii_lowercase().contains(&la))
+                self.lower.iter().position(|l| l.contains(&la))
             })
     }
 
@@ -834,7 +846,7 @@ impl Scan {
         // Lines mentioning the address with a code (Sendmail transcripts).
         let la = address.to_ascii_lowercase();
         for (i, l) in self.lines.iter().enumerate() {
-            if l.to_ascii_lowercase().contains(&la) && has_code(l) && Some(i) != start {
+            if self.lower[i].contains(&la) && has_code(l) && Some(i) != start {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
@@ -858,7 +870,7 @@ impl Scan {
         }
         // Anywhere in the report (a notice with one diagnostic for all).
         for i in 0..self.lines.len() {
-            if has_code(&self.lines[i]) && !is_sender_line(&self.lines[i].to_ascii_lowercase()) {
+            if has_code(&self.lines[i]) && !is_sender_line(&self.lower[i]) {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
