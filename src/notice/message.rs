@@ -23,8 +23,9 @@ pub struct Parsed {
     pub html_only: bool,
     /// Bodies of `message/delivery-status` and `message/global-delivery-status` parts.
     pub delivery_status: Vec<String>,
-    /// The header section of the attached original message, when attached.
-    pub original_headers: Option<String>,
+    /// The attached original message's headers, when attached (message/rfc822,
+    /// text/rfc822-headers, message/global-headers).
+    pub original: Option<super::Original>,
     /// Body of a `message/feedback-report` part.
     pub feedback: Option<String>,
     /// A `message/disposition-notification` part or report type is present.
@@ -33,6 +34,18 @@ pub struct Parsed {
     pub date_unix: Option<i64>,
     /// IP addresses in the original message's Received headers.
     pub original_received_ips: Vec<std::net::IpAddr>,
+}
+
+/// The MIME parser, configured to decode only the headers the reader uses (Received headers
+/// stay raw: parsing their structure was a tenth of the reading time).
+pub fn parser() -> &'static MessageParser {
+    static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
+        MessageParser::new()
+            .with_minimal_headers()
+            .with_message_ids()
+            .header_address(mail_parser::HeaderName::Sender)
+    });
+    &PARSER
 }
 
 /// Cheap check that bytes start like an RFC 5322 message (a header line or an mbox `From ` line).
@@ -52,7 +65,7 @@ pub fn looks_like_mail(raw: &[u8]) -> bool {
 impl Parsed {
     /// Parses raw bytes; `None` when `mail-parser` finds no header section.
     pub fn parse(raw: &[u8]) -> Option<Parsed> {
-        let message = MessageParser::default().parse(raw)?;
+        let message = parser().parse(raw)?;
         if message.headers().is_empty() {
             return None;
         }
@@ -86,8 +99,9 @@ impl Parsed {
             match (&part.body, ctype.as_str(), subtype.as_str()) {
                 (PartType::Multipart(_), _, _) => {}
                 (PartType::Message(inner), _, _) => {
-                    if parsed.original_headers.is_none() {
-                        parsed.original_headers = Some(header_section(inner.raw_message()));
+                    if parsed.original.is_none() {
+                        parsed.original = Some(super::original::from_message(inner));
+                        parsed.original_received_ips = super::original::received_ips_of(inner);
                     }
                 }
                 (_, "message", "delivery-status" | "global-delivery-status") => {
@@ -99,15 +113,12 @@ impl Parsed {
                 (_, "message", "disposition-notification" | "global-disposition-notification") => {
                     parsed.mdn = true;
                 }
-                (_, "text", "rfc822-headers") | (_, "message", "global-headers") => {
-                    if parsed.original_headers.is_none() {
-                        parsed.original_headers = Some(body_text(&part.body));
-                    }
-                }
-                (_, "message", "rfc822" | "global") => {
-                    // An attached message mail-parser did not open (e.g. a truncated one).
-                    if parsed.original_headers.is_none() {
-                        parsed.original_headers = Some(header_section(body_bytes(&part.body)));
+                (_, "text", "rfc822-headers") | (_, "message", "global-headers" | "rfc822" | "global") => {
+                    // A header block, or an attached message mail-parser did not open.
+                    if parsed.original.is_none() {
+                        let block = header_section(body_bytes(&part.body));
+                        parsed.original = Some(super::original::from_header_block(&block));
+                        parsed.original_received_ips = super::original::received_ips(&block);
                     }
                 }
                 (PartType::Html(h), _, _) => html.push(html_to_text(h)),
@@ -127,9 +138,6 @@ impl Parsed {
             if !body.trim().is_empty() {
                 parsed.texts.push(body);
             }
-        }
-        if let Some(block) = &parsed.original_headers {
-            parsed.original_received_ips = super::original::received_ips(block);
         }
         Some(parsed)
     }
@@ -296,7 +304,7 @@ pub fn classify(p: &Parsed) -> Class {
     let bounce_subject = !replied && super::text::is_bounce_subject(&subject);
     let body_marker = p.texts.iter().any(|t| super::text::has_bounce_marker(t));
 
-    if is_autoreply(p, &subject) && !bounce_subject && !body_marker && !strong_header {
+    if !bounce_subject && !body_marker && !strong_header && is_autoreply(p, &subject) {
         return Class::Autoreply;
     }
     if strong_header || (bounce_subject && (body_marker || from_daemon || null_sender)) {
@@ -355,38 +363,38 @@ pub fn is_daemon_address(addr: &str) -> bool {
         || local == "post_master"
 }
 
+/// RFC 3834 automatic replies: marked by their headers, or by an out-of-office subject on
+/// mail marked automatic in any way (Outlook's replies say `auto-generated`).
 fn is_autoreply(p: &Parsed, subject: &str) -> bool {
-    let auto = p
-        .header("Auto-Submitted")
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("auto-replied"));
-    let precedence = p
-        .header("Precedence")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("auto_reply"));
-    let x_auto = p.header("X-Autoreply").is_some()
+    let auto_submitted = p.header("Auto-Submitted").map(|v| v.trim().to_ascii_lowercase());
+    let replied = auto_submitted.as_deref().is_some_and(|v| v.starts_with("auto-replied"))
+        || p.header("X-Autoreply").is_some()
         || p.header("X-Autorespond").is_some()
-        || p.header("X-Auto-Response-Suppress").is_some_and(|_| subject.starts_with("automatic reply"));
-    let subject_auto = [
-        "out of office",
-        "out of the office",
-        "automatic reply",
-        "auto:",
-        "autoreply",
-        "auto-reply",
-        "auto reply",
-        "vacation",
-        "away until",
-        "away from",
-        "i am away",
-        "on leave",
-        "absence",
-        "abwesend",
-        "abwesenheit",
-        "réponse automatique",
-    ]
-    .iter()
-    .any(|w| subject.contains(w));
-    (auto || precedence || x_auto) && (subject_auto || !p.texts.iter().any(|t| super::text::has_bounce_marker(t)))
-        || subject_auto && (auto || precedence || x_auto)
+        || p.header("Precedence").is_some_and(|v| v.to_ascii_lowercase().contains("auto_reply"));
+    let automatic = auto_submitted.as_deref().is_some_and(|v| !v.starts_with("no"))
+        || p.header("X-Auto-Response-Suppress").is_some()
+        || p.header("Precedence").is_some();
+    static SUBJECTS: std::sync::LazyLock<super::phrases::Phrases> = std::sync::LazyLock::new(|| {
+        super::phrases::Phrases::new(&[
+            "out of office",
+            "out of the office",
+            "automatic reply",
+            "auto:",
+            "autoreply",
+            "auto-reply",
+            "auto reply",
+            "vacation",
+            "away until",
+            "away from",
+            "i am away",
+            "on leave",
+            "absence",
+            "abwesend",
+            "abwesenheit",
+            "réponse automatique",
+        ])
+    });
+    replied || (automatic && SUBJECTS.any(subject))
 }
 
 /// Extracts the values of a header in a [`HeaderValue`] as text (for tests and diagnostics).

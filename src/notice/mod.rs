@@ -15,6 +15,7 @@ pub mod dsn;
 pub mod formats;
 pub mod message;
 pub mod original;
+pub mod phrases;
 pub mod reason;
 pub mod text;
 pub mod time;
@@ -173,8 +174,30 @@ pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
     if !message::looks_like_mail(raw) {
         return Err(ReadError::NotMail);
     }
-    let parsed = message::Parsed::parse(raw).ok_or(ReadError::NotMail)?;
+    let raw = crlf(raw);
+    let parsed = message::Parsed::parse(&raw).ok_or(ReadError::NotMail)?;
     Ok(build(&parsed))
+}
+
+/// Mail on the wire is CRLF; files are often LF. The MIME parser reads a header after a date
+/// with a zone name ("… 23:34:45 UT") as part of the date when lines end in a bare LF, so every
+/// bare LF becomes CRLF before parsing: LF and CRLF files read the same.
+fn crlf(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bare = memchr::memchr_iter(b'\n', raw).any(|i| i == 0 || raw[i - 1] != b'\r');
+    if !bare {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
+    let mut last = 0;
+    for i in memchr::memchr_iter(b'\n', raw) {
+        if i == 0 || raw[i - 1] != b'\r' {
+            out.extend_from_slice(&raw[last..i]);
+            out.extend_from_slice(b"\r\n");
+            last = i + 1;
+        }
+    }
+    out.extend_from_slice(&raw[last..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Turns the sorted parts of a message into a [`Notice`].
@@ -471,6 +494,13 @@ mod tests {
             let parsed: IpAddr = ip.parse().unwrap();
             assert_eq!(is_public(&parsed), public, "{ip}");
         }
+    }
+
+    #[test]
+    fn lf_date_with_zone_name_keeps_next_header() {
+        let raw = b"From: MAILER-DAEMON@x.example\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@y.example\nAction: failed\nStatus: 5.1.1\n\n--b\nContent-Type: message/rfc822\n\nDate: Thu, 20 Apr 2008 23:34:45 UT\nFrom: Sender <s@x.example>\nTo: a@y.example\n\nhi\n--b--\n";
+        let n = read(raw).unwrap();
+        assert_eq!(n.original.unwrap().from.as_deref(), Some("s@x.example"));
     }
 
     #[test]

@@ -4,14 +4,14 @@
 
 use super::message::Parsed;
 use super::{text, time, Original};
-use mail_parser::MessageParser;
+use super::message::parser;
+use mail_parser::Message;
 use std::net::IpAddr;
 
 /// Finds the original message's headers: an attached part first, else an inline header block
 /// in `quoted` (the notice text after its "original message" marker).
 pub fn find(parsed: &Parsed, quoted: &str) -> Option<Original> {
-    let from_part = parsed.original_headers.as_deref().map(from_header_block);
-    match from_part {
+    match parsed.original.clone() {
         Some(o) if !o.is_empty() => Some(o),
         _ => inline_block(quoted)
             .map(|b| from_header_block(&b))
@@ -39,10 +39,15 @@ fn described(texts: &[String]) -> Option<Original> {
 pub fn from_header_block(block: &str) -> Original {
     let mut bytes = block.trim_start().replace("\r\n", "\n");
     bytes.push_str("\n\n");
-    let Some(m) = MessageParser::default().parse_headers(bytes.as_bytes()) else {
-        return Original::default();
-    };
-    let first_addr = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
+    match parser().parse_headers(bytes.as_bytes()) {
+        Some(m) => from_message(&m),
+        None => Original::default(),
+    }
+}
+
+/// Reads the fields of a parsed message.
+pub fn from_message(m: &Message<'_>) -> Original {
+    let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
         a.map(|a| {
             a.iter()
                 .filter_map(|x| x.address().and_then(text::normalize_address))
@@ -55,14 +60,29 @@ pub fn from_header_block(block: &str) -> Original {
             .message_id()
             .map(|s| s.trim().trim_matches(['<', '>']).to_string())
             .filter(|s| !s.is_empty()),
-        from: first_addr(m.from()).into_iter().next(),
-        to: first_addr(m.to()),
+        from: addresses(m.from()).into_iter().next(),
+        to: addresses(m.to()),
         subject: m.subject().map(str::to_string).filter(|s| !s.trim().is_empty()),
         date: m
             .date()
             .filter(|d| d.is_valid())
             .map(|d| time::rfc3339_from_unix(d.to_timestamp())),
     }
+}
+
+/// IP addresses in a parsed message's Received headers.
+pub fn received_ips_of(m: &Message<'_>) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for (name, value) in m.headers_raw() {
+        if name.eq_ignore_ascii_case("Received") {
+            for ip in text::bracketed_ips(value) {
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Finds a header block (lines `Name: value`, with continuation lines) in quoted text: it must

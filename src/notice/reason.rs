@@ -1,7 +1,9 @@
 //! The cause of a failure or delay in the vocabulary of the Sisimai project, which bounce
 //! tooling already speaks: from the remote server's words first, then the status code.
 
+use super::phrases::Labelled;
 use super::Action;
+use std::sync::LazyLock;
 
 /// Words in a diagnostic, checked in order; the first match names the reason.
 const BY_TEXT: &[(&str, &[&str])] = &[
@@ -60,13 +62,9 @@ pub fn classify(diagnostic: Option<&str>, status: Option<&str>, action: Option<A
     if action == Some(Action::Delivered) {
         return Some("delivered".into());
     }
-    if let Some(d) = diagnostic {
-        let lower = d.to_ascii_lowercase();
-        for (reason, words) in BY_TEXT {
-            if words.iter().any(|w| lower.contains(w)) {
-                return Some((*reason).to_string());
-            }
-        }
+    static WORDS: LazyLock<Labelled> = LazyLock::new(|| Labelled::new(BY_TEXT));
+    if let Some(reason) = diagnostic.and_then(|d| WORDS.first_label([d])) {
+        return Some(reason.to_string());
     }
     let status = status?;
     let detail = status.get(2..)?;

@@ -3,6 +3,8 @@
 //! and whether the wording says "still trying" or "gave up".
 
 use super::message::{is_daemon_address, Parsed};
+use super::phrases::Phrases;
+use std::sync::LazyLock;
 use super::{Original, Recipient};
 use std::net::IpAddr;
 
@@ -318,13 +320,13 @@ pub fn ip_literals(line: &str) -> Vec<(usize, IpAddr)> {
 pub fn blocked_client_ips(error_text: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for line in error_text.lines().take(2000) {
-        let lower = line.to_ascii_lowercase();
-        if !["blocked", "listed", "blacklist", "blocklist", "reputation", "spamhaus", "dnsbl", "rbl", "refused", "client host"]
-            .iter()
-            .any(|w| lower.contains(w))
-        {
+        static WORDS: LazyLock<Phrases> = LazyLock::new(|| {
+            Phrases::new(&["blocked", "listed", "blacklist", "blocklist", "reputation", "spamhaus", "dnsbl", "rbl", "refused", "client host"])
+        });
+        if !WORDS.any(line) {
             continue;
         }
+        let lower = line.to_ascii_lowercase();
         for (pos, ip) in ip_literals(line) {
             let before = lower[..pos].trim_end_matches(['[', '(', ' ', '"', '\'']);
             let client_context = ["client host", "client", "your ip", "ip address", "ip", "address", "sender ip", "from", "source"]
@@ -338,9 +340,9 @@ pub fn blocked_client_ips(error_text: &str) -> Vec<IpAddr> {
     out
 }
 
-/// Subjects that notices use (lower-cased input).
+/// Subjects that notices use (any case).
 pub fn is_bounce_subject(subject: &str) -> bool {
-    const WORDS: &[&str] = &[
+    static WORDS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&[
         "undeliverable",
         "undelivered",
         "undeliverd",
@@ -391,13 +393,13 @@ pub fn is_bounce_subject(subject: &str) -> bool {
         "message not delivered",
         "nondelivery",
         "undelivery",
-    ];
-    WORDS.iter().any(|w| subject.contains(w))
+    ]));
+    WORDS.any(subject)
 }
 
 /// Phrases that mail systems write in notices (and people rarely do).
 pub fn has_bounce_marker(text: &str) -> bool {
-    const MARKERS: &[&str] = &[
+    static MARKERS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&[
         "this is the mail system at host",
         "this is the qmail-send program",
         "created automatically by mail delivery software",
@@ -468,25 +470,28 @@ pub fn has_bounce_marker(text: &str) -> bool {
         "451 ",
         "452 ",
         "421 ",
-    ];
-    let lower = lowercase_prefix(text, 64 * 1024);
-    MARKERS.iter().any(|m| lower.contains(m))
+    ]));
+    MARKERS.any(prefix(text, 64 * 1024))
 }
 
-fn lowercase_prefix(text: &str, max: usize) -> String {
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub fn prefix(text: &str, max: usize) -> &str {
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_ascii_lowercase()
+    &text[..end]
+}
+
+/// ASCII-case-insensitive `starts_with`, without allocating.
+fn starts_with_ci(text: &str, head: &str) -> bool {
+    text.as_bytes().get(..head.len()).is_some_and(|h| h.eq_ignore_ascii_case(head.as_bytes()))
 }
 
 /// Where a notice's own error report ends and the quoted original message begins.
 fn is_original_marker(line: &str) -> bool {
     let trimmed = line.trim();
-    let core = trimmed
-        .trim_start_matches(|c: char| matches!(c, '-' | '=' | '*' | '#' | '_' | '>' | ' ' | '|' | '+'))
-        .to_ascii_lowercase();
+    let core = trimmed.trim_start_matches(|c: char| matches!(c, '-' | '=' | '*' | '#' | '_' | '>' | ' ' | '|' | '+'));
     const STARTS: &[&str] = &[
         "original message",
         "original-message",
@@ -521,11 +526,15 @@ fn is_original_marker(line: &str) -> bool {
         "header of message follows",
         "message as received",
     ];
-    if STARTS.iter().any(|s| core.starts_with(s)) {
+    if STARTS.iter().any(|s| starts_with_ci(core, s)) {
         return true;
     }
     let fenced = trimmed.starts_with("---") || trimmed.starts_with("===") || trimmed.starts_with("***");
-    if fenced && (core.contains("message") || core.contains("header")) {
+    if !fenced {
+        return false;
+    }
+    let core = core.to_ascii_lowercase();
+    if core.contains("message") || core.contains("header") {
         let l = core.as_str();
         let about_original = ["original", "copy", "returned", "unsent", "undelivered", "follow", "below", "attached", "included", "rejected"]
             .iter()
@@ -541,10 +550,23 @@ fn is_original_header_line(line: &str) -> bool {
     let Some((name, _)) = line.split_once(':') else {
         return false;
     };
-    matches!(
-        name.to_ascii_lowercase().as_str(),
-        "return-path" | "received" | "dkim-signature" | "message-id" | "mime-version" | "x-mailer" | "authentication-results" | "content-type" | "x-originating-ip" | "user-agent" | "delivered-to" | "references" | "in-reply-to"
-    )
+    [
+        "return-path",
+        "received",
+        "dkim-signature",
+        "message-id",
+        "mime-version",
+        "x-mailer",
+        "authentication-results",
+        "content-type",
+        "x-originating-ip",
+        "user-agent",
+        "delivered-to",
+        "references",
+        "in-reply-to",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// Splits a notice's human-readable text into the error report and the quoted original.
@@ -684,7 +706,8 @@ pub struct Scan {
     pub error_text: String,
     /// Lines of the error report.
     lines: Vec<String>,
-    /// The same lines, lower-cased (ASCII), for case-insensitive searches.
+    /// The same lines lower-cased (ASCII) when they hold an `@`, else empty: for
+    /// case-insensitive address searches.
     lower: Vec<String>,
     /// Candidate recipients in order: (address, first line, strength).
     candidates: Vec<(String, usize, Strength)>,
@@ -711,7 +734,11 @@ impl Scan {
             }
         }
         let lines: Vec<String> = error_text.lines().take(MAX_LINES).map(str::to_string).collect();
-        let lower_lines: Vec<String> = lines.iter().map(|l| l.to_ascii_lowercase()).collect();
+        // Only lines with an address are ever searched for one.
+        let lower_lines: Vec<String> = lines
+            .iter()
+            .map(|l| if l.contains('@') { l.to_ascii_lowercase() } else { String::new() })
+            .collect();
         let mut candidates: Vec<(String, usize, Strength)> = Vec::new();
         let mut excluded_strong: Vec<String> = Vec::new();
         for (i, line) in lines.iter().enumerate() {
@@ -870,7 +897,7 @@ impl Scan {
         }
         // Anywhere in the report (a notice with one diagnostic for all).
         for i in 0..self.lines.len() {
-            if has_code(&self.lines[i]) && !is_sender_line(&self.lower[i]) {
+            if has_code(&self.lines[i]) && !is_sender_line(&self.lines[i].to_ascii_lowercase()) {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
@@ -940,9 +967,9 @@ impl Scan {
     /// What the wording says: `Some(true)` still being retried, `Some(false)` given up,
     /// `None` when it says neither.
     pub fn delay_wording(&self, parsed: &Parsed) -> Option<bool> {
-        let subject = parsed.subject.to_ascii_lowercase();
-        let body = lowercase_prefix(&self.error_text, 32 * 1024);
-        const FINAL: &[&str] = &[
+        let subject = parsed.subject.as_str();
+        let body = prefix(&self.error_text, 32 * 1024);
+        static FINAL: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&[
             "gave up",
             "given up",
             "not going to try again",
@@ -958,8 +985,8 @@ impl Scan {
             "cannot send message for",
             "could not be delivered within",
             "has been returned",
-        ];
-        const DELAY_SUBJECT: &[&str] = &[
+        ]));
+        static DELAY_SUBJECT: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&[
             "delay",
             "warning:",
             "warning--",
@@ -970,8 +997,8 @@ impl Scan {
             "not yet delivered",
             "could not send message for past",
             "could not send mail for past",
-        ];
-        const DELAY_BODY: &[&str] = &[
+        ]));
+        static DELAY_BODY: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&[
             "will continue to be attempted",
             "will keep trying",
             "hasn't been delivered yet",
@@ -991,9 +1018,9 @@ impl Scan {
             "still trying",
             "will try again",
             "temporarily deferred",
-        ];
-        let says_final = FINAL.iter().any(|w| body.contains(w) || subject.contains(w));
-        let says_delay = DELAY_SUBJECT.iter().any(|w| subject.contains(w)) || DELAY_BODY.iter().any(|w| body.contains(w));
+        ]));
+        let says_final = FINAL.any(body) || FINAL.any(subject);
+        let says_delay = DELAY_SUBJECT.any(subject) || DELAY_BODY.any(body);
         match (says_delay, says_final) {
             (true, false) => Some(true),
             (_, true) => Some(false),

@@ -2,7 +2,9 @@
 //! "Remote Server at host (IP) returned '…'" (also dated, one per attempt), and "for the next
 //! 1 days, 19 hours and 56 minutes".
 
+use crate::notice::phrases::Phrases;
 use crate::notice::text;
+use std::sync::LazyLock;
 use crate::notice::Recipient;
 
 /// One error Exchange quotes from a remote server.
@@ -44,6 +46,10 @@ pub fn read(text: &str) -> Exchange {
             ex.generating_server = v.split_whitespace().next().map(str::to_string);
         } else if let Some(v) = after_label(line, "Receiving server:") {
             ex.receiving = text::host_or_ip(v);
+        }
+        static KEYS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&["remote server", "for the next "]));
+        if !KEYS.any(line) && !line.trim_start().starts_with('#') {
+            continue;
         }
         let lower = line.to_ascii_lowercase();
         if let Some(p) = lower.find("remote server") {

@@ -5,6 +5,8 @@ pub mod exchange;
 pub mod remote;
 
 use super::message::Parsed;
+use super::phrases::Labelled;
+use std::sync::LazyLock;
 use super::text::Scan;
 
 /// Markers of each family, checked in order against headers and the opening text.
@@ -30,25 +32,15 @@ const FAMILIES: &[(&str, &[&str])] = &[
 /// Names the software that wrote the notice, when a marker says so; `rfc3464` for an
 /// otherwise unknown notice with a delivery-status part; `None` when nothing says.
 pub fn generator(parsed: &Parsed, scan: &Scan, has_dsn: bool) -> Option<String> {
-    let mut hay = String::new();
-    for (n, v) in &parsed.headers {
-        let ln = n.to_ascii_lowercase();
-        if ln.starts_with("x-") || ln == "from" || ln == "message-id" || ln == "received" || ln == "content-type" {
-            hay.push_str(&ln);
-            hay.push(':');
-            hay.push_str(&v.to_ascii_lowercase());
-            hay.push('\n');
-        }
+    static MARKERS: LazyLock<Labelled> = LazyLock::new(|| Labelled::new(FAMILIES));
+    let headers = parsed.headers.iter().filter_map(|(n, v)| {
+        let named = n.len() > 2 && n.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
+        let useful = named || ["from", "message-id", "received", "content-type"].iter().any(|h| n.eq_ignore_ascii_case(h));
+        useful.then_some([n.as_str(), v.as_str()])
+    });
+    let texts = headers.flatten().chain(std::iter::once(crate::notice::text::prefix(&scan.error_text, 8192)));
+    match MARKERS.first_label(texts) {
+        Some(name) => Some(name.to_string()),
+        None => has_dsn.then(|| "rfc3464".to_string()),
     }
-    let mut end = scan.error_text.len().min(8192);
-    while !scan.error_text.is_char_boundary(end) {
-        end -= 1;
-    }
-    hay.push_str(&scan.error_text[..end].to_ascii_lowercase());
-    for (name, markers) in FAMILIES {
-        if markers.iter().any(|m| hay.contains(m)) {
-            return Some((*name).to_string());
-        }
-    }
-    has_dsn.then(|| "rfc3464".to_string())
 }

@@ -1,0 +1,108 @@
+//! Lists of phrases searched in one pass, ignoring ASCII case (Aho-Corasick): the reader
+//! checks dozens of markers against every notice, and one pass over the text is what keeps
+//! reading fast.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+/// A compiled list of phrases.
+pub struct Phrases {
+    automaton: Option<AhoCorasick>,
+}
+
+impl Phrases {
+    /// Compiles a list (case-insensitive for ASCII letters).
+    pub fn new(phrases: &[&str]) -> Phrases {
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(phrases)
+            .ok();
+        Phrases { automaton }
+    }
+
+    /// True when any phrase occurs in `text`.
+    pub fn any(&self, text: &str) -> bool {
+        self.automaton.as_ref().is_some_and(|a| a.is_match(text))
+    }
+
+    /// The indices of every phrase that occurs in `text` (overlaps included), as a bit set over
+    /// the first 128 phrases.
+    pub fn matched(&self, text: &str) -> u128 {
+        let mut set = 0u128;
+        if let Some(a) = &self.automaton {
+            for m in a.find_overlapping_iter(text) {
+                let i = m.pattern().as_usize();
+                if i < 128 {
+                    set |= 1 << i;
+                }
+            }
+        }
+        set
+    }
+
+    /// Where the first phrase occurrence starts and ends.
+    pub fn find(&self, text: &str) -> Option<(usize, usize)> {
+        self.automaton.as_ref()?.find(text).map(|m| (m.start(), m.end()))
+    }
+}
+
+/// A list of labelled groups of phrases: which label's phrases occur, first label first.
+pub struct Labelled {
+    phrases: Phrases,
+    labels: Vec<usize>,
+    names: Vec<&'static str>,
+}
+
+impl Labelled {
+    /// Compiles `(label, phrases)` groups, kept in the given order of precedence.
+    pub fn new(groups: &[(&'static str, &[&str])]) -> Labelled {
+        let mut all = Vec::new();
+        let mut labels = Vec::new();
+        for (i, (_, phrases)) in groups.iter().enumerate() {
+            for p in *phrases {
+                all.push(*p);
+                labels.push(i);
+            }
+        }
+        Labelled {
+            phrases: Phrases::new(&all),
+            labels,
+            names: groups.iter().map(|(n, _)| *n).collect(),
+        }
+    }
+
+    /// The first label (in precedence order) any of whose phrases occurs in one of `texts`.
+    pub fn first_label<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+        let mut best: Option<usize> = None;
+        for t in texts {
+            let Some(a) = &self.phrases.automaton else { return None };
+            for m in a.find_overlapping_iter(t) {
+                let label = self.labels[m.pattern().as_usize()];
+                if best.is_none_or(|b| label < b) {
+                    best = Some(label);
+                    if label == 0 {
+                        return Some(self.names[0]);
+                    }
+                }
+            }
+        }
+        best.map(|b| self.names[b])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_case_insensitively() {
+        let p = Phrases::new(&["delivery delayed", "warning:"]);
+        assert!(p.any("Subject: DELIVERY Delayed: x"));
+        assert!(!p.any("delivered"));
+        assert_eq!(p.matched("Warning: and delivery delayed"), 0b11);
+        let l = Labelled::new(&[("a", &["x y"]), ("b", &["z"])]);
+        assert_eq!(l.first_label(["z and X Y"]), Some("a"));
+        assert_eq!(l.first_label(["only z"]), Some("b"));
+        assert_eq!(l.first_label(["none"]), None);
+    }
+}
