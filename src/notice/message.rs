@@ -180,6 +180,9 @@ fn body_text(body: &PartType<'_>) -> String {
 
 /// Unfolds a raw header value: CR/LF followed by white space become one space.
 pub fn unfold(value: &str) -> String {
+    if !value.contains('\n') {
+        return value.trim().to_string();
+    }
     let mut out = String::with_capacity(value.len());
     for (i, line) in value.split('\n').enumerate() {
         let line = line.trim_end_matches('\r');

@@ -37,8 +37,9 @@ fn described(texts: &[String]) -> Option<Original> {
 
 /// Reads the fields of a header section.
 pub fn from_header_block(block: &str) -> Original {
-    let mut bytes = block.trim_start().replace("\r\n", "\n");
-    bytes.push_str("\n\n");
+    // CRLF throughout: the MIME parser misreads LF-only dates with zone names (see notice::crlf).
+    let mut bytes = block.trim().replace("\r\n", "\n").replace('\n', "\r\n");
+    bytes.push_str("\r\n\r\n");
     match parser().parse_headers(bytes.as_bytes()) {
         Some(m) => from_message(&m),
         None => Original::default(),

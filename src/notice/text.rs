@@ -315,15 +315,23 @@ pub fn ip_literals(line: &str) -> Vec<(usize, IpAddr)> {
     out
 }
 
+/// Words a remote server uses when it refuses a client.
+static BLOCK_WORDS: LazyLock<Phrases> = LazyLock::new(|| {
+    Phrases::new(&["blocked", "listed", "blacklist", "blocklist", "reputation", "spamhaus", "dnsbl", "rbl", "refused", "client host"])
+});
+
 /// IPs the remote server quoted as the client it refuses ("Client host [203.0.113.5] blocked
 /// using …", "your IP 203.0.113.5 is listed"): these are our sending side.
 pub fn blocked_client_ips(error_text: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
+    if !error_text.contains(|c: char| c.is_ascii_digit()) {
+        return out;
+    }
+    if !BLOCK_WORDS.any(error_text) {
+        return out;
+    }
     for line in error_text.lines().take(2000) {
-        static WORDS: LazyLock<Phrases> = LazyLock::new(|| {
-            Phrases::new(&["blocked", "listed", "blacklist", "blocklist", "reputation", "spamhaus", "dnsbl", "rbl", "refused", "client host"])
-        });
-        if !WORDS.any(line) {
+        if !BLOCK_WORDS.any(line) {
             continue;
         }
         let lower = line.to_ascii_lowercase();
@@ -483,16 +491,12 @@ pub fn prefix(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// ASCII-case-insensitive `starts_with`, without allocating.
-fn starts_with_ci(text: &str, head: &str) -> bool {
-    text.as_bytes().get(..head.len()).is_some_and(|h| h.eq_ignore_ascii_case(head.as_bytes()))
-}
 
 /// Where a notice's own error report ends and the quoted original message begins.
 fn is_original_marker(line: &str) -> bool {
     let trimmed = line.trim();
     let core = trimmed.trim_start_matches(|c: char| matches!(c, '-' | '=' | '*' | '#' | '_' | '>' | ' ' | '|' | '+'));
-    const STARTS: &[&str] = &[
+    static STARTS: LazyLock<Phrases> = LazyLock::new(|| Phrases::anchored(&[
         "original message",
         "original-message",
         "this is a copy of the message",
@@ -525,8 +529,11 @@ fn is_original_marker(line: &str) -> bool {
         "the message header follows",
         "header of message follows",
         "message as received",
-    ];
-    if STARTS.iter().any(|s| starts_with_ci(core, s)) {
+    ]));
+    if !core.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    if STARTS.starts(core) {
         return true;
     }
     let fenced = trimmed.starts_with("---") || trimmed.starts_with("===") || trimmed.starts_with("***");
@@ -547,9 +554,11 @@ fn is_original_marker(line: &str) -> bool {
 
 /// Header names that only appear in a quoted original, never in an error report.
 fn is_original_header_line(line: &str) -> bool {
-    let Some((name, _)) = line.split_once(':') else {
+    let head = &line.as_bytes()[..line.len().min(24)];
+    let Some(colon) = memchr::memchr(b':', head) else {
         return false;
     };
+    let name = &line[..colon];
     [
         "return-path",
         "received",
@@ -573,30 +582,39 @@ fn is_original_header_line(line: &str) -> bool {
 pub fn split_original(texts: &[String]) -> (String, String) {
     let mut error = String::new();
     let mut quoted = String::new();
-    let mut cut = false;
     let mut budget = MAX_TEXT;
     for t in texts {
-        let t = if t.len() > budget {
-            let mut end = budget;
-            while !t.is_char_boundary(end) {
-                end -= 1;
-            }
-            &t[..end]
-        } else {
-            t.as_str()
-        };
-        budget = budget.saturating_sub(t.len());
-        for line in t.lines() {
-            let line = line.trim_end_matches('\r');
-            if !cut && (is_original_marker(line) || (!error.trim().is_empty() && is_original_header_line(line) && !line.starts_with([' ', '\t']))) {
-                cut = true;
-            }
-            let target = if cut { &mut quoted } else { &mut error };
-            target.push_str(line);
-            target.push('\n');
-        }
         if budget == 0 {
             break;
+        }
+        let t = prefix(t, budget);
+        budget = budget.saturating_sub(t.len());
+        if !quoted.is_empty() {
+            quoted.push_str(t);
+            quoted.push('\n');
+            continue;
+        }
+        let mut offset = 0;
+        let mut cut = None;
+        for line in t.split_inclusive('\n') {
+            let l = line.trim_end_matches(['\n', '\r']);
+            let has_report = offset > 0 && !t[..offset].trim().is_empty() || !error.trim().is_empty();
+            if is_original_marker(l) || (has_report && !l.starts_with([' ', '\t']) && is_original_header_line(l)) {
+                cut = Some(offset);
+                break;
+            }
+            offset += line.len();
+        }
+        match cut {
+            Some(c) => {
+                error.push_str(&t[..c]);
+                quoted.push_str(&t[c..]);
+                quoted.push('\n');
+            }
+            None => {
+                error.push_str(t);
+                error.push('\n');
+            }
         }
     }
     (error, quoted)

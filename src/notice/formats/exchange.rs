@@ -41,6 +41,11 @@ fn after_label<'a>(line: &'a str, label: &str) -> Option<&'a str> {
 /// Reads Exchange's wording from a notice's error text.
 pub fn read(text: &str) -> Exchange {
     let mut ex = Exchange::default();
+    static ANY: LazyLock<Phrases> =
+        LazyLock::new(|| Phrases::new(&["remote server", "for the next ", "generating server:", "receiving server:", "\n#"]));
+    if !ANY.any(text) {
+        return ex;
+    }
     for line in text.lines().take(4000) {
         if let Some(v) = after_label(line, "Generating server:") {
             ex.generating_server = v.split_whitespace().next().map(str::to_string);

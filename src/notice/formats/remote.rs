@@ -1,12 +1,21 @@
 //! The remote server as MTAs name it in their text: Postfix `host mx[192.0.2.1] said:` and
 //! `connect to mx[192.0.2.1]:25:`, Exim `host mx [192.0.2.1]:`, Sendmail `while talking to mx.:`.
 
+use crate::notice::phrases::Phrases;
 use crate::notice::text;
+use std::sync::LazyLock;
 use crate::notice::Recipient;
 
 /// Finds the remote host and IP in a recipient's diagnostic or text block.
 pub fn find(text: &str) -> (Option<String>, Option<String>) {
+    static KEYS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&["connect to ", "host ", "remote server at ", "while talking to "]));
+    if !KEYS.any(text) {
+        return qmail(text);
+    }
     for line in text.lines() {
+        if !KEYS.any(line) {
+            continue;
+        }
         let lower = line.to_ascii_lowercase();
         for key in ["connect to ", "host ", "remote server at ", "while talking to "] {
             let mut from = 0;
@@ -44,6 +53,10 @@ pub fn find(text: &str) -> (Option<String>, Option<String>) {
 /// qmail: "Connected to 192.0.2.1 but …", "192.0.2.1 does not like recipient.",
 /// "Giving up on 192.0.2.1."
 fn qmail(text: &str) -> (Option<String>, Option<String>) {
+    static KEYS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&["connected to ", "giving up on ", " does not like "]));
+    if !KEYS.any(text) {
+        return (None, None);
+    }
     for line in text.lines() {
         let t = line.trim();
         let candidate = if let Some(rest) = t.strip_prefix("Connected to ").or_else(|| t.strip_prefix("Giving up on ")) {
