@@ -3,7 +3,7 @@
 //! `Original-Recipient` that would repeat one already seen, so a missing blank line does not
 //! merge two recipients.
 
-use super::{text, time, Action, Recipient};
+use super::{address, codes, time, Action, Recipient};
 
 /// `name: value` fields of a header-like block, unfolded, in order.
 pub fn fields(block: &str) -> Vec<(String, String)> {
@@ -119,7 +119,7 @@ impl Report {
                     self.reporting_mta = Some(strip_type(&value)).filter(|s| !s.is_empty());
                 }
                 "final-recipient" | "original-recipient" | "x-actual-recipient" => {
-                    let addr = text::first_address(&strip_type(&value));
+                    let addr = address::first_address(&strip_type(&value));
                     let r = current.get_or_insert_with(DsnRecipient::default);
                     let slot = if lname == "final-recipient" {
                         &mut r.final_recipient
@@ -145,7 +145,7 @@ impl Report {
                 }
                 "status" => {
                     current.get_or_insert_with(DsnRecipient::default).status =
-                        text::status_code(&value).or_else(|| text::status_code_loose(&value));
+                        codes::status_code(&value).or_else(|| codes::status_code_loose(&value));
                 }
                 "remote-mta" => {
                     current.get_or_insert_with(DsnRecipient::default).remote_mta =
@@ -180,15 +180,15 @@ impl DsnRecipient {
     /// Converts the block into the contract's recipient.
     pub fn to_recipient(&self, report: &Report) -> Recipient {
         let (remote_host, remote_ip) = match self.remote_mta.as_deref() {
-            Some(m) => text::host_or_ip(m),
+            Some(m) => address::host_or_ip(m),
             None => (None, None),
         };
-        let status = text::refine_status(self.status.clone(), self.diagnostic.as_deref(), true);
+        let status = codes::refine_status(self.status.clone(), self.diagnostic.as_deref(), true);
         Recipient {
             address: self.address().unwrap_or_default().to_string(),
             action: self.action,
             status,
-            reply_code: self.diagnostic.as_deref().and_then(text::reply_code),
+            reply_code: self.diagnostic.as_deref().and_then(codes::reply_code),
             reason: None,
             remote_host,
             remote_ip,

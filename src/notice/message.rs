@@ -156,7 +156,7 @@ fn addresses(addr: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     if let Some(addr) = addr {
         for a in addr.iter() {
             if let Some(email) = a.address() {
-                if let Some(norm) = super::text::normalize_address(email) {
+                if let Some(norm) = super::address::normalize_address(email) {
                     out.push(norm);
                 }
             }
@@ -284,7 +284,7 @@ pub enum Class {
 }
 
 /// Decides what a message is from its headers, its structure and its opening text.
-pub fn classify(p: &Parsed) -> Class {
+pub fn classify(p: &Parsed, scan: &super::text::Scan) -> Class {
     let report = p.report_type.as_deref().unwrap_or("");
     if report.contains("feedback-report") || p.feedback.is_some() {
         return Class::Feedback;
@@ -304,8 +304,8 @@ pub fn classify(p: &Parsed) -> Class {
     let strong_header = p.header("X-Failed-Recipients").is_some()
         || p.header("X-MS-Exchange-Message-Is-Ndr").is_some()
         || p.header("X-Postfix-Queue-ID").is_some();
-    let bounce_subject = !replied && super::text::is_bounce_subject(&subject);
-    let body_marker = p.texts.iter().any(|t| super::text::has_bounce_marker(t));
+    let bounce_subject = !replied && super::wording::is_bounce_subject(&subject);
+    let body_marker = scan.says(super::wording::List::Marker, 64 * 1024);
 
     if !bounce_subject && !body_marker && !strong_header && is_autoreply(p, &subject) {
         return Class::Autoreply;
@@ -319,21 +319,10 @@ pub fn classify(p: &Parsed) -> Class {
     if body_marker && !replied && (from_daemon || null_sender || bounce_subject || p.from.is_empty()) {
         return Class::Notice;
     }
-    if body_marker && !replied && unquoted_marker(p) && looks_machine_written(p) {
+    if body_marker && !replied && scan.has_unquoted_marker() && looks_machine_written(p) {
         return Class::Notice;
     }
     Class::NotNotice
-}
-
-fn unquoted_marker(p: &Parsed) -> bool {
-    p.texts.iter().any(|t| {
-        let unquoted: String = t
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('>'))
-            .collect::<Vec<_>>()
-            .join("\n");
-        super::text::has_bounce_marker(&unquoted)
-    })
 }
 
 fn looks_machine_written(p: &Parsed) -> bool {

@@ -11,6 +11,8 @@
 //!
 //! [`read`] never panics and runs in time linear in the input (with a cap on what it scans).
 
+pub mod address;
+pub mod codes;
 pub mod dsn;
 pub mod formats;
 pub mod message;
@@ -19,6 +21,7 @@ pub mod phrases;
 pub mod reason;
 pub mod text;
 pub mod time;
+pub mod wording;
 
 use serde::Serialize;
 use std::net::IpAddr;
@@ -202,15 +205,15 @@ fn crlf(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Turns the sorted parts of a message into a [`Notice`].
 fn build(parsed: &message::Parsed) -> Notice {
-    match message::classify(parsed) {
+    let scan = text::Scan::new(parsed);
+    match message::classify(parsed, &scan) {
         message::Class::NotNotice => Notice::none(),
         class => {
-            let (error_text, quoted) = text::split_original(&parsed.texts);
-            let original = original::find(parsed, &quoted);
+            let original = original::find(parsed, scan.quoted());
             match class {
                 message::Class::Autoreply => autoreply(parsed, original),
                 message::Class::Feedback => feedback(parsed, original),
-                _ => notice(parsed, error_text, original),
+                _ => notice(parsed, &scan, original),
             }
         }
     }
@@ -256,14 +259,14 @@ fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
     let mut addresses: Vec<String> = fields
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("Original-Rcpt-To") || k.eq_ignore_ascii_case("Removal-Recipient"))
-        .filter_map(|(_, v)| text::first_address(v))
+        .filter_map(|(_, v)| address::first_address(v))
         .collect();
     if addresses.is_empty() {
         if let Some(o) = &original {
             addresses.extend(o.to.iter().cloned());
         }
     }
-    text::dedup_addresses(&mut addresses);
+    address::dedup_addresses(&mut addresses);
     let source_ip = fields
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("Source-IP"))
@@ -290,7 +293,7 @@ fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
     }
 }
 
-fn notice(parsed: &message::Parsed, error_text: String, original: Option<Original>) -> Notice {
+fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original>) -> Notice {
     let mut report = dsn::Report::from_parts(&parsed.delivery_status);
     if report.recipients.is_empty() {
         let inline = dsn::Report::from_text(&parsed.texts);
@@ -298,9 +301,14 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
             report = inline;
         }
     }
-    let scan = text::Scan::new(parsed, error_text, original.as_ref());
-    let generator = formats::generator(parsed, &scan, !report.recipients.is_empty());
-    let exchange = formats::exchange::read(&scan.error_text);
+    let generator = formats::generator(parsed, scan, !report.recipients.is_empty());
+    let exchange_wording = scan.says(wording::List::Exchange, usize::MAX);
+    let remote_wording = scan.says(wording::List::Remote, usize::MAX);
+    let exchange = if exchange_wording {
+        formats::exchange::read(scan.error_text())
+    } else {
+        formats::exchange::Exchange::default()
+    };
 
     let mut recipients: Vec<Recipient> = Vec::new();
     if !report.recipients.is_empty() {
@@ -308,7 +316,22 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
             recipients.push(r.to_recipient(&report));
         }
     } else {
-        for a in scan.recipients().into_iter().take(MAX_RECIPIENTS) {
+        let mut failed_header: Vec<String> = parsed
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("X-Failed-Recipients"))
+            .flat_map(|(_, v)| v.split(',').filter_map(address::first_address).collect::<Vec<_>>())
+            .collect();
+        address::dedup_addresses(&mut failed_header);
+        let mut excluded: Vec<String> = parsed.to.iter().chain(parsed.from.iter()).map(|a| a.to_ascii_lowercase()).collect();
+        if let Some(f) = original.as_ref().and_then(|o| o.from.as_ref()) {
+            excluded.push(f.to_ascii_lowercase());
+        }
+        if let Some(a) = parsed.header("X-Postfix-Sender").or(parsed.header("X-Original-Sender")).and_then(address::first_address) {
+            excluded.push(a.to_ascii_lowercase());
+        }
+        let original_to = original.as_ref().map(|o| o.to.as_slice()).unwrap_or_default();
+        for a in scan.recipients(&failed_header, &excluded, original_to).into_iter().take(MAX_RECIPIENTS) {
             recipients.push(Recipient {
                 address: a,
                 ..Recipient::default()
@@ -320,9 +343,11 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
     let notice_date = parsed.date_unix;
     for r in &mut recipients {
         let block = scan.block_for(&r.address);
-        exchange.enrich(r, &formats::exchange::read(&block));
+        if exchange_wording {
+            exchange.enrich(r, &formats::exchange::read(&block));
+        }
         scan.enrich(r);
-        formats::remote::enrich(r, &block);
+        formats::remote::enrich(r, if remote_wording { &block } else { "" });
         if r.action.is_none() {
             r.action = Some(match delay {
                 Some(true) => Action::Delayed,
@@ -330,7 +355,7 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
             });
         }
         if r.reply_code.is_none() {
-            r.reply_code = r.diagnostic.as_deref().and_then(text::reply_code);
+            r.reply_code = r.diagnostic.as_deref().and_then(codes::reply_code);
         }
         if r.reason.is_none() {
             r.reason = reason::classify(r.diagnostic.as_deref(), r.status.as_deref(), r.action);
@@ -385,7 +410,7 @@ fn notice(parsed: &message::Parsed, error_text: String, original: Option<Origina
     for ip in &parsed.original_received_ips {
         push_public(&mut sending_ips, *ip);
     }
-    for ip in text::blocked_client_ips(&scan.error_text) {
+    for ip in scan.blocked_client_ips() {
         push_public(&mut sending_ips, ip);
     }
 
@@ -405,7 +430,7 @@ fn derived_status(r: &Recipient) -> Option<String> {
     let class = r
         .reply_code
         .as_deref()
-        .or_else(|| r.diagnostic.as_deref().and_then(text::reply_code_str))
+        .or_else(|| r.diagnostic.as_deref().and_then(codes::reply_code_str))
         .and_then(|c| c.chars().next())
         .filter(|c| *c == '4' || *c == '5')
         .or_else(|| {

@@ -3,7 +3,7 @@
 //! notice's text.
 
 use super::message::Parsed;
-use super::{text, time, Original};
+use super::{address, time, Original};
 use super::message::parser;
 use mail_parser::Message;
 use std::net::IpAddr;
@@ -51,7 +51,7 @@ pub fn from_message(m: &Message<'_>) -> Original {
     let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
         a.map(|a| {
             a.iter()
-                .filter_map(|x| x.address().and_then(text::normalize_address))
+                .filter_map(|x| x.address().and_then(address::normalize_address))
                 .collect()
         })
         .unwrap_or_default()
@@ -76,7 +76,7 @@ pub fn received_ips_of(m: &Message<'_>) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for (name, value) in m.headers_raw() {
         if name.eq_ignore_ascii_case("Received") {
-            for ip in text::bracketed_ips(value) {
+            for ip in address::bracketed_ips(value) {
                 if !out.contains(&ip) {
                     out.push(ip);
                 }
@@ -136,7 +136,7 @@ pub fn received_ips(block: &str) -> Vec<IpAddr> {
             in_received = line.get(..9).is_some_and(|head| head.eq_ignore_ascii_case("received:"));
         }
         if in_received {
-            for ip in text::bracketed_ips(line) {
+            for ip in address::bracketed_ips(line) {
                 if !out.contains(&ip) {
                     out.push(ip);
                 }

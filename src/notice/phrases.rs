@@ -94,6 +94,11 @@ impl Labelled {
 
     /// The first label (in precedence order) any of whose phrases occurs in one of `texts`.
     pub fn first_label<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+        self.first_index(texts).map(|i| self.names[i])
+    }
+
+    /// As [`Labelled::first_label`], giving the label's position.
+    pub fn first_index<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Option<usize> {
         let mut best: Option<usize> = None;
         for t in texts {
             let Some(a) = &self.phrases.automaton else { return None };
@@ -102,12 +107,63 @@ impl Labelled {
                 if best.is_none_or(|b| label < b) {
                     best = Some(label);
                     if label == 0 {
-                        return Some(self.names[0]);
+                        return Some(0);
                     }
                 }
             }
         }
-        best.map(|b| self.names[b])
+        best
+    }
+}
+
+/// One phrase found in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// The list the phrase belongs to.
+    pub list: u8,
+    /// Its index in that list (or the list's own tag).
+    pub index: u16,
+    /// Byte offset where it starts.
+    pub start: usize,
+    /// Byte offset where it ends.
+    pub end: usize,
+}
+
+/// Many tagged lists in one automaton: one pass finds every phrase of every list.
+pub struct Catalog {
+    automaton: Option<AhoCorasick>,
+    owners: Vec<(u8, u16)>,
+}
+
+impl Catalog {
+    /// Compiles `(list, index, phrase)` entries.
+    pub fn new(entries: &[(u8, u16, &str)]) -> Catalog {
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(entries.iter().map(|e| e.2))
+            .ok();
+        Catalog {
+            automaton,
+            owners: entries.iter().map(|e| (e.0, e.1)).collect(),
+        }
+    }
+
+    /// Every occurrence of every phrase (overlaps included), in order of their end.
+    pub fn hits(&self, text: &str) -> Vec<Hit> {
+        let Some(a) = &self.automaton else { return Vec::new() };
+        a.find_overlapping_iter(text)
+            .map(|m| {
+                let (list, index) = self.owners[m.pattern().as_usize()];
+                Hit {
+                    list,
+                    index,
+                    start: m.start(),
+                    end: m.end(),
+                }
+            })
+            .collect()
     }
 }
 

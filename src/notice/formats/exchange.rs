@@ -3,7 +3,7 @@
 //! 1 days, 19 hours and 56 minutes".
 
 use crate::notice::phrases::Phrases;
-use crate::notice::text;
+use crate::notice::{address, codes};
 use std::sync::LazyLock;
 use crate::notice::Recipient;
 
@@ -50,7 +50,7 @@ pub fn read(text: &str) -> Exchange {
         if let Some(v) = after_label(line, "Generating server:") {
             ex.generating_server = v.split_whitespace().next().map(str::to_string);
         } else if let Some(v) = after_label(line, "Receiving server:") {
-            ex.receiving = text::host_or_ip(v);
+            ex.receiving = address::host_or_ip(v);
         }
         static KEYS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&["remote server", "for the next "]));
         if !KEYS.any(line) && !line.trim_start().starts_with('#') {
@@ -64,7 +64,7 @@ pub fn read(text: &str) -> Exchange {
             let mut host = None;
             let mut ip = None;
             if let Some(at) = rest[..r].trim().strip_prefix("at ") {
-                (host, ip) = text::host_or_ip(at);
+                (host, ip) = address::host_or_ip(at);
             }
             let quoted = rest[r + "returned".len()..].trim();
             let quoted = quoted.strip_prefix('\'').unwrap_or(quoted);
@@ -73,7 +73,7 @@ pub fn read(text: &str) -> Exchange {
             if !reply.is_empty() {
                 ex.errors.push(RemoteError { host, ip, text: reply });
             }
-        } else if line.trim_start().starts_with('#') && text::status_code(line).is_some() {
+        } else if line.trim_start().starts_with('#') && codes::status_code(line).is_some() {
             // Exchange 2007/2010: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"
             let reply = line.trim().trim_matches('#').trim().to_string();
             ex.errors.push(RemoteError { host: None, ip: None, text: reply });
@@ -118,7 +118,7 @@ fn duration_words(s: &str) -> Option<u64> {
 /// How specific an error is: an expiry or "Message delayed" says nothing of the cause.
 fn specificity(e: &str) -> (u8, usize) {
     let lower = e.to_ascii_lowercase();
-    let status = text::status_code(e).unwrap_or_default();
+    let status = codes::status_code(e).unwrap_or_default();
     let generic = status.ends_with(".4.7")
         || lower.contains("message delayed")
         || lower.contains("queue.expired")
@@ -143,7 +143,7 @@ impl Exchange {
             }
             // A final expiry ("QUEUE.Expired") names no cause; the last real error does.
             if r.action == Some(crate::notice::Action::Failed) && r.status.as_deref().is_some_and(|s| s.ends_with(".4.7")) {
-                r.status = text::refine_status(r.status.take(), Some(&best.text), true);
+                r.status = codes::refine_status(r.status.take(), Some(&best.text), true);
             }
             let named = errors.iter().find(|e| e.ip.is_some() || e.host.is_some());
             if let Some(n) = named {
@@ -155,10 +155,10 @@ impl Exchange {
                 }
             }
             if r.status.is_none() {
-                r.status = errors.iter().find_map(|e| text::status_code(&e.text));
+                r.status = errors.iter().find_map(|e| codes::status_code(&e.text));
             }
             if r.reply_code.is_none() {
-                r.reply_code = errors.iter().find_map(|e| text::reply_code(&e.text));
+                r.reply_code = errors.iter().find_map(|e| codes::reply_code(&e.text));
             }
         }
         if r.remote_host.is_none() {

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use super::text::Scan;
 
 /// Markers of each family, checked in order against headers and the opening text.
-const FAMILIES: &[(&str, &[&str])] = &[
+pub const FAMILIES: &[(&str, &[&str])] = &[
     ("exchange", &["diagnostic information for administrators", "generating server:", "microsoft exchange", "x-ms-exchange", "microsoftexchange"]),
     ("office365", &["protection.outlook.com", "office 365", "outlook.com"]),
     ("postfix", &["this is the mail system at host", "x-postfix", "(postfix)"]),
@@ -38,9 +38,14 @@ pub fn generator(parsed: &Parsed, scan: &Scan, has_dsn: bool) -> Option<String> 
         let useful = named || ["from", "message-id", "received", "content-type"].iter().any(|h| n.eq_ignore_ascii_case(h));
         useful.then_some([n.as_str(), v.as_str()])
     });
-    let texts = headers.flatten().chain(std::iter::once(crate::notice::text::prefix(&scan.error_text, 8192)));
-    match MARKERS.first_label(texts) {
-        Some(name) => Some(name.to_string()),
+    let from_headers = MARKERS.first_index(headers.flatten());
+    let from_text = scan.family(8192);
+    let best = match (from_headers, from_text) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match best {
+        Some(i) => Some(FAMILIES[i].0.to_string()),
         None => has_dsn.then(|| "rfc3464".to_string()),
     }
 }

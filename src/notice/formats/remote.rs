@@ -2,7 +2,7 @@
 //! `connect to mx[192.0.2.1]:25:`, Exim `host mx [192.0.2.1]:`, Sendmail `while talking to mx.:`.
 
 use crate::notice::phrases::Phrases;
-use crate::notice::text;
+use crate::notice::address;
 use std::sync::LazyLock;
 use crate::notice::Recipient;
 
@@ -90,7 +90,7 @@ pub fn enrich(r: &mut Recipient, block: &str) {
     }
     if r.remote_ip.is_none() {
         if let Some(h) = r.remote_host.clone() {
-            if let (_, Some(ip)) = text::host_or_ip(&h) {
+            if let (_, Some(ip)) = address::host_or_ip(&h) {
                 r.remote_ip = Some(ip);
             }
         }

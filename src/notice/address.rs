@@ -1,0 +1,196 @@
+//! Addresses, host names and IP literals as notices write them.
+
+use std::net::IpAddr;
+
+/// Normalizes an address: strips brackets, quotes and `mailto:`, lower-cases the domain.
+/// `None` when it is not `local@domain`.
+pub fn normalize_address(raw: &str) -> Option<String> {
+    let mut s = raw
+        .trim()
+        .trim_start_matches("mailto:")
+        .trim_matches(|c: char| matches!(c, '<' | '>' | '\'' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | ' '));
+    // Quotes around the whole address go; a quoted local part ("a b"@example.com) stays.
+    let quoted_local = s.starts_with('"') && s.rfind("\"@").is_some_and(|p| p > 0);
+    if !quoted_local {
+        s = s.trim_matches('"');
+    }
+    let at = s.rfind('@')?;
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    if local.is_empty() || domain.is_empty() || s.chars().any(|c| c.is_control()) || (!quoted_local && s.contains(char::is_whitespace)) {
+        return None;
+    }
+    if !domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_') {
+        return None;
+    }
+    Some(format!("{local}@{}", domain.to_ascii_lowercase()))
+}
+
+/// Bytes of a local part: RFC 5322 atext and dots, and UTF-8 (RFC 6531 addresses).
+fn is_local_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || b"!#$%&'*+/=?^_`{|}~.-".contains(&c)
+}
+
+/// Bytes of a domain: letters, digits, dots, hyphens, and UTF-8 (internationalized names).
+fn is_domain_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || c == b'.' || c == b'-' || c == b'_'
+}
+
+/// One address found in a line: where it starts and ends, and the normalized form.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Byte offset where the address starts in the line.
+    pub start: usize,
+    /// Byte offset where it ends.
+    pub end: usize,
+    /// The normalized address.
+    pub address: String,
+}
+
+/// Every address in a line, in order.
+pub fn addresses_in(line: &str) -> Vec<Found> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'@', &b[i..]) {
+        let at = i + p;
+        let mut s = at;
+        if at > 1 && b[at - 1] == b'"' {
+            // A quoted local part: back to its opening quote (on this line).
+            if let Some(open) = memchr::memrchr(b'"', &b[..at - 1]) {
+                s = open;
+            }
+        } else {
+            while s > 0 && is_local_char(b[s - 1]) {
+                s -= 1;
+            }
+        }
+        let mut e = at + 1;
+        while e < b.len() && is_domain_char(b[e]) {
+            e += 1;
+        }
+        // Trailing dots and hyphens are punctuation, not domain.
+        while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
+            e -= 1;
+        }
+        while s < at && b[s] == b'.' && b[at - 1] != b'"' {
+            s += 1;
+        }
+        let domain = &line[at + 1..e];
+        let bracketed = s > 0 && b[s - 1] == b'<' && e < b.len() && b[e] == b'>';
+        if s < at && !domain.is_empty() && (domain.contains('.') || bracketed) && !domain.starts_with('.') {
+            if let Some(address) = normalize_address(&line[s..e]) {
+                out.push(Found { start: s, end: e, address });
+            }
+        }
+        i = e.max(at + 1);
+    }
+    out
+}
+
+/// The first address in a value such as `rfc822; <a@b.example>`.
+pub fn first_address(value: &str) -> Option<String> {
+    addresses_in(value)
+        .into_iter()
+        .next()
+        .map(|f| f.address)
+        .or_else(|| normalize_address(value))
+}
+
+/// Removes case-insensitive duplicates, keeping the first.
+pub fn dedup_addresses(list: &mut Vec<String>) {
+    let mut seen: Vec<String> = Vec::new();
+    list.retain(|a| {
+        let l = a.to_ascii_lowercase();
+        if seen.contains(&l) {
+            false
+        } else {
+            seen.push(l);
+            true
+        }
+    });
+}
+
+/// Splits `host`, `[IP]`, `host [IP]` or `IP` into a host name and an IP address.
+pub fn host_or_ip(value: &str) -> (Option<String>, Option<String>) {
+    let v = value.trim();
+    let ips = bracketed_ips(v);
+    let bare = v.trim_matches(['[', ']']).trim_start_matches("IPv6:");
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return (None, Some(ip.to_string()));
+    }
+    let host = v
+        .split(|c: char| c.is_whitespace() || c == '[' || c == '(')
+        .next()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|h| !h.is_empty() && h.contains('.') && h.parse::<IpAddr>().is_err());
+    (host, ips.first().map(|ip| ip.to_string()))
+}
+
+/// IP addresses written in brackets or parentheses: `[192.0.2.1]`, `(192.0.2.1)`,
+/// `[IPv6:2001:db8::1]`, and `host[192.0.2.1]`.
+pub fn bracketed_ips(line: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let b = line.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'[' || c == b'(' {
+            let close = if c == b'[' { b']' } else { b')' };
+            if let Some(len) = memchr::memchr(close, &b[i + 1..]) {
+                let inner = &line[i + 1..i + 1 + len];
+                let inner = inner.trim().trim_start_matches("IPv6:").trim_start_matches("ipv6:");
+                if let Ok(ip) = inner.parse::<IpAddr>() {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every IPv4/IPv6 literal in a line, with its byte offset.
+pub fn ip_literals(line: &str) -> Vec<(usize, IpAddr)> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if (c.is_ascii_hexdigit() || c == b':') && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b':')) {
+            let mut e = i;
+            while e < b.len() && (b[e].is_ascii_hexdigit() || b[e] == b'.' || b[e] == b':') {
+                e += 1;
+            }
+            let cand = line[i..e].trim_end_matches(['.', ':']);
+            if cand.len() >= 7 {
+                if let Ok(ip) = cand.parse::<IpAddr>() {
+                    out.push((i, ip));
+                }
+            }
+            i = e.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_found_and_normalized() {
+        let f = addresses_in("<Bob@Partner.Example>: host mx[192.0.2.1] said, contact a.b@c.example.");
+        let got: Vec<_> = f.iter().map(|f| f.address.as_str()).collect();
+        assert_eq!(got, vec!["Bob@partner.example", "a.b@c.example"]);
+        assert_eq!(first_address("rfc822; <x@y.example>").as_deref(), Some("x@y.example"));
+        let q = addresses_in("<\"neko....nyaan....\"@libsisimai.org>... User unknown");
+        assert_eq!(q[0].address, "\"neko....nyaan....\"@libsisimai.org");
+        assert_eq!(addresses_in("<jürgen@example.at>: said")[0].address, "jürgen@example.at");
+    }
+
+    #[test]
+    fn host_and_ip_split() {
+        assert_eq!(host_or_ip("mx.example.com [192.0.2.1]"), (Some("mx.example.com".into()), Some("192.0.2.1".into())));
+        assert_eq!(host_or_ip("[192.0.2.1]"), (None, Some("192.0.2.1".into())));
+        assert_eq!(host_or_ip("mx.example.com."), (Some("mx.example.com".into()), None));
+    }
+}

@@ -1,0 +1,359 @@
+//! The wording of notices: every phrase list the reader looks for, and [`Hits`], which finds
+//! all of them in one pass over a notice's text (Aho-Corasick, ASCII case ignored).
+//!
+//! Scanning each list separately cost a pass over the text per list; one pass over the joined
+//! text, with every consumer asking the hits for its own list and range, is what keeps
+//! reading within a small multiple of merely reading the file.
+
+use super::phrases::{Catalog, Hit, Phrases};
+use std::ops::Range;
+use std::sync::LazyLock;
+
+/// Subjects that notices use.
+pub const BOUNCE_SUBJECTS: &[&str] = &[
+    "undeliverable",
+    "undelivered",
+    "undeliverd",
+    "returned mail",
+    "return mail",
+    "delivery status notification",
+    "delivery failure",
+    "delivery failed",
+    "delivery has failed",
+    "failure notice",
+    "failure delivery",
+    "mail delivery",
+    "delivery delayed",
+    "delayed mail",
+    "delivery notification",
+    "delivery problem",
+    "delivery report",
+    "non-delivery",
+    "nondeliverable",
+    "non delivery",
+    "not delivered",
+    "could not send",
+    "cannot send",
+    "couldn't be delivered",
+    "could not be delivered",
+    "mail system error",
+    "message delivery",
+    "returned to sender",
+    "unable to deliver",
+    "warning: message",
+    "warning--could not",
+    "mail could not",
+    "error sending",
+    "bounce",
+    "nicht zustellbar",
+    "unzustellbar",
+    "non recapitabile",
+    "no se puede entregar",
+    "non remis",
+    "echec de distribution",
+    "undeliverable mail",
+    "delivery status",
+    "mail failure",
+    "permanent error",
+    "rejected",
+    "delivery error",
+    "failed delivery",
+    "message not delivered",
+    "nondelivery",
+    "undelivery",
+];
+
+/// Phrases that mail systems write in notices (and people rarely do).
+pub const MARKERS: &[&str] = &[
+    "this is the mail system at host",
+    "this is the qmail-send program",
+    "created automatically by mail delivery software",
+    "delivery to the following recipient",
+    "delivery has failed to these recipients",
+    "delivery is delayed to these recipients",
+    "hasn't been delivered yet",
+    "has not yet been delivered",
+    "could not be delivered",
+    "couldn't be delivered",
+    "was not delivered",
+    "could not deliver",
+    "permanent fatal errors",
+    "transcript of session follows",
+    "i'm sorry to have to inform you",
+    "sorry to inform you",
+    "wasn't able to deliver",
+    "was not able to deliver",
+    "unable to deliver",
+    "did not reach some or all",
+    "diagnostic information for administrators",
+    "this is the mailer-daemon",
+    "mailer-daemon",
+    "failed permanently",
+    "delivery failed",
+    "delivery has failed",
+    "undeliverable",
+    "undelivered",
+    "returned mail",
+    "permanent error",
+    "temporary error",
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "mailbox unavailable",
+    "mailbox is full",
+    "recipient address rejected",
+    "address rejected",
+    "smtp error",
+    "delivery status notification",
+    "non-delivery",
+    "nondeliverable",
+    "message delayed",
+    "delivery attempts will continue",
+    "will continue to be attempted",
+    "could not send message",
+    "has been delayed",
+    "the original message was received",
+    "following address",
+    "following recipient",
+    "remote host said",
+    "said: 5",
+    "said: 4",
+    "host unknown",
+    "was rejected",
+    "rejected your message",
+    "message rejected",
+    "bounced",
+    "error delivering",
+    "error occurred while",
+    "dns lookup failure",
+    "550 ",
+    "554 ",
+    "553 ",
+    "552 ",
+    "551 ",
+    "450 ",
+    "451 ",
+    "452 ",
+    "421 ",
+];
+
+/// Wording that says delivery was given up.
+pub const FINAL: &[&str] = &[
+    "gave up",
+    "given up",
+    "not going to try again",
+    "this is a permanent error",
+    "has been expired",
+    "message expired",
+    "queue.expired",
+    "failed permanently",
+    "permanent fatal error",
+    "delivery has failed",
+    "retry timeout exceeded",
+    "retry time exceeded",
+    "cannot send message for",
+    "could not be delivered within",
+    "has been returned",
+];
+
+/// Subject wording of a delay warning.
+pub const DELAY_SUBJECTS: &[&str] = &[
+    "delay",
+    "warning:",
+    "warning--",
+    "warning -",
+    ": warning",
+    "still being retried",
+    "not yet been delivered",
+    "not yet delivered",
+    "could not send message for past",
+    "could not send mail for past",
+];
+
+/// Body wording of a delay warning: the server keeps trying.
+pub const DELAY_BODY: &[&str] = &[
+    "will continue to be attempted",
+    "will keep trying",
+    "hasn't been delivered yet",
+    "has not been delivered yet",
+    "has not yet been delivered",
+    "not yet been delivered",
+    "still being retried",
+    "delivery attempts will continue",
+    "this is a warning message only",
+    "this is a warning only",
+    "you do not need to resend",
+    "no action is required on your part",
+    "has been delayed",
+    "delivery is delayed",
+    "will be retried",
+    "will retry",
+    "still trying",
+    "will try again",
+    "temporarily deferred",
+];
+
+/// Line openings (after dashes and the like) that start the quoted original.
+pub const CUT_STARTS: &[&str] = &[
+    "original message",
+    "original-message",
+    "this is a copy of the message",
+    "below this line is a copy of the message",
+    "a copy of the original message",
+    "copy of the original message",
+    "returned message",
+    "unsent message",
+    "undelivered message",
+    "message headers follow",
+    "the header of the original message",
+    "headers of the original message",
+    "header of the original message",
+    "your original message",
+    "the original message follows",
+    "the original message headers",
+    "original mail",
+    "content-type: message/rfc822",
+    "content-type: text/rfc822-headers",
+    "included is a copy",
+    "this is the original message",
+    "here is a copy",
+    "rejected message",
+    "the text of your message",
+    "message text follows",
+    "original e-mail",
+    "original email",
+    "orginal message",
+    "message header follows",
+    "the message header follows",
+    "header of message follows",
+    "message as received",
+];
+
+/// Header lines (at a line start) that only a quoted original has, never an error report.
+pub const HEADER_CUTS: &[&str] = &[
+    "\nreturn-path:",
+    "\nreceived:",
+    "\ndkim-signature:",
+    "\nmessage-id:",
+    "\nmime-version:",
+    "\nx-mailer:",
+    "\nauthentication-results:",
+    "\ncontent-type:",
+    "\nx-originating-ip:",
+    "\nuser-agent:",
+    "\ndelivered-to:",
+    "\nreferences:",
+    "\nin-reply-to:",
+];
+
+/// Fenced lines (`----- … -----`) that may announce the quoted original.
+pub const FENCES: &[&str] = &["\n---", "\n===", "\n***"];
+
+/// Words a remote server uses when it refuses a client.
+pub const BLOCK_WORDS: &[&str] = &["blocked", "listed", "blacklist", "blocklist", "reputation", "spamhaus", "dnsbl", "rbl", "refused", "client host"];
+
+/// Exchange's diagnostic wording.
+pub const EXCHANGE_KEYS: &[&str] = &["remote server", "for the next ", "generating server:", "receiving server:", "\n#"];
+
+/// How Postfix, Exim, Sendmail and qmail name the remote server.
+pub const REMOTE_KEYS: &[&str] = &["connect to ", "host ", "remote server at ", "while talking to ", "connected to ", "giving up on ", " does not like "];
+
+/// The lists in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum List {
+    /// [`MARKERS`].
+    Marker,
+    /// [`FINAL`].
+    Final,
+    /// [`DELAY_BODY`].
+    Delay,
+    /// [`CUT_STARTS`].
+    Cut,
+    /// [`HEADER_CUTS`].
+    HeaderCut,
+    /// [`FENCES`].
+    Fence,
+    /// [`BLOCK_WORDS`].
+    Block,
+    /// [`EXCHANGE_KEYS`].
+    Exchange,
+    /// [`REMOTE_KEYS`].
+    Remote,
+    /// `formats::FAMILIES`; the hit's index is the family's.
+    Family,
+}
+
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
+    let mut entries: Vec<(u8, u16, &'static str)> = Vec::new();
+    for (list, phrases) in [
+        (List::Marker, MARKERS),
+        (List::Final, FINAL),
+        (List::Delay, DELAY_BODY),
+        (List::Cut, CUT_STARTS),
+        (List::HeaderCut, HEADER_CUTS),
+        (List::Fence, FENCES),
+        (List::Block, BLOCK_WORDS),
+        (List::Exchange, EXCHANGE_KEYS),
+        (List::Remote, REMOTE_KEYS),
+    ] {
+        for (i, p) in phrases.iter().enumerate() {
+            entries.push((list as u8, i as u16, p));
+        }
+    }
+    for (i, (_, phrases)) in super::formats::FAMILIES.iter().enumerate() {
+        for p in *phrases {
+            entries.push((List::Family as u8, i as u16, p));
+        }
+    }
+    Catalog::new(&entries)
+});
+
+/// Every phrase of every list found in one text, in order of their end.
+#[derive(Debug, Default)]
+pub struct Hits {
+    hits: Vec<Hit>,
+}
+
+impl Hits {
+    /// Finds every phrase in `text` in one pass.
+    pub fn find(text: &str) -> Hits {
+        Hits { hits: CATALOG.hits(text) }
+    }
+
+    /// The hits of one list that lie inside `range`.
+    pub fn of(&self, list: List, range: Range<usize>) -> impl Iterator<Item = &Hit> + '_ {
+        self.hits
+            .iter()
+            .filter(move |h| h.list == list as u8 && h.start >= range.start && h.end <= range.end)
+    }
+
+    /// True when a phrase of `list` lies inside `range`.
+    pub fn any(&self, list: List, range: Range<usize>) -> bool {
+        self.of(list, range).next().is_some()
+    }
+}
+
+/// True when a subject is one notices use (any case).
+pub fn is_bounce_subject(subject: &str) -> bool {
+    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(BOUNCE_SUBJECTS));
+    P.any(subject)
+}
+
+/// True when a subject says delivery is only delayed.
+pub fn is_delay_subject(subject: &str) -> bool {
+    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(DELAY_SUBJECTS));
+    P.any(subject)
+}
+
+/// True when a short text (a subject) says delivery was given up.
+pub fn says_final(text: &str) -> bool {
+    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(FINAL));
+    P.any(text)
+}
+
+/// True when a text holds a notice marker (for texts outside a scan).
+pub fn has_bounce_marker(text: &str) -> bool {
+    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(MARKERS));
+    P.any(text)
+}
