@@ -2,7 +2,7 @@
 //! reader needs: human-readable text, delivery-status fields, the original message's headers,
 //! feedback reports and read receipts; then decides whether the message is a notice at all.
 
-use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+use super::mime::{self, Leaf};
 
 /// The parts of one message, sorted by what they are for.
 #[derive(Debug, Default)]
@@ -14,7 +14,7 @@ pub struct Parsed {
     /// To addresses.
     pub to: Vec<String>,
     /// Top-level headers as (name, unfolded raw value), in order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<mime::Header>,
     /// `report-type` of a top-level `multipart/report`, lower-cased.
     pub report_type: Option<String>,
     /// Human-readable text parts (HTML turned into text), in order, outside any attached message.
@@ -36,18 +36,6 @@ pub struct Parsed {
     pub original_received_ips: Vec<std::net::IpAddr>,
 }
 
-/// The MIME parser, configured to decode only the headers the reader uses (Received headers
-/// stay raw: parsing their structure was a tenth of the reading time).
-pub fn parser() -> &'static MessageParser {
-    static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
-        MessageParser::new()
-            .with_minimal_headers()
-            .with_message_ids()
-            .header_address(mail_parser::HeaderName::Sender)
-    });
-    &PARSER
-}
-
 /// Cheap check that bytes start like an RFC 5322 message (a header line or an mbox `From ` line).
 pub fn looks_like_mail(raw: &[u8]) -> bool {
     let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
@@ -63,156 +51,88 @@ pub fn looks_like_mail(raw: &[u8]) -> bool {
 }
 
 impl Parsed {
-    /// Parses raw bytes; `None` when `mail-parser` finds no header section.
+    /// Parses raw (CRLF-normalized) bytes; `None` when there is no header section.
     pub fn parse(raw: &[u8]) -> Option<Parsed> {
-        let message = parser().parse(raw)?;
-        if message.headers().is_empty() {
+        let (section, body) = mime::split(raw);
+        let headers = mime::headers(section);
+        if headers.is_empty() {
             return None;
         }
         let mut parsed = Parsed {
-            subject: message.subject().unwrap_or("").to_string(),
-            from: addresses(message.from()),
-            to: addresses(message.to()),
-            date_unix: message.date().map(|d| d.to_timestamp()),
+            subject: mime::header(&headers, "Subject").map(mime::decode_words).unwrap_or_default(),
+            from: mime::header(&headers, "From").map(header_addresses).unwrap_or_default(),
+            to: mime::header(&headers, "To").map(header_addresses).unwrap_or_default(),
+            date_unix: mime::header(&headers, "Date")
+                .and_then(|d| mail_parser::DateTime::parse_rfc822(d))
+                .filter(|d| d.is_valid())
+                .map(|d| d.to_timestamp()),
             ..Parsed::default()
         };
-        for (name, value) in message.headers_raw() {
-            parsed.headers.push((name.to_string(), unfold(value)));
-        }
-        if let Some(ct) = message.content_type() {
-            if ct.ctype().eq_ignore_ascii_case("multipart") {
-                parsed.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
+        if let Some(ct) = mime::header(&headers, "Content-Type").map(mime::ContentType::parse) {
+            if ct.mime.starts_with("multipart/") {
+                parsed.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());
             }
         }
-
         let mut html = Vec::new();
-        for part in &message.parts {
-            let (ctype, subtype) = part
-                .content_type()
-                .map(|ct| {
-                    (
-                        ct.ctype().to_ascii_lowercase(),
-                        ct.subtype().unwrap_or("").to_ascii_lowercase(),
-                    )
-                })
-                .unwrap_or_else(|| ("text".into(), "plain".into()));
-            match (&part.body, ctype.as_str(), subtype.as_str()) {
-                (PartType::Multipart(_), _, _) => {}
-                (PartType::Message(inner), _, _) => {
+        for leaf in mime::leaves(&headers, body) {
+            match leaf {
+                Leaf::Text(t) => parsed.texts.push(t),
+                Leaf::Html(h) => html.push(html_to_text(&h)),
+                Leaf::DeliveryStatus(d) => parsed.delivery_status.push(d),
+                Leaf::Feedback(f) => parsed.feedback = Some(f),
+                Leaf::Disposition => parsed.mdn = true,
+                Leaf::OriginalHeaders(block) => {
                     if parsed.original.is_none() {
-                        parsed.original = Some(super::original::from_message(inner));
-                        parsed.original_received_ips = super::original::received_ips_of(inner);
+                        let h = mime::headers(&block);
+                        parsed.original = Some(super::original::from_headers(&h));
+                        parsed.original_received_ips = super::original::received_ips(&h);
                     }
                 }
-                (_, "message", "delivery-status" | "global-delivery-status") => {
-                    parsed.delivery_status.push(body_text(&part.body));
-                }
-                (_, "message", "feedback-report") => {
-                    parsed.feedback = Some(body_text(&part.body));
-                }
-                (_, "message", "disposition-notification" | "global-disposition-notification") => {
-                    parsed.mdn = true;
-                }
-                (_, "text", "rfc822-headers") | (_, "message", "global-headers" | "rfc822" | "global") => {
-                    // A header block, or an attached message mail-parser did not open.
-                    if parsed.original.is_none() {
-                        let block = header_section(body_bytes(&part.body));
-                        parsed.original = Some(super::original::from_header_block(&block));
-                        parsed.original_received_ips = super::original::received_ips(&block);
-                    }
-                }
-                (PartType::Html(h), _, _) => html.push(html_to_text(h)),
-                (PartType::Text(t), "text", _) => parsed.texts.push(t.to_string()),
-                (PartType::Text(t), _, _) if ctype.is_empty() => parsed.texts.push(t.to_string()),
-                _ => {}
             }
         }
         if parsed.texts.is_empty() && !html.is_empty() {
             parsed.texts = html;
             parsed.html_only = true;
         }
-        if parsed.texts.is_empty() && parsed.delivery_status.is_empty() {
-            // A multipart whose boundaries do not match its header (damaged or anonymized):
-            // read the body as text rather than losing it.
-            let body = String::from_utf8_lossy(&raw[header_end(raw)..]).into_owned();
-            if !body.trim().is_empty() {
-                parsed.texts.push(body);
-            }
-        }
+        parsed.headers = headers;
         Some(parsed)
     }
 
     /// The first top-level header with this name (case-insensitive), unfolded.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        mime::header(&self.headers, name)
     }
 }
 
-fn addresses(addr: Option<&mail_parser::Address<'_>>) -> Vec<String> {
+/// The addresses of an address header (`From`, `To`): for each comma-separated mailbox, the
+/// address in angle brackets, else the bare one.
+pub fn header_addresses(value: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(addr) = addr {
-        for a in addr.iter() {
-            if let Some(email) = a.address() {
-                if let Some(norm) = super::address::normalize_address(email) {
-                    out.push(norm);
-                }
+    let mut quoted = false;
+    let mut start = 0;
+    let mut pieces = Vec::new();
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                pieces.push(&value[start..i]);
+                start = i + 1;
             }
+            _ => {}
         }
     }
+    pieces.push(&value[start..]);
+    for piece in pieces {
+        let inner = match (piece.rfind('<'), piece.rfind('>')) {
+            (Some(l), Some(r)) if l < r => &piece[l + 1..r],
+            _ => piece,
+        };
+        if let Some(a) = super::address::first_address(inner) {
+            out.push(a);
+        }
+    }
+    super::address::dedup_addresses(&mut out);
     out
-}
-
-fn body_bytes<'a>(body: &'a PartType<'_>) -> &'a [u8] {
-    match body {
-        PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
-        PartType::Binary(b) | PartType::InlineBinary(b) => b,
-        PartType::Message(m) => m.raw_message(),
-        PartType::Multipart(_) => &[],
-    }
-}
-
-fn body_text(body: &PartType<'_>) -> String {
-    String::from_utf8_lossy(body_bytes(body)).into_owned()
-}
-
-/// Unfolds a raw header value: CR/LF followed by white space become one space.
-pub fn unfold(value: &str) -> String {
-    if !value.contains('\n') {
-        return value.trim().to_string();
-    }
-    let mut out = String::with_capacity(value.len());
-    for (i, line) in value.split('\n').enumerate() {
-        let line = line.trim_end_matches('\r');
-        if i > 0 {
-            out.push(' ');
-            out.push_str(line.trim_start());
-        } else {
-            out.push_str(line);
-        }
-    }
-    out.trim().to_string()
-}
-
-/// Where the header section of a raw message ends: the offset of its first empty line.
-pub fn header_end(raw: &[u8]) -> usize {
-    let mut i = 0;
-    while i < raw.len() {
-        let line_end = memchr::memchr(b'\n', &raw[i..]).map_or(raw.len(), |p| i + p);
-        let line = &raw[i..line_end];
-        if line.strip_suffix(b"\r").unwrap_or(line).is_empty() {
-            return i;
-        }
-        i = line_end + 1;
-    }
-    raw.len()
-}
-
-/// The header section of a raw message: everything before the first empty line.
-pub fn header_section(raw: &[u8]) -> String {
-    String::from_utf8_lossy(&raw[..header_end(raw)]).into_owned()
 }
 
 /// Turns HTML into plain text: tags dropped, block ends become line breaks, common entities
@@ -387,11 +307,6 @@ fn is_autoreply(p: &Parsed, subject: &str) -> bool {
         ])
     });
     replied || (automatic && SUBJECTS.any(subject))
-}
-
-/// Extracts the values of a header in a [`HeaderValue`] as text (for tests and diagnostics).
-pub fn header_text(v: &HeaderValue<'_>) -> Option<String> {
-    v.as_text().map(str::to_string)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod codes;
 pub mod dsn;
 pub mod formats;
 pub mod message;
+pub mod mime;
 pub mod original;
 pub mod phrases;
 pub mod reason;
@@ -182,22 +183,21 @@ pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
     Ok(build(&parsed))
 }
 
-/// Mail on the wire is CRLF; files are often LF. The MIME parser reads a header after a date
-/// with a zone name ("… 23:34:45 UT") as part of the date when lines end in a bare LF, so every
-/// bare LF becomes CRLF before parsing: LF and CRLF files read the same.
+/// Mail on the wire is CRLF; files are often LF, and careless conversions leave CRCRLF. Every
+/// line end becomes exactly CRLF before parsing, so all three read the same (the MIME code
+/// relies on it, and `mail-parser`'s date parser misreads a zone name before a bare LF).
 fn crlf(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let bare = memchr::memchr_iter(b'\n', raw).any(|i| i == 0 || raw[i - 1] != b'\r');
-    if !bare {
+    let crs_before = |i: usize| raw[..i].iter().rev().take_while(|b| **b == b'\r').count();
+    if memchr::memchr_iter(b'\n', raw).all(|i| crs_before(i) == 1) {
         return std::borrow::Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
     let mut last = 0;
     for i in memchr::memchr_iter(b'\n', raw) {
-        if i == 0 || raw[i - 1] != b'\r' {
-            out.extend_from_slice(&raw[last..i]);
-            out.extend_from_slice(b"\r\n");
-            last = i + 1;
-        }
+        let crs = raw[last..i].iter().rev().take_while(|b| **b == b'\r').count();
+        out.extend_from_slice(&raw[last..i - crs]);
+        out.extend_from_slice(b"\r\n");
+        last = i + 1;
     }
     out.extend_from_slice(&raw[last..]);
     std::borrow::Cow::Owned(out)

@@ -4,8 +4,8 @@
 
 use super::message::Parsed;
 use super::{address, time, Original};
-use super::message::parser;
-use mail_parser::Message;
+use super::message::header_addresses;
+use super::mime;
 use std::net::IpAddr;
 
 /// Finds the original message's headers: an attached part first, else an inline header block
@@ -37,44 +37,29 @@ fn described(texts: &[String]) -> Option<Original> {
 
 /// Reads the fields of a header section.
 pub fn from_header_block(block: &str) -> Original {
-    // CRLF throughout: the MIME parser misreads LF-only dates with zone names (see notice::crlf).
-    let mut bytes = block.trim().replace("\r\n", "\n").replace('\n', "\r\n");
-    bytes.push_str("\r\n\r\n");
-    match parser().parse_headers(bytes.as_bytes()) {
-        Some(m) => from_message(&m),
-        None => Original::default(),
-    }
+    from_headers(&mime::headers(block.as_bytes()))
 }
 
-/// Reads the fields of a parsed message.
-pub fn from_message(m: &Message<'_>) -> Original {
-    let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
-        a.map(|a| {
-            a.iter()
-                .filter_map(|x| x.address().and_then(address::normalize_address))
-                .collect()
-        })
-        .unwrap_or_default()
-    };
+/// Reads the fields of parsed headers.
+pub fn from_headers(h: &[mime::Header]) -> Original {
     Original {
-        message_id: m
-            .message_id()
-            .map(|s| s.trim().trim_matches(['<', '>']).to_string())
+        message_id: mime::header(h, "Message-ID")
+            .map(|s| s.trim().trim_matches(['<', '>']).trim().to_string())
             .filter(|s| !s.is_empty()),
-        from: addresses(m.from()).into_iter().next(),
-        to: addresses(m.to()),
-        subject: m.subject().map(str::to_string).filter(|s| !s.trim().is_empty()),
-        date: m
-            .date()
+        from: mime::header(h, "From").and_then(|v| header_addresses(v).into_iter().next()),
+        to: mime::header(h, "To").map(header_addresses).unwrap_or_default(),
+        subject: mime::header(h, "Subject").map(mime::decode_words).filter(|s| !s.trim().is_empty()),
+        date: mime::header(h, "Date")
+            .and_then(|d| mail_parser::DateTime::parse_rfc822(d))
             .filter(|d| d.is_valid())
             .map(|d| time::rfc3339_from_unix(d.to_timestamp())),
     }
 }
 
-/// IP addresses in a parsed message's Received headers.
-pub fn received_ips_of(m: &Message<'_>) -> Vec<IpAddr> {
+/// IP addresses in the Received headers, in order.
+pub fn received_ips(h: &[mime::Header]) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    for (name, value) in m.headers_raw() {
+    for (name, value) in h {
         if name.eq_ignore_ascii_case("Received") {
             for ip in address::bracketed_ips(value) {
                 if !out.contains(&ip) {
@@ -126,26 +111,6 @@ fn inline_block(quoted: &str) -> Option<String> {
     (known >= 2).then_some(block)
 }
 
-/// IP addresses in the Received headers of a header block (`[192.0.2.1]`, `(192.0.2.1)`,
-/// `[IPv6:2001:db8::1]`), in order.
-pub fn received_ips(block: &str) -> Vec<IpAddr> {
-    let mut out = Vec::new();
-    let mut in_received = false;
-    for line in block.lines() {
-        if !line.starts_with([' ', '\t']) {
-            in_received = line.get(..9).is_some_and(|head| head.eq_ignore_ascii_case("received:"));
-        }
-        if in_received {
-            for ip in address::bracketed_ips(line) {
-                if !out.contains(&ip) {
-                    out.push(ip);
-                }
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +124,6 @@ mod tests {
         assert_eq!(o.to, vec!["bob@partner.example".to_string()]);
         assert_eq!(o.subject.as_deref(), Some("Café"));
         assert_eq!(o.date.as_deref(), Some("2026-11-24T04:11:38Z"));
-        assert_eq!(received_ips(q), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(received_ips(&mime::headers(q.trim_start().as_bytes())), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
     }
 }
