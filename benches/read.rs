@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 fn load() -> (Vec<Vec<u8>>, &'static str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = std::env::var_os("BOUNCEDOC_SHARED").map(PathBuf::from).unwrap_or_else(|| root.join("../shared"));
+    let shared = std::env::var_os("BOUNCEDOC_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared"));
     let mut dirs = vec![shared.join("corpus/eml"), shared.join("notices/eml")];
     let mut label = "shared corpus + notices";
     if !dirs[0].exists() {
@@ -20,7 +22,12 @@ fn load() -> (Vec<Vec<u8>>, &'static str) {
     let mut files = Vec::new();
     for d in dirs {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&d)
-            .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         paths.sort();
         for p in paths {

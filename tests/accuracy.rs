@@ -15,7 +15,8 @@ fn verbose() -> bool {
 /// Sisimai-only pseudo codes (`x.0.9NN`, `x.9.NNN`) are not in the mail: compare the class only.
 fn is_pseudo(status: &str) -> bool {
     let parts: Vec<&str> = status.split('.').collect();
-    parts.len() == 3 && ((parts[1] == "0" && parts[2].len() == 3 && parts[2].starts_with('9')) || parts[1] == "9")
+    parts.len() == 3
+        && ((parts[1] == "0" && parts[2].len() == 3 && parts[2].starts_with('9')) || parts[1] == "9")
 }
 
 struct Row {
@@ -25,7 +26,9 @@ struct Row {
 
 #[test]
 fn corpus_accuracy() {
-    let Some(shared) = support::shared_dir("corpus/expected.tsv") else { return };
+    let Some(shared) = support::shared_dir("corpus/expected.tsv") else {
+        return;
+    };
     let corpus = shared.join("corpus");
     let files_tsv = std::fs::read_to_string(corpus.join("files.tsv")).expect("files.tsv");
     let expected_tsv = std::fs::read_to_string(corpus.join("expected.tsv")).expect("expected.tsv");
@@ -45,7 +48,10 @@ fn corpus_accuracy() {
         if family == "not-bounce" || recipient.is_empty() || recipient.ends_with("@libsisimai.org.invalid") {
             continue;
         }
-        rows.entry(file.to_string()).or_default().push(Row { recipient, status: cols[3].to_string() });
+        rows.entry(file.to_string()).or_default().push(Row {
+            recipient,
+            status: cols[3].to_string(),
+        });
     }
 
     let (mut tp, mut fp, mut fne) = (0u32, 0u32, 0u32);
@@ -81,10 +87,17 @@ fn corpus_accuracy() {
         }
         for row in rows.get(file).map(Vec::as_slice).unwrap_or(&[]) {
             expected_n += 1;
-            let Some(r) = n.recipients.iter().find(|r| r.address.eq_ignore_ascii_case(&row.recipient)) else {
+            let Some(r) = n
+                .recipients
+                .iter()
+                .find(|r| r.address.eq_ignore_ascii_case(&row.recipient))
+            else {
                 if verbose() {
                     let got: Vec<&str> = n.recipients.iter().map(|r| r.address.as_str()).collect();
-                    eprintln!("RCPT-MISS {file}: want {} got {got:?} kind {:?}", row.recipient, n.kind);
+                    eprintln!(
+                        "RCPT-MISS {file}: want {} got {got:?} kind {:?}",
+                        row.recipient, n.kind
+                    );
                 }
                 continue;
             };
@@ -102,7 +115,10 @@ fn corpus_accuracy() {
             if ok {
                 status_ok += 1;
             } else if verbose() {
-                eprintln!("STATUS {file} {}: want {} got {got} ({:?})", row.recipient, row.status, r.diagnostic);
+                eprintln!(
+                    "STATUS {file} {}: want {} got {got} ({:?})",
+                    row.recipient, row.status, r.diagnostic
+                );
             }
         }
     }
@@ -124,10 +140,13 @@ fn corpus_accuracy() {
 
 #[test]
 fn notices_every_field() {
-    let Some(shared) = support::shared_dir("notices/expected.json") else { return };
+    let Some(shared) = support::shared_dir("notices/expected.json") else {
+        return;
+    };
     let dir = shared.join("notices");
     let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"))
+            .expect("json");
     let mut checked = 0;
     let mut wrong = Vec::new();
     for (file, want) in expected.as_object().expect("object") {
@@ -142,10 +161,18 @@ fn notices_every_field() {
         };
         check("kind", &got["kind"], &want["kind"]);
         let want_r = want["recipients"].as_array().expect("recipients");
-        check("recipients.len", &serde_json::json!(n.recipients.len()), &serde_json::json!(want_r.len()));
+        check(
+            "recipients.len",
+            &serde_json::json!(n.recipients.len()),
+            &serde_json::json!(want_r.len()),
+        );
         for (i, wr) in want_r.iter().enumerate() {
             for key in ["address", "action", "status"] {
-                check(&format!("recipients[{i}].{key}"), &got["recipients"][i][key], &wr[key]);
+                check(
+                    &format!("recipients[{i}].{key}"),
+                    &got["recipients"][i][key],
+                    &wr[key],
+                );
             }
         }
         for key in ["remote_host", "remote_ip", "retry_until"] {
@@ -165,10 +192,15 @@ fn notices_every_field() {
 /// exactly as its LF original.
 #[test]
 fn corpus_reads_the_same_with_crlf() {
-    let Some(shared) = support::shared_dir("corpus/eml") else { return };
+    let Some(shared) = support::shared_dir("corpus/eml") else {
+        return;
+    };
     let mut differ = Vec::new();
     let mut n = 0;
-    for entry in std::fs::read_dir(shared.join("corpus/eml")).expect("corpus dir").flatten() {
+    for entry in std::fs::read_dir(shared.join("corpus/eml"))
+        .expect("corpus dir")
+        .flatten()
+    {
         let raw = std::fs::read(entry.path()).expect("corpus file");
         let mut crlf = Vec::with_capacity(raw.len() + raw.len() / 20);
         for &b in &raw {
@@ -181,7 +213,10 @@ fn corpus_reads_the_same_with_crlf() {
         let lf = notice::read(&raw).map(|x| serde_json::to_value(x).expect("json"));
         let cr = notice::read(&crlf).map(|x| serde_json::to_value(x).expect("json"));
         if lf != cr {
-            differ.push(format!("{}:\n  LF   {lf:?}\n  CRLF {cr:?}", entry.path().display()));
+            differ.push(format!(
+                "{}:\n  LF   {lf:?}\n  CRLF {cr:?}",
+                entry.path().display()
+            ));
         }
     }
     println!("CRLF: {n} files, {} read differently", differ.len());

@@ -22,7 +22,12 @@ impl Rng {
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -38,7 +43,11 @@ fn check(label: &str, input: &[u8]) {
         let json = serde_json::to_string(&n).expect("a notice always serializes");
         assert!(!json.is_empty());
         for r in &n.recipients {
-            assert!(r.address.contains('@') && !r.address.contains(['\r', '\n']), "{label}: bad address {:?}", r.address);
+            assert!(
+                r.address.contains('@') && !r.address.contains(['\r', '\n']),
+                "{label}: bad address {:?}",
+                r.address
+            );
             if let Some(s) = &r.status {
                 assert!(s.split('.').count() == 3, "{label}: bad status {s}");
             }
@@ -99,11 +108,16 @@ fn fixtures_survive_damage() {
 
 #[test]
 fn shared_corpus_survives_damage() {
-    let Some(shared) = support::shared_dir("corpus/eml") else { return };
+    let Some(shared) = support::shared_dir("corpus/eml") else {
+        return;
+    };
     let mut files = files_in(&shared.join("corpus/eml"));
     files.extend(files_in(&shared.join("notices/eml")));
     let runs = mutate_all(&files);
-    println!("shared corpus: {runs} damaged inputs from {} files read without panic", files.len());
+    println!(
+        "shared corpus: {runs} damaged inputs from {} files read without panic",
+        files.len()
+    );
 }
 
 #[test]
@@ -111,26 +125,41 @@ fn hostile_shapes() {
     // Deep nesting, endless headers, huge lines, many recipients, binary noise.
     let mut nested = String::from("From: a@b.example\nContent-Type: multipart/mixed; boundary=\"b0\"\n\n");
     for i in 0..200 {
-        nested.push_str(&format!("--b{i}\nContent-Type: multipart/mixed; boundary=\"b{}\"\n\n", i + 1));
+        nested.push_str(&format!(
+            "--b{i}\nContent-Type: multipart/mixed; boundary=\"b{}\"\n\n",
+            i + 1
+        ));
     }
     check("deep nesting", nested.as_bytes());
     let mut many = String::from("From: MAILER-DAEMON@x.example\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=z\n\n--z\nContent-Type: message/delivery-status\n\n");
     for i in 0..20_000 {
-        many.push_str(&format!("Final-Recipient: rfc822; u{i}@x.example\nAction: failed\nStatus: 5.1.1\n\n"));
+        many.push_str(&format!(
+            "Final-Recipient: rfc822; u{i}@x.example\nAction: failed\nStatus: 5.1.1\n\n"
+        ));
     }
     check("20000 recipients", many.as_bytes());
     let mut mixed = String::from("From: MAILER-DAEMON@x.example\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=z\n\n--z\nContent-Type: text/plain\n\n");
     for i in 0..5_000 {
-        mixed.push_str(&format!("<t{i}@y.example>: host mx[192.0.2.1] said: 550 5.1.1 unknown t{i}@y.example\n"));
+        mixed.push_str(&format!(
+            "<t{i}@y.example>: host mx[192.0.2.1] said: 550 5.1.1 unknown t{i}@y.example\n"
+        ));
     }
     mixed.push_str("--z\nContent-Type: message/delivery-status\n\n");
     for i in 0..5_000 {
-        mixed.push_str(&format!("Final-Recipient: rfc822; t{i}@y.example\nAction: failed\nStatus: 5.0.0\n\n"));
+        mixed.push_str(&format!(
+            "Final-Recipient: rfc822; t{i}@y.example\nAction: failed\nStatus: 5.0.0\n\n"
+        ));
     }
     check("5000 recipients in text and report", mixed.as_bytes());
-    let long_line = format!("From: a@b.example\nSubject: Undeliverable\n\n{}", "@".repeat(2_000_000));
+    let long_line = format!(
+        "From: a@b.example\nSubject: Undeliverable\n\n{}",
+        "@".repeat(2_000_000)
+    );
     check("a 2 MB line of @", long_line.as_bytes());
-    let at_soup = format!("From: a@b.example\nSubject: Undeliverable\n\n{}", "a@b.c ".repeat(300_000));
+    let at_soup = format!(
+        "From: a@b.example\nSubject: Undeliverable\n\n{}",
+        "a@b.c ".repeat(300_000)
+    );
     check("300k addresses", at_soup.as_bytes());
     let headers = format!("{}\n\nbody", "X-A: b\n".repeat(200_000));
     check("200k headers", headers.as_bytes());

@@ -18,13 +18,21 @@ pub fn run(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
             // The reader never panics on any input (fuzzed and tested); should a bug slip
             // through, one bad file still must not stop the others.
             std::panic::catch_unwind(|| notice::read(&raw))
-                .map_err(|_| "internal error while reading this notice (please report it with the file)".to_string())?
+                .map_err(|_| {
+                    "internal error while reading this notice (please report it with the file)".to_string()
+                })?
                 .map_err(|e| e.to_string())
         });
         match result {
             Ok(n) => {
                 if json {
-                    serde_json::to_writer(&mut out, &ParseLine { file: &name, notice: &n })?;
+                    serde_json::to_writer(
+                        &mut out,
+                        &ParseLine {
+                            file: &name,
+                            notice: &n,
+                        },
+                    )?;
                     out.write_all(b"\n")?;
                 } else {
                     write_summary(&mut out, &name, &n)?;
@@ -42,7 +50,11 @@ pub fn run(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn kind_word(n: &Notice) -> &'static str {
@@ -78,15 +90,23 @@ fn write_summary(out: &mut impl Write, name: &str, n: &Notice) -> std::io::Resul
         writeln!(
             out,
             "  original: {} from {} to {} ({}), Message-ID {}",
-            o.subject.as_deref().map_or("(no subject)".to_string(), |s| format!("{s:?}")),
+            o.subject
+                .as_deref()
+                .map_or("(no subject)".to_string(), |s| format!("{s:?}")),
             o.from.as_deref().unwrap_or("?"),
-            if o.to.is_empty() { "?".to_string() } else { o.to.join(", ") },
+            if o.to.is_empty() {
+                "?".to_string()
+            } else {
+                o.to.join(", ")
+            },
             o.date.as_deref().unwrap_or("date unknown"),
             o.message_id.as_deref().unwrap_or("?"),
         )?;
     }
     for r in &n.recipients {
-        let action = r.action.map_or("-".to_string(), |a| format!("{a:?}").to_lowercase());
+        let action = r
+            .action
+            .map_or("-".to_string(), |a| format!("{a:?}").to_lowercase());
         write!(out, "  {}: {action}", r.address)?;
         if let Some(s) = &r.status {
             write!(out, " {s}")?;
@@ -105,7 +125,11 @@ fn write_summary(out: &mut impl Write, name: &str, n: &Notice) -> std::io::Resul
             writeln!(out, "    server said: {d}")?;
         }
         match (&r.retry_until, r.remaining_seconds) {
-            (Some(u), Some(s)) => writeln!(out, "    retried until {u} ({} left at the time of the notice)", human_duration(s))?,
+            (Some(u), Some(s)) => writeln!(
+                out,
+                "    retried until {u} ({} left at the time of the notice)",
+                human_duration(s)
+            )?,
             (Some(u), None) => writeln!(out, "    retried until {u}")?,
             (None, Some(s)) => writeln!(out, "    retried for {} more", human_duration(s))?,
             (None, None) => {}

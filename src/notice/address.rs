@@ -5,10 +5,12 @@ use std::net::IpAddr;
 /// Normalizes an address: strips brackets, quotes and `mailto:`, lower-cases the domain.
 /// `None` when it is not `local@domain`.
 pub fn normalize_address(raw: &str) -> Option<String> {
-    let mut s = raw
-        .trim()
-        .trim_start_matches("mailto:")
-        .trim_matches(|c: char| matches!(c, '<' | '>' | '\'' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | ' '));
+    let mut s = raw.trim().trim_start_matches("mailto:").trim_matches(|c: char| {
+        matches!(
+            c,
+            '<' | '>' | '\'' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | ' '
+        )
+    });
     // Quotes around the whole address go; a quoted local part ("a b"@example.com) stays.
     let quoted_local = s.starts_with('"') && s.rfind("\"@").is_some_and(|p| p > 0);
     if !quoted_local {
@@ -16,10 +18,17 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     }
     let at = s.rfind('@')?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
-    if local.is_empty() || domain.is_empty() || s.chars().any(|c| c.is_control()) || (!quoted_local && s.contains(char::is_whitespace)) {
+    if local.is_empty()
+        || domain.is_empty()
+        || s.chars().any(|c| c.is_control())
+        || (!quoted_local && s.contains(char::is_whitespace))
+    {
         return None;
     }
-    if !domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_') {
+    if !domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_')
+    {
         return None;
     }
     Some(format!("{local}@{}", domain.to_ascii_lowercase()))
@@ -79,7 +88,11 @@ pub fn addresses_in(line: &str) -> Vec<Found> {
         let bracketed = s > 0 && b[s - 1] == b'<' && e < b.len() && b[e] == b'>';
         if s < at && !domain.is_empty() && (domain.contains('.') || bracketed) && !domain.starts_with('.') {
             if let Some(address) = normalize_address(&line[s..e]) {
-                out.push(Found { start: s, end: e, address });
+                out.push(Found {
+                    start: s,
+                    end: e,
+                    address,
+                });
             }
         }
         i = e.max(at + 1);
@@ -136,7 +149,10 @@ pub fn bracketed_ips(line: &str) -> Vec<IpAddr> {
             let close = if c == b'[' { b']' } else { b')' };
             if let Some(len) = memchr::memchr(close, &b[i + 1..]) {
                 let inner = &line[i + 1..i + 1 + len];
-                let inner = inner.trim().trim_start_matches("IPv6:").trim_start_matches("ipv6:");
+                let inner = inner
+                    .trim()
+                    .trim_start_matches("IPv6:")
+                    .trim_start_matches("ipv6:");
                 if let Ok(ip) = inner.parse::<IpAddr>() {
                     out.push(ip);
                 }
@@ -153,7 +169,9 @@ pub fn ip_literals(line: &str) -> Vec<(usize, IpAddr)> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if (c.is_ascii_hexdigit() || c == b':') && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b':')) {
+        if (c.is_ascii_hexdigit() || c == b':')
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b':'))
+        {
             let mut e = i;
             while e < b.len() && (b[e].is_ascii_hexdigit() || b[e] == b'.' || b[e] == b':') {
                 e += 1;
@@ -181,16 +199,28 @@ mod tests {
         let f = addresses_in("<Bob@Partner.Example>: host mx[192.0.2.1] said, contact a.b@c.example.");
         let got: Vec<_> = f.iter().map(|f| f.address.as_str()).collect();
         assert_eq!(got, vec!["Bob@partner.example", "a.b@c.example"]);
-        assert_eq!(first_address("rfc822; <x@y.example>").as_deref(), Some("x@y.example"));
+        assert_eq!(
+            first_address("rfc822; <x@y.example>").as_deref(),
+            Some("x@y.example")
+        );
         let q = addresses_in("<\"neko....nyaan....\"@libsisimai.org>... User unknown");
         assert_eq!(q[0].address, "\"neko....nyaan....\"@libsisimai.org");
-        assert_eq!(addresses_in("<jürgen@example.at>: said")[0].address, "jürgen@example.at");
+        assert_eq!(
+            addresses_in("<jürgen@example.at>: said")[0].address,
+            "jürgen@example.at"
+        );
     }
 
     #[test]
     fn host_and_ip_split() {
-        assert_eq!(host_or_ip("mx.example.com [192.0.2.1]"), (Some("mx.example.com".into()), Some("192.0.2.1".into())));
+        assert_eq!(
+            host_or_ip("mx.example.com [192.0.2.1]"),
+            (Some("mx.example.com".into()), Some("192.0.2.1".into()))
+        );
         assert_eq!(host_or_ip("[192.0.2.1]"), (None, Some("192.0.2.1".into())));
-        assert_eq!(host_or_ip("mx.example.com."), (Some("mx.example.com".into()), None));
+        assert_eq!(
+            host_or_ip("mx.example.com."),
+            (Some("mx.example.com".into()), None)
+        );
     }
 }

@@ -7,7 +7,9 @@ pub fn status_code(text: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if (c == b'2' || c == b'4' || c == b'5') && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.')) {
+        if (c == b'2' || c == b'4' || c == b'5')
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+        {
             if let Some(end) = match_status(b, i) {
                 return Some(text[i..end].to_string());
             }
@@ -50,7 +52,9 @@ pub fn status_codes(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(code) = status_code(rest) {
-        let Some(pos) = rest.find(code.as_str()) else { break };
+        let Some(pos) = rest.find(code.as_str()) else {
+            break;
+        };
         rest = &rest[pos + code.len()..];
         out.push(code);
     }
@@ -62,14 +66,24 @@ pub fn status_codes(text: &str) -> Vec<String> {
 /// with `prefer_diagnostic`, any differing precise code of the same class wins too (the remote
 /// server's own code is more specific than the reporting MTA's summary), and a code whose
 /// class agrees with the diagnostic's reply code wins over a status of the other class.
-pub fn refine_status(status: Option<String>, diagnostic: Option<&str>, prefer_diagnostic: bool) -> Option<String> {
+pub fn refine_status(
+    status: Option<String>,
+    diagnostic: Option<&str>,
+    prefer_diagnostic: bool,
+) -> Option<String> {
     let Some(diag) = diagnostic else { return status };
-    let codes: Vec<String> = status_codes(diag).into_iter().filter(|c| !c.ends_with(".0.0")).collect();
+    let codes: Vec<String> = status_codes(diag)
+        .into_iter()
+        .filter(|c| !c.ends_with(".0.0"))
+        .collect();
     let Some(status) = status else {
         return codes.last().cloned().or_else(|| status_code(diag));
     };
     let class = status.as_bytes().first().copied();
-    let same_class: Vec<&String> = codes.iter().filter(|c| c.as_bytes().first().copied() == class).collect();
+    let same_class: Vec<&String> = codes
+        .iter()
+        .filter(|c| c.as_bytes().first().copied() == class)
+        .collect();
     if let Some(last) = same_class.last() {
         if status.ends_with(".0.0") || (prefer_diagnostic && **last != status) {
             return Some((*last).clone());
@@ -107,15 +121,21 @@ pub fn reply_code_str(text: &str) -> Option<&str> {
             && b[i + 1].is_ascii_digit()
             && b[i + 2].is_ascii_digit()
             && b[i + 1] <= b'5'
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'.' | b':' | b'[' | b'-' | b'/' | b'+')))
-            && matches!(b.get(i + 3), None | Some(b' ') | Some(b'-') | Some(b'\t') | Some(b'\'') | Some(b'"') | Some(b')'))
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric()
+                    || matches!(b[i - 1], b'.' | b':' | b'[' | b'-' | b'/' | b'+')))
+            && matches!(
+                b.get(i + 3),
+                None | Some(b' ') | Some(b'-') | Some(b'\t') | Some(b'\'') | Some(b'"') | Some(b')')
+            )
             && !(b.get(i + 3) == Some(&b'-') && b.get(i + 4).is_some_and(|c| c.is_ascii_digit()))
         {
             // Prefer codes in a reply position; accept any bounded 3-digit code followed by a
             // status code or text.
             let rest = &text[i + 3..];
-            let looks_reply = rest.trim_start_matches(['-', ' ']).starts_with(|ch: char| ch.is_ascii_digit() || ch.is_ascii_alphabetic() || ch == '<' || ch == '\'' || ch == '"')
-                || rest.is_empty();
+            let looks_reply = rest.trim_start_matches(['-', ' ']).starts_with(|ch: char| {
+                ch.is_ascii_digit() || ch.is_ascii_alphabetic() || ch == '<' || ch == '\'' || ch == '"'
+            }) || rest.is_empty();
             if looks_reply && !followed_by_unit(rest) {
                 return Some(&text[i..i + 3]);
             }
@@ -127,9 +147,11 @@ pub fn reply_code_str(text: &str) -> Option<&str> {
 
 fn followed_by_unit(rest: &str) -> bool {
     let r = rest.trim_start().to_ascii_lowercase();
-    ["seconds", "minutes", "hours", "days", "bytes", "kb", "mb", "times", "messages"]
-        .iter()
-        .any(|u| r.starts_with(u))
+    [
+        "seconds", "minutes", "hours", "days", "bytes", "kb", "mb", "times", "messages",
+    ]
+    .iter()
+    .any(|u| r.starts_with(u))
 }
 
 #[cfg(test)]
@@ -141,28 +163,57 @@ mod tests {
         assert_eq!(status_code("550 5.1.1 <a@b>").as_deref(), Some("5.1.1"));
         assert_eq!(status_code("host 192.5.1.1 said"), None);
         assert_eq!(status_code("Exim 4.96"), None);
-        assert_eq!(status_code("550 5.4.316 Message expired").as_deref(), Some("5.4.316"));
+        assert_eq!(
+            status_code("550 5.4.316 Message expired").as_deref(),
+            Some("5.4.316")
+        );
         assert_eq!(status_code("(4.4.7)").as_deref(), Some("4.4.7"));
         assert_eq!(status_code("version 5.1.1.2"), None);
-        assert_eq!(status_code("550 5.7.26 <a@b.example>: rejected").as_deref(), Some("5.7.26"));
+        assert_eq!(
+            status_code("550 5.7.26 <a@b.example>: rejected").as_deref(),
+            Some("5.7.26")
+        );
     }
 
     #[test]
     fn reply_codes_in_diagnostics() {
         assert_eq!(reply_code("smtp; 550 5.1.1 unknown").as_deref(), Some("550"));
-        assert_eq!(reply_code("host x[1.2.3.4] said: 451 4.3.0 try later").as_deref(), Some("451"));
-        assert_eq!(reply_code("returned '400 4.4.7 Message delayed'").as_deref(), Some("400"));
-        assert_eq!(reply_code("connect to 127.0.0.1[127.0.0.1]:21008: Connection refused"), None);
+        assert_eq!(
+            reply_code("host x[1.2.3.4] said: 451 4.3.0 try later").as_deref(),
+            Some("451")
+        );
+        assert_eq!(
+            reply_code("returned '400 4.4.7 Message delayed'").as_deref(),
+            Some("400")
+        );
+        assert_eq!(
+            reply_code("connect to 127.0.0.1[127.0.0.1]:21008: Connection refused"),
+            None
+        );
         assert_eq!(reply_code("delayed 450 minutes"), None);
     }
 
     #[test]
     fn status_refinement() {
         // A vague status yields to the diagnostic's precise code.
-        assert_eq!(refine_status(Some("5.0.0".into()), Some("554 5.3.0 mailer error"), false).as_deref(), Some("5.3.0"));
+        assert_eq!(
+            refine_status(Some("5.0.0".into()), Some("554 5.3.0 mailer error"), false).as_deref(),
+            Some("5.3.0")
+        );
         // With the remote server's own code preferred: expiry yields to the cause.
-        assert_eq!(refine_status(Some("4.4.7".into()), Some("554 4.4.7 expired <421 4.4.2 timed out>"), true).as_deref(), Some("4.4.2"));
+        assert_eq!(
+            refine_status(
+                Some("4.4.7".into()),
+                Some("554 4.4.7 expired <421 4.4.2 timed out>"),
+                true
+            )
+            .as_deref(),
+            Some("4.4.2")
+        );
         // A code of the other class does not replace the status.
-        assert_eq!(refine_status(Some("5.4.7".into()), Some("500 4.4.7 QUEUE.Expired"), true).as_deref(), Some("5.4.7"));
+        assert_eq!(
+            refine_status(Some("5.4.7".into()), Some("500 4.4.7 QUEUE.Expired"), true).as_deref(),
+            Some("5.4.7")
+        );
     }
 }

@@ -26,7 +26,11 @@ pub fn fields(block: &str) -> Vec<(String, String)> {
         blank_before = false;
         if let Some(colon) = line.find(':') {
             let name = line[..colon].trim();
-            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 out.push((name.to_string(), line[colon + 1..].trim().to_string()));
                 continue;
             }
@@ -70,7 +74,11 @@ pub struct Report {
 fn strip_type(v: &str) -> String {
     // "rfc822; a@b", "dns; host", "smtp; 550 ..."
     match v.find(';') {
-        Some(i) if v[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b' ') => {
+        Some(i)
+            if v[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b' ') =>
+        {
             v[i + 1..].trim().to_string()
         }
         _ => v.trim().to_string(),
@@ -93,11 +101,15 @@ impl Report {
         let mut report = Report::default();
         for t in texts {
             let lower = t.to_ascii_lowercase();
-            if lower.contains("final-recipient:") && (lower.contains("\nstatus:") || lower.contains("\naction:")) {
+            if lower.contains("final-recipient:")
+                && (lower.contains("\nstatus:") || lower.contains("\naction:"))
+            {
                 report.read_block(t);
             }
         }
-        report.recipients.retain(|r| r.address().is_some() && (r.status.is_some() || r.action.is_some()));
+        report
+            .recipients
+            .retain(|r| r.address().is_some() && (r.status.is_some() || r.action.is_some()));
         report
     }
 
@@ -153,7 +165,8 @@ impl Report {
                 }
                 "diagnostic-code" => {
                     let v = strip_type(&value);
-                    current.get_or_insert_with(DsnRecipient::default).diagnostic = Some(v).filter(|s| !s.is_empty());
+                    current.get_or_insert_with(DsnRecipient::default).diagnostic =
+                        Some(v).filter(|s| !s.is_empty());
                 }
                 "will-retry-until" => {
                     let t = time::rfc3339_from_rfc2822(&value);
@@ -174,7 +187,9 @@ impl Report {
 impl DsnRecipient {
     /// The recipient's address: Final-Recipient, else Original-Recipient.
     pub fn address(&self) -> Option<&str> {
-        self.final_recipient.as_deref().or(self.original_recipient.as_deref())
+        self.final_recipient
+            .as_deref()
+            .or(self.original_recipient.as_deref())
     }
 
     /// Converts the block into the contract's recipient.
@@ -211,8 +226,14 @@ mod tests {
         assert_eq!(r.recipients.len(), 2);
         assert_eq!(r.recipients[0].address(), Some("a@one.example"));
         assert_eq!(r.recipients[0].action, Some(Action::Delayed));
-        assert_eq!(r.recipients[0].diagnostic.as_deref(), Some("connect to host[192.0.2.1]:25: refused"));
-        assert_eq!(r.recipients[0].retry_until.as_deref(), Some("2026-11-27T19:55:00Z"));
+        assert_eq!(
+            r.recipients[0].diagnostic.as_deref(),
+            Some("connect to host[192.0.2.1]:25: refused")
+        );
+        assert_eq!(
+            r.recipients[0].retry_until.as_deref(),
+            Some("2026-11-27T19:55:00Z")
+        );
         assert_eq!(r.recipients[1].status.as_deref(), Some("5.1.1"));
     }
 

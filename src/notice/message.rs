@@ -19,8 +19,6 @@ pub struct Parsed {
     pub report_type: Option<String>,
     /// Human-readable text parts (HTML turned into text), in order, outside any attached message.
     pub texts: Vec<String>,
-    /// Whether `texts` came only from HTML parts.
-    pub html_only: bool,
     /// Bodies of `message/delivery-status` and `message/global-delivery-status` parts.
     pub delivery_status: Vec<String>,
     /// The attached original message's headers, when attached (message/rfc822,
@@ -38,7 +36,10 @@ pub struct Parsed {
 
 /// Cheap check that bytes start like an RFC 5322 message (a header line or an mbox `From ` line).
 pub fn looks_like_mail(raw: &[u8]) -> bool {
-    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
     let line_end = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |i| start + i);
     let line = &raw[start..line_end];
     if line.starts_with(b"From ") {
@@ -59,13 +60,16 @@ impl Parsed {
             return None;
         }
         let mut parsed = Parsed {
-            subject: mime::header(&headers, "Subject").map(mime::decode_words).unwrap_or_default(),
-            from: mime::header(&headers, "From").map(header_addresses).unwrap_or_default(),
-            to: mime::header(&headers, "To").map(header_addresses).unwrap_or_default(),
-            date_unix: mime::header(&headers, "Date")
-                .and_then(|d| mail_parser::DateTime::parse_rfc822(d))
-                .filter(|d| d.is_valid())
-                .map(|d| d.to_timestamp()),
+            subject: mime::header(&headers, "Subject")
+                .map(mime::decode_words)
+                .unwrap_or_default(),
+            from: mime::header(&headers, "From")
+                .map(header_addresses)
+                .unwrap_or_default(),
+            to: mime::header(&headers, "To")
+                .map(header_addresses)
+                .unwrap_or_default(),
+            date_unix: mime::header(&headers, "Date").and_then(super::time::unix_from_rfc2822),
             ..Parsed::default()
         };
         if let Some(ct) = mime::header(&headers, "Content-Type").map(mime::ContentType::parse) {
@@ -92,7 +96,6 @@ impl Parsed {
         }
         if parsed.texts.is_empty() && !html.is_empty() {
             parsed.texts = html;
-            parsed.html_only = true;
         }
         parsed.headers = headers;
         Some(parsed)
@@ -151,9 +154,7 @@ pub fn html_to_text(html: &str) -> String {
         let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
         rest = &after[gt + 1..];
         match name.as_str() {
-            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "table" | "pre" => {
-                out.push('\n')
-            }
+            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "table" | "pre" => out.push('\n'),
             "td" | "th" => out.push(' '),
             "style" | "script" if !after.starts_with('/') => {
                 let close = format!("</{name}");
@@ -248,9 +249,20 @@ pub fn classify(p: &Parsed, scan: &super::text::Scan) -> Class {
 fn looks_machine_written(p: &Parsed) -> bool {
     let from = p.from.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
     let local = from.split('@').next().unwrap_or("");
-    ["daemon", "postmaster", "mail", "delivery", "bounce", "system", "admin", "noreply", "no-reply", "notify"]
-        .iter()
-        .any(|w| local.contains(w))
+    [
+        "daemon",
+        "postmaster",
+        "mail",
+        "delivery",
+        "bounce",
+        "system",
+        "admin",
+        "noreply",
+        "no-reply",
+        "notify",
+    ]
+    .iter()
+    .any(|w| local.contains(w))
 }
 
 fn is_reply_subject(subject: &str) -> bool {
@@ -279,10 +291,13 @@ pub fn is_daemon_address(addr: &str) -> bool {
 /// mail marked automatic in any way (Outlook's replies say `auto-generated`).
 fn is_autoreply(p: &Parsed, subject: &str) -> bool {
     let auto_submitted = p.header("Auto-Submitted").map(|v| v.trim().to_ascii_lowercase());
-    let replied = auto_submitted.as_deref().is_some_and(|v| v.starts_with("auto-replied"))
+    let replied = auto_submitted
+        .as_deref()
+        .is_some_and(|v| v.starts_with("auto-replied"))
         || p.header("X-Autoreply").is_some()
         || p.header("X-Autorespond").is_some()
-        || p.header("Precedence").is_some_and(|v| v.to_ascii_lowercase().contains("auto_reply"));
+        || p.header("Precedence")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("auto_reply"));
     let automatic = auto_submitted.as_deref().is_some_and(|v| !v.starts_with("no"))
         || p.header("X-Auto-Response-Suppress").is_some()
         || p.header("Precedence").is_some();
@@ -315,7 +330,9 @@ mod tests {
 
     #[test]
     fn html_becomes_text() {
-        let t = html_to_text("<p>Delivery is delayed&nbsp;to</p><p>bob@x.example &lt;ok&gt;</p><style>p{}</style>end");
+        let t = html_to_text(
+            "<p>Delivery is delayed&nbsp;to</p><p>bob@x.example &lt;ok&gt;</p><style>p{}</style>end",
+        );
         assert!(t.contains("Delivery is delayed to"));
         assert!(t.contains("bob@x.example <ok>"));
         assert!(!t.contains("p{}"));

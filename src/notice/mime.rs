@@ -35,7 +35,7 @@ pub fn split(raw: &[u8]) -> (&[u8], &[u8]) {
 /// headers (no colon, or a name with spaces) are skipped.
 pub fn headers(section: &[u8]) -> Vec<Header> {
     let text = String::from_utf8_lossy(section);
-    let mut out: Vec<Header> = Vec::new();
+    let mut out: Vec<Header> = Vec::with_capacity(16);
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.starts_with([' ', '\t']) {
@@ -95,7 +95,10 @@ impl ContentType {
 
     /// A parameter's value.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -143,7 +146,14 @@ pub fn leaves(headers: &[Header], body: &[u8]) -> Vec<Leaf> {
     out
 }
 
-fn walk(headers: &[Header], body: &[u8], depth: usize, in_digest: bool, out: &mut Vec<Leaf>, budget: &mut usize) {
+fn walk(
+    headers: &[Header],
+    body: &[u8],
+    depth: usize,
+    in_digest: bool,
+    out: &mut Vec<Leaf>,
+    budget: &mut usize,
+) {
     if *budget == 0 {
         return;
     }
@@ -153,7 +163,10 @@ fn walk(headers: &[Header], body: &[u8], depth: usize, in_digest: bool, out: &mu
         None if in_digest => ContentType::parse("message/rfc822"),
         None => ContentType::parse("text/plain"),
     };
-    let encoding = header(headers, "Content-Transfer-Encoding").unwrap_or("").trim().to_ascii_lowercase();
+    let encoding = header(headers, "Content-Transfer-Encoding")
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let charset = ct.param("charset");
     let mime = ct.mime.as_str();
     if let Some(sub) = mime.strip_prefix("multipart/") {
@@ -190,9 +203,13 @@ fn walk(headers: &[Header], body: &[u8], depth: usize, in_digest: bool, out: &mu
             out.push(Leaf::DeliveryStatus(decode_text(body, &encoding, Some("utf-8"))));
         }
         "message/feedback-report" => out.push(Leaf::Feedback(decode_text(body, &encoding, Some("utf-8")))),
-        "message/disposition-notification" | "message/global-disposition-notification" => out.push(Leaf::Disposition),
+        "message/disposition-notification" | "message/global-disposition-notification" => {
+            out.push(Leaf::Disposition)
+        }
         "text/html" => out.push(Leaf::Html(decode_text(body, &encoding, charset))),
-        m if m.starts_with("text/") || m.is_empty() => out.push(Leaf::Text(decode_text(body, &encoding, charset))),
+        m if m.starts_with("text/") || m.is_empty() => {
+            out.push(Leaf::Text(decode_text(body, &encoding, charset)))
+        }
         _ => {}
     }
 }
@@ -413,14 +430,23 @@ mod tests {
         let l = leaves(&h, body);
         assert_eq!(l[0], Leaf::Text("Grüße hier".into()));
         assert_eq!(l[1], Leaf::DeliveryStatus("Action: delayed".into()));
-        assert_eq!(l[2], Leaf::OriginalHeaders(b"From: a@b.example\r\nSubject: x\r\n".to_vec()));
+        assert_eq!(
+            l[2],
+            Leaf::OriginalHeaders(b"From: a@b.example\r\nSubject: x\r\n".to_vec())
+        );
         assert_eq!(l.len(), 3);
     }
 
     #[test]
     fn decodes_words_and_bodies() {
-        assert_eq!(decode_words("=?utf-8?Q?Delivery_delayed:Pr=C3=BCfbericht?="), "Delivery delayed:Prüfbericht");
-        assert_eq!(decode_words("=?UTF-8?B?5bGx55Sw?= =?UTF-8?B?5bGx55Sw?= x"), "山田山田 x");
+        assert_eq!(
+            decode_words("=?utf-8?Q?Delivery_delayed:Pr=C3=BCfbericht?="),
+            "Delivery delayed:Prüfbericht"
+        );
+        assert_eq!(
+            decode_words("=?UTF-8?B?5bGx55Sw?= =?UTF-8?B?5bGx55Sw?= x"),
+            "山田山田 x"
+        );
         assert_eq!(decode_words("plain =?bad"), "plain =?bad");
         assert_eq!(base64(b"aGVs\r\nbG8="), b"hello");
         assert_eq!(quoted_printable(b"a=3Db=\r\nc =ZZ"), b"a=bc =ZZ");
@@ -428,7 +454,13 @@ mod tests {
 
     #[test]
     fn missing_boundaries_keep_the_body() {
-        let h = vec![("Content-Type".to_string(), "multipart/mixed; boundary=zz".to_string())];
-        assert_eq!(leaves(&h, b"no parts here"), vec![Leaf::Text("no parts here".into())]);
+        let h = vec![(
+            "Content-Type".to_string(),
+            "multipart/mixed; boundary=zz".to_string(),
+        )];
+        assert_eq!(
+            leaves(&h, b"no parts here"),
+            vec![Leaf::Text("no parts here".into())]
+        );
     }
 }

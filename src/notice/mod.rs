@@ -258,7 +258,9 @@ fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
     let fields = dsn::fields(report);
     let mut addresses: Vec<String> = fields
         .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("Original-Rcpt-To") || k.eq_ignore_ascii_case("Removal-Recipient"))
+        .filter(|(k, _)| {
+            k.eq_ignore_ascii_case("Original-Rcpt-To") || k.eq_ignore_ascii_case("Removal-Recipient")
+        })
         .filter_map(|(_, v)| address::first_address(v))
         .collect();
     if addresses.is_empty() {
@@ -320,18 +322,35 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("X-Failed-Recipients"))
-            .flat_map(|(_, v)| v.split(',').filter_map(address::first_address).collect::<Vec<_>>())
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .filter_map(address::first_address)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         address::dedup_addresses(&mut failed_header);
-        let mut excluded: Vec<String> = parsed.to.iter().chain(parsed.from.iter()).map(|a| a.to_ascii_lowercase()).collect();
+        let mut excluded: Vec<String> = parsed
+            .to
+            .iter()
+            .chain(parsed.from.iter())
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
         if let Some(f) = original.as_ref().and_then(|o| o.from.as_ref()) {
             excluded.push(f.to_ascii_lowercase());
         }
-        if let Some(a) = parsed.header("X-Postfix-Sender").or(parsed.header("X-Original-Sender")).and_then(address::first_address) {
+        if let Some(a) = parsed
+            .header("X-Postfix-Sender")
+            .or(parsed.header("X-Original-Sender"))
+            .and_then(address::first_address)
+        {
             excluded.push(a.to_ascii_lowercase());
         }
         let original_to = original.as_ref().map(|o| o.to.as_slice()).unwrap_or_default();
-        for a in scan.recipients(&failed_header, &excluded, original_to).into_iter().take(MAX_RECIPIENTS) {
+        for a in scan
+            .recipients(&failed_header, &excluded, original_to)
+            .into_iter()
+            .take(MAX_RECIPIENTS)
+        {
             recipients.push(Recipient {
                 address: a,
                 ..Recipient::default()
@@ -369,7 +388,10 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         if r.retry_until.is_none() && r.action == Some(Action::Delayed) {
             // Exchange's "for the next 1 days, 19 hours…" counted from the notice's Date.
             if let (Some(left), Some(now)) = (exchange.remaining_seconds, notice_date) {
-                r.retry_until = i64::try_from(left).ok().and_then(|l| now.checked_add(l)).map(time::rfc3339_from_unix);
+                r.retry_until = i64::try_from(left)
+                    .ok()
+                    .and_then(|l| now.checked_add(l))
+                    .map(time::rfc3339_from_unix);
             }
         }
         if r.remaining_seconds.is_none() && r.action == Some(Action::Delayed) {
@@ -404,7 +426,10 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         .clone()
         .or_else(|| exchange.generating_server.clone());
     let mut sending_ips = Vec::new();
-    if let Some(ip) = reporting_mta.as_deref().and_then(|m| m.trim_matches(['[', ']']).parse().ok()) {
+    if let Some(ip) = reporting_mta
+        .as_deref()
+        .and_then(|m| m.trim_matches(['[', ']']).parse().ok())
+    {
         push_public(&mut sending_ips, ip);
     }
     for ip in &parsed.original_received_ips {
@@ -436,7 +461,9 @@ fn derived_status(r: &Recipient) -> Option<String> {
         .or_else(|| {
             // An expiry means every attempt failed temporarily.
             let temporary = r.reason.as_deref() == Some("expired")
-                || r.diagnostic.as_deref().is_some_and(|d| d.to_ascii_lowercase().contains("temporar"));
+                || r.diagnostic
+                    .as_deref()
+                    .is_some_and(|d| d.to_ascii_lowercase().contains("temporar"));
             temporary.then_some('4')
         })
         .or(match r.action {

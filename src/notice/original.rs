@@ -2,10 +2,10 @@
 //! an attached `message/rfc822`, a `text/rfc822-headers` part, or headers quoted inline in the
 //! notice's text.
 
-use super::message::Parsed;
-use super::{address, time, Original};
 use super::message::header_addresses;
+use super::message::Parsed;
 use super::mime;
+use super::{address, time, Original};
 use std::net::IpAddr;
 
 /// Finds the original message's headers: an attached part first, else an inline header block
@@ -48,11 +48,10 @@ pub fn from_headers(h: &[mime::Header]) -> Original {
             .filter(|s| !s.is_empty()),
         from: mime::header(h, "From").and_then(|v| header_addresses(v).into_iter().next()),
         to: mime::header(h, "To").map(header_addresses).unwrap_or_default(),
-        subject: mime::header(h, "Subject").map(mime::decode_words).filter(|s| !s.trim().is_empty()),
-        date: mime::header(h, "Date")
-            .and_then(|d| mail_parser::DateTime::parse_rfc822(d))
-            .filter(|d| d.is_valid())
-            .map(|d| time::rfc3339_from_unix(d.to_timestamp())),
+        subject: mime::header(h, "Subject")
+            .map(mime::decode_words)
+            .filter(|s| !s.trim().is_empty()),
+        date: mime::header(h, "Date").and_then(time::rfc3339_from_rfc2822),
     }
 }
 
@@ -79,14 +78,17 @@ fn inline_block(quoted: &str) -> Option<String> {
     let mut started = false;
     for line in quoted.lines() {
         let l = line.trim_end_matches('\r');
-        let is_field = l
-            .split_once(':')
-            .is_some_and(|(n, _)| !n.is_empty() && n.len() < 40 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        let is_field = l.split_once(':').is_some_and(|(n, _)| {
+            !n.is_empty() && n.len() < 40 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
         let continuation = started && l.starts_with([' ', '\t']) && !l.trim().is_empty();
         if is_field || continuation {
             if is_field {
                 let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
-                if matches!(name.as_str(), "message-id" | "from" | "to" | "subject" | "date" | "received" | "return-path") {
+                if matches!(
+                    name.as_str(),
+                    "message-id" | "from" | "to" | "subject" | "date" | "received" | "return-path"
+                ) {
                     known += 1;
                 }
             }
@@ -124,6 +126,9 @@ mod tests {
         assert_eq!(o.to, vec!["bob@partner.example".to_string()]);
         assert_eq!(o.subject.as_deref(), Some("Café"));
         assert_eq!(o.date.as_deref(), Some("2026-11-24T04:11:38Z"));
-        assert_eq!(received_ips(&mime::headers(q.trim_start().as_bytes())), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            received_ips(&mime::headers(q.trim_start().as_bytes())),
+            vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! checks dozens of markers against every notice, and one pass over the text is what keeps
 //! reading fast.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// A compiled list of phrases.
 pub struct Phrases {
@@ -12,23 +12,12 @@ pub struct Phrases {
 impl Phrases {
     /// Compiles a list (case-insensitive for ASCII letters).
     pub fn new(phrases: &[&str]) -> Phrases {
-        // A DFA: a few milliseconds to build once, then the cheapest search per notice.
+        // A contiguous NFA: these lists search short strings (subjects, header names, single
+        // lines), where a DFA's build time at start-up would never pay back.
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(phrases)
-            .ok();
-        Phrases { automaton }
-    }
-
-    /// Compiles a list used only for anchored `starts` checks.
-    pub fn anchored(phrases: &[&str]) -> Phrases {
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .start_kind(StartKind::Anchored)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(phrases)
             .ok();
         Phrases { automaton }
@@ -37,33 +26,6 @@ impl Phrases {
     /// True when any phrase occurs in `text`.
     pub fn any(&self, text: &str) -> bool {
         self.automaton.as_ref().is_some_and(|a| a.is_match(text))
-    }
-
-    /// The indices of every phrase that occurs in `text` (overlaps included), as a bit set over
-    /// the first 128 phrases.
-    pub fn matched(&self, text: &str) -> u128 {
-        let mut set = 0u128;
-        if let Some(a) = &self.automaton {
-            for m in a.find_overlapping_iter(text) {
-                let i = m.pattern().as_usize();
-                if i < 128 {
-                    set |= 1 << i;
-                }
-            }
-        }
-        set
-    }
-
-    /// True when `text` starts with one of the phrases.
-    pub fn starts(&self, text: &str) -> bool {
-        self.automaton
-            .as_ref()
-            .is_some_and(|a| a.is_match(Input::new(text).anchored(Anchored::Yes)))
-    }
-
-    /// Where the first phrase occurrence starts and ends.
-    pub fn find(&self, text: &str) -> Option<(usize, usize)> {
-        self.automaton.as_ref()?.find(text).map(|m| (m.start(), m.end()))
     }
 }
 
@@ -101,7 +63,9 @@ impl Labelled {
     pub fn first_index<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Option<usize> {
         let mut best: Option<usize> = None;
         for t in texts {
-            let Some(a) = &self.phrases.automaton else { return None };
+            let Some(a) = &self.phrases.automaton else {
+                return None;
+            };
             for m in a.find_overlapping_iter(t) {
                 let label = self.labels[m.pattern().as_usize()];
                 if best.is_none_or(|b| label < b) {
@@ -136,7 +100,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Compiles `(list, index, phrase)` entries.
+    /// Compiles `(list, index, phrase)` entries into a DFA: built once (a few milliseconds),
+    /// then one cheap pass over each notice's whole text.
     pub fn new(entries: &[(u8, u16, &str)]) -> Catalog {
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -152,7 +117,9 @@ impl Catalog {
 
     /// Every occurrence of every phrase (overlaps included), in order of their end.
     pub fn hits(&self, text: &str) -> Vec<Hit> {
-        let Some(a) = &self.automaton else { return Vec::new() };
+        let Some(a) = &self.automaton else {
+            return Vec::new();
+        };
         a.find_overlapping_iter(text)
             .map(|m| {
                 let (list, index) = self.owners[m.pattern().as_usize()];
@@ -176,7 +143,6 @@ mod tests {
         let p = Phrases::new(&["delivery delayed", "warning:"]);
         assert!(p.any("Subject: DELIVERY Delayed: x"));
         assert!(!p.any("delivered"));
-        assert_eq!(p.matched("Warning: and delivery delayed"), 0b11);
         let l = Labelled::new(&[("a", &["x y"]), ("b", &["z"])]);
         assert_eq!(l.first_label(["z and X Y"]), Some("a"));
         assert_eq!(l.first_label(["only z"]), Some("b"));

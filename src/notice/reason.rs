@@ -7,20 +7,157 @@ use std::sync::LazyLock;
 
 /// Words in a diagnostic, checked in order; the first match names the reason.
 const BY_TEXT: &[(&str, &[&str])] = &[
-    ("expired", &["queue.expired", "message expired", "has been expired", "retry timeout exceeded", "retry time exceeded", "too long in the queue", "delivery time expired", "could not be delivered for", "cannot send message for"]),
-    ("blocked", &["blocked using", "listed at", "listed in", "blacklist", "blocklist", "dnsbl", "spamhaus", "poor reputation", "client host", "not allowed to send", "access denied", "ip address block", "reverse dns", "no ptr", "rdns"]),
+    (
+        "expired",
+        &[
+            "queue.expired",
+            "message expired",
+            "has been expired",
+            "retry timeout exceeded",
+            "retry time exceeded",
+            "too long in the queue",
+            "delivery time expired",
+            "could not be delivered for",
+            "cannot send message for",
+        ],
+    ),
+    (
+        "blocked",
+        &[
+            "blocked using",
+            "listed at",
+            "listed in",
+            "blacklist",
+            "blocklist",
+            "dnsbl",
+            "spamhaus",
+            "poor reputation",
+            "client host",
+            "not allowed to send",
+            "access denied",
+            "ip address block",
+            "reverse dns",
+            "no ptr",
+            "rdns",
+        ],
+    ),
     ("spamdetected", &["spam", "junk mail", "unsolicited"]),
-    ("userunknown", &["user unknown", "unknown user", "no such user", "user not found", "recipnotfound", "does not exist", "mailbox not found", "unknown recipient", "recipient address rejected", "invalid recipient", "no mailbox", "address unknown", "not a valid mailbox", "mailbox unavailable", "unrouteable address", "no such recipient", "account does not exist", "unknown local part", "recipient unknown", "bad recipient", "user doesn't exist", "mailbox does not exist"]),
-    ("mailboxfull", &["mailbox full", "mailbox is full", "quota", "over quota", "insufficient storage", "mailbox size limit", "too much mail"]),
-    ("hostunknown", &["host not found", "host unknown", "name service error", "domain not found", "no mx", "unrouteable mail domain", "domain does not exist", "nxdomain", "no such domain", "unknown host"]),
-    ("emailtoolarge", &["message too large", "message size exceeds", "too big", "size limit", "message is too large"]),
-    ("suspend", &["disabled", "suspended", "inactive", "deactivated", "not active"]),
-    ("norelaying", &["relay access denied", "relaying denied", "relay not permitted", "not permitted to relay", "relaying not allowed"]),
-    ("ratelimited", &["too many", "rate limit", "try again later", "throttl"]),
-    ("networkerror", &["connection refused", "connection timed out", "failed to connect", "network is unreachable", "no route to host", "connection reset", "lost connection", "timed out", "unable to connect"]),
-    ("rejected", &["sender rejected", "sender address rejected", "domain of sender", "sender verify failed"]),
+    (
+        "userunknown",
+        &[
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "user not found",
+            "recipnotfound",
+            "does not exist",
+            "mailbox not found",
+            "unknown recipient",
+            "recipient address rejected",
+            "invalid recipient",
+            "no mailbox",
+            "address unknown",
+            "not a valid mailbox",
+            "mailbox unavailable",
+            "unrouteable address",
+            "no such recipient",
+            "account does not exist",
+            "unknown local part",
+            "recipient unknown",
+            "bad recipient",
+            "user doesn't exist",
+            "mailbox does not exist",
+        ],
+    ),
+    (
+        "mailboxfull",
+        &[
+            "mailbox full",
+            "mailbox is full",
+            "quota",
+            "over quota",
+            "insufficient storage",
+            "mailbox size limit",
+            "too much mail",
+        ],
+    ),
+    (
+        "hostunknown",
+        &[
+            "host not found",
+            "host unknown",
+            "name service error",
+            "domain not found",
+            "no mx",
+            "unrouteable mail domain",
+            "domain does not exist",
+            "nxdomain",
+            "no such domain",
+            "unknown host",
+        ],
+    ),
+    (
+        "emailtoolarge",
+        &[
+            "message too large",
+            "message size exceeds",
+            "too big",
+            "size limit",
+            "message is too large",
+        ],
+    ),
+    (
+        "suspend",
+        &["disabled", "suspended", "inactive", "deactivated", "not active"],
+    ),
+    (
+        "norelaying",
+        &[
+            "relay access denied",
+            "relaying denied",
+            "relay not permitted",
+            "not permitted to relay",
+            "relaying not allowed",
+        ],
+    ),
+    (
+        "ratelimited",
+        &["too many", "rate limit", "try again later", "throttl"],
+    ),
+    (
+        "networkerror",
+        &[
+            "connection refused",
+            "connection timed out",
+            "failed to connect",
+            "network is unreachable",
+            "no route to host",
+            "connection reset",
+            "lost connection",
+            "timed out",
+            "unable to connect",
+        ],
+    ),
+    (
+        "rejected",
+        &[
+            "sender rejected",
+            "sender address rejected",
+            "domain of sender",
+            "sender verify failed",
+        ],
+    ),
     ("policyviolation", &["policy", "not accepted", "content rejected"]),
-    ("systemerror", &["system error", "internal error", "local error", "temporary failure", "server error"]),
+    (
+        "systemerror",
+        &[
+            "system error",
+            "internal error",
+            "local error",
+            "temporary failure",
+            "server error",
+        ],
+    ),
 ];
 
 /// Status codes (prefix match on the part after the class) and their reasons.
@@ -88,11 +225,38 @@ mod tests {
 
     #[test]
     fn words_then_codes() {
-        assert_eq!(classify(Some("550 5.1.1 <a@b>: Recipient address rejected: User unknown"), Some("5.1.1"), None).as_deref(), Some("userunknown"));
-        assert_eq!(classify(Some("500 4.4.7 QUEUE.Expired; message expired"), Some("5.4.7"), None).as_deref(), Some("expired"));
+        assert_eq!(
+            classify(
+                Some("550 5.1.1 <a@b>: Recipient address rejected: User unknown"),
+                Some("5.1.1"),
+                None
+            )
+            .as_deref(),
+            Some("userunknown")
+        );
+        assert_eq!(
+            classify(
+                Some("500 4.4.7 QUEUE.Expired; message expired"),
+                Some("5.4.7"),
+                None
+            )
+            .as_deref(),
+            Some("expired")
+        );
         assert_eq!(classify(None, Some("4.4.7"), None).as_deref(), Some("expired"));
-        assert_eq!(classify(None, Some("5.2.2"), None).as_deref(), Some("mailboxfull"));
-        assert_eq!(classify(Some("554 5.7.1 Client host [203.0.113.5] blocked using zen.spamhaus.org"), Some("5.7.1"), None).as_deref(), Some("blocked"));
+        assert_eq!(
+            classify(None, Some("5.2.2"), None).as_deref(),
+            Some("mailboxfull")
+        );
+        assert_eq!(
+            classify(
+                Some("554 5.7.1 Client host [203.0.113.5] blocked using zen.spamhaus.org"),
+                Some("5.7.1"),
+                None
+            )
+            .as_deref(),
+            Some("blocked")
+        );
         assert_eq!(classify(None, None, None), None);
     }
 }

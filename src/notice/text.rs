@@ -42,9 +42,19 @@ fn blocked_client_ips(error_text: &str) -> Vec<IpAddr> {
         let lower = line.to_ascii_lowercase();
         for (pos, ip) in ip_literals(line) {
             let before = lower[..pos].trim_end_matches(['[', '(', ' ', '"', '\'']);
-            let client_context = ["client host", "client", "your ip", "ip address", "ip", "address", "sender ip", "from", "source"]
-                .iter()
-                .any(|w| before.ends_with(w));
+            let client_context = [
+                "client host",
+                "client",
+                "your ip",
+                "ip address",
+                "ip",
+                "address",
+                "sender ip",
+                "from",
+                "source",
+            ]
+            .iter()
+            .any(|w| before.ends_with(w));
             if client_context && !out.contains(&ip) {
                 out.push(ip);
             }
@@ -65,16 +75,33 @@ fn is_original_fence(line: &str) -> bool {
     if !(l.contains("message") || l.contains("header")) {
         return false;
     }
-    let about_original = ["original", "copy", "returned", "unsent", "undelivered", "follow", "below", "attached", "included", "rejected"]
-        .iter()
-        .any(|w| l.contains(w));
-    let report_section = l.contains("transcript") || l.contains("following address") || l.contains("delivery report") || l.contains("error");
+    let about_original = [
+        "original",
+        "copy",
+        "returned",
+        "unsent",
+        "undelivered",
+        "follow",
+        "below",
+        "attached",
+        "included",
+        "rejected",
+    ]
+    .iter()
+    .any(|w| l.contains(w));
+    let report_section = l.contains("transcript")
+        || l.contains("following address")
+        || l.contains("delivery report")
+        || l.contains("error");
     about_original && !report_section
 }
 
 /// Bytes that may stand before a cut phrase on its line ("----- Original message -----").
 fn is_fence_char(b: u8) -> bool {
-    matches!(b, b'-' | b'=' | b'*' | b'#' | b'_' | b'>' | b' ' | b'\t' | b'|' | b'+' | b'\r')
+    matches!(
+        b,
+        b'-' | b'=' | b'*' | b'#' | b'_' | b'>' | b' ' | b'\t' | b'|' | b'+' | b'\r'
+    )
 }
 
 /// Where the quoted original begins in the joined text: the earliest line that opens with a
@@ -153,8 +180,12 @@ fn is_sender_line(lower: &str) -> bool {
 }
 
 fn line_strength(line: &str, lower: &str, f: &Found) -> Strength {
-    let before = lower[..f.start].trim_end_matches(|c: char| matches!(c, '<' | '"' | '\'' | ' ' | '\t' | '(' | '['));
-    if before.is_empty() || before.trim_start_matches(['-', '*', '#', '>', ':', ' ', '\t']).is_empty() {
+    let before = lower[..f.start].trim_end_matches(['<', '"', '\'', ' ', '\t', '(', '[']);
+    if before.is_empty()
+        || before
+            .trim_start_matches(['-', '*', '#', '>', ':', ' ', '\t'])
+            .is_empty()
+    {
         return Strength::Strong;
     }
     const CONTEXT: &[&str] = &[
@@ -227,7 +258,15 @@ impl Scan {
     /// Scans a notice's text parts: one pass for every phrase, then the cut, the lines and
     /// the addresses in recipient positions.
     pub fn new(parsed: &Parsed) -> Scan {
-        let mut all = String::with_capacity(parsed.texts.iter().map(|t| t.len() + 1).sum::<usize>().min(MAX_TEXT) + 1);
+        let mut all = String::with_capacity(
+            parsed
+                .texts
+                .iter()
+                .map(|t| t.len() + 1)
+                .sum::<usize>()
+                .min(MAX_TEXT)
+                + 1,
+        );
         for t in &parsed.texts {
             if all.len() >= MAX_TEXT {
                 break;
@@ -278,7 +317,10 @@ impl Scan {
                     break;
                 }
                 let strength = line_strength(line, lower_line, &f);
-                match candidates.iter_mut().find(|(a, _, _)| a.eq_ignore_ascii_case(&f.address)) {
+                match candidates
+                    .iter_mut()
+                    .find(|(a, _, _)| a.eq_ignore_ascii_case(&f.address))
+                {
                     Some(c) => {
                         if strength > c.2 {
                             c.2 = strength;
@@ -328,7 +370,10 @@ impl Scan {
 
     /// The family whose wording the error report uses (index into `formats::FAMILIES`).
     pub fn family(&self, max: usize) -> Option<usize> {
-        self.hits.of(List::Family, 0..self.cut.min(max)).map(|h| usize::from(h.index)).min()
+        self.hits
+            .of(List::Family, 0..self.cut.min(max))
+            .map(|h| usize::from(h.index))
+            .min()
     }
 
     /// IPs the remote server quoted as the client it refuses: our sending side.
@@ -345,7 +390,12 @@ impl Scan {
     /// `excluded` are the notice's own From/To and the original sender: addresses that are
     /// recipients only when nothing else is (mail to oneself). System addresses (postmaster,
     /// MAILER-DAEMON) are treated the same way.
-    pub fn recipients(&self, failed_header: &[String], excluded: &[String], original_to: &[String]) -> Vec<String> {
+    pub fn recipients(
+        &self,
+        failed_header: &[String],
+        excluded: &[String],
+        original_to: &[String],
+    ) -> Vec<String> {
         if !failed_header.is_empty() {
             return failed_header.to_vec();
         }
@@ -363,7 +413,12 @@ impl Scan {
         if !strong.is_empty() {
             return strong.into_iter().map(|(_, a)| a).collect();
         }
-        let weak: Vec<String> = self.candidates.iter().filter(|c| !is_excluded(&c.0)).map(|c| c.0.clone()).collect();
+        let weak: Vec<String> = self
+            .candidates
+            .iter()
+            .filter(|c| !is_excluded(&c.0))
+            .map(|c| c.0.clone())
+            .collect();
         if !weak.is_empty() {
             return weak;
         }
@@ -404,7 +459,11 @@ impl Scan {
             .map(|c| c.1)
             .min()
             .unwrap_or(self.lines.len());
-        self.lines[start..next].iter().map(|r| &self.all[r.clone()]).collect::<Vec<_>>().join("\n")
+        self.lines[start..next]
+            .iter()
+            .map(|r| &self.all[r.clone()])
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The paragraph that starts at an address's line: the line and the lines indented
@@ -545,14 +604,24 @@ impl Scan {
 }
 
 fn has_code(s: &str) -> bool {
-    status_code(s).is_some() || reply_code_str(s).is_some() || s.contains("connect to ") || s.to_ascii_lowercase().contains("said:")
+    status_code(s).is_some()
+        || reply_code_str(s).is_some()
+        || s.contains("connect to ")
+        || s.to_ascii_lowercase().contains("said:")
 }
 
 /// A diagnostic as the contract keeps it: one line, the recipient's own address prefix dropped.
 fn clean_diagnostic(para: &str, address: &str) -> String {
     let mut s = para.trim();
-    for prefix in [format!("<{address}>:"), format!("{address}:"), format!("<{address}>..."), format!("{address} ")] {
-        if s.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(&prefix)) {
+    for prefix in [
+        format!("<{address}>:"),
+        format!("{address}:"),
+        format!("<{address}>..."),
+        format!("{address} "),
+    ] {
+        if s.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(&prefix))
+        {
             s = s[prefix.len()..].trim();
         }
     }
@@ -569,7 +638,10 @@ fn clean_diagnostic(para: &str, address: &str) -> String {
 
 fn is_system_contact(addr: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("");
-    matches!(local, "abuse" | "hostmaster" | "webmaster" | "support" | "help" | "noc" | "security") || addr.ends_with(".invalid") && local.starts_with("undisclosed")
+    matches!(
+        local,
+        "abuse" | "hostmaster" | "webmaster" | "support" | "help" | "noc" | "security"
+    ) || addr.ends_with(".invalid") && local.starts_with("undisclosed")
 }
 
 #[cfg(test)]
@@ -610,6 +682,9 @@ mod tests {
         assert_eq!(s.recipients(&[], &[], &[]), vec!["a@x.example".to_string()]);
         // The sender's own address is a recipient only when nothing else is.
         let s = scan_of("<me@x.example>: 550 mailbox full\n");
-        assert_eq!(s.recipients(&[], &["me@x.example".to_string()], &[]), vec!["me@x.example".to_string()]);
+        assert_eq!(
+            s.recipients(&[], &["me@x.example".to_string()], &[]),
+            vec!["me@x.example".to_string()]
+        );
     }
 }

@@ -5,11 +5,14 @@ use mail_parser::DateTime;
 /// Parses an RFC 5322 date (tolerating trailing comments such as `(UTC)`) into UTC RFC 3339,
 /// e.g. `2026-11-26T04:11:40Z`. `None` when the value is not a valid date.
 pub fn rfc3339_from_rfc2822(value: &str) -> Option<String> {
-    let dt = DateTime::parse_rfc822(value.trim())?;
-    if !dt.is_valid() {
-        return None;
-    }
-    Some(rfc3339_from_unix(dt.to_timestamp()))
+    unix_from_rfc2822(value).map(rfc3339_from_unix)
+}
+
+/// Parses an RFC 5322 date into a Unix time; `None` when it is not a valid date.
+pub fn unix_from_rfc2822(value: &str) -> Option<i64> {
+    DateTime::parse_rfc822(value.trim())
+        .filter(|d| d.is_valid())
+        .map(|d| d.to_timestamp())
 }
 
 /// Formats a Unix time as UTC RFC 3339.

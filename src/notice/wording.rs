@@ -250,13 +250,38 @@ pub const HEADER_CUTS: &[&str] = &[
 pub const FENCES: &[&str] = &["\n---", "\n===", "\n***"];
 
 /// Words a remote server uses when it refuses a client.
-pub const BLOCK_WORDS: &[&str] = &["blocked", "listed", "blacklist", "blocklist", "reputation", "spamhaus", "dnsbl", "rbl", "refused", "client host"];
+pub const BLOCK_WORDS: &[&str] = &[
+    "blocked",
+    "listed",
+    "blacklist",
+    "blocklist",
+    "reputation",
+    "spamhaus",
+    "dnsbl",
+    "rbl",
+    "refused",
+    "client host",
+];
 
 /// Exchange's diagnostic wording.
-pub const EXCHANGE_KEYS: &[&str] = &["remote server", "for the next ", "generating server:", "receiving server:", "\n#"];
+pub const EXCHANGE_KEYS: &[&str] = &[
+    "remote server",
+    "for the next ",
+    "generating server:",
+    "receiving server:",
+    "\n#",
+];
 
 /// How Postfix, Exim, Sendmail and qmail name the remote server.
-pub const REMOTE_KEYS: &[&str] = &["connect to ", "host ", "remote server at ", "while talking to ", "connected to ", "giving up on ", " does not like "];
+pub const REMOTE_KEYS: &[&str] = &[
+    "connect to ",
+    "host ",
+    "remote server at ",
+    "while talking to ",
+    "connected to ",
+    "giving up on ",
+    " does not like ",
+];
 
 /// The lists in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,23 +334,32 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     Catalog::new(&entries)
 });
 
-/// Every phrase of every list found in one text, in order of their end.
+/// How many lists the catalog holds.
+const LISTS: usize = List::Family as usize + 1;
+
+/// Every phrase of every list found in one text, per list, in order of their end.
 #[derive(Debug, Default)]
 pub struct Hits {
-    hits: Vec<Hit>,
+    by_list: [Vec<Hit>; LISTS],
 }
 
 impl Hits {
     /// Finds every phrase in `text` in one pass.
     pub fn find(text: &str) -> Hits {
-        Hits { hits: CATALOG.hits(text) }
+        let mut hits = Hits::default();
+        for h in CATALOG.hits(text) {
+            if let Some(list) = hits.by_list.get_mut(usize::from(h.list)) {
+                list.push(h);
+            }
+        }
+        hits
     }
 
     /// The hits of one list that lie inside `range`.
     pub fn of(&self, list: List, range: Range<usize>) -> impl Iterator<Item = &Hit> + '_ {
-        self.hits
+        self.by_list[list as usize]
             .iter()
-            .filter(move |h| h.list == list as u8 && h.start >= range.start && h.end <= range.end)
+            .filter(move |h| h.start >= range.start && h.end <= range.end)
     }
 
     /// True when a phrase of `list` lies inside `range`.
@@ -349,11 +383,5 @@ pub fn is_delay_subject(subject: &str) -> bool {
 /// True when a short text (a subject) says delivery was given up.
 pub fn says_final(text: &str) -> bool {
     static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(FINAL));
-    P.any(text)
-}
-
-/// True when a text holds a notice marker (for texts outside a scan).
-pub fn has_bounce_marker(text: &str) -> bool {
-    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(MARKERS));
     P.any(text)
 }

@@ -10,7 +10,9 @@ pub fn shared_dir(what: &str) -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = std::env::var_os("BOUNCEDOC_SHARED")
         .map(PathBuf::from)
         .into_iter()
-        .chain(std::iter::once(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")))
+        .chain(std::iter::once(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        ))
         .collect();
     for c in &candidates {
         if c.join(what).exists() {

@@ -3,9 +3,9 @@
 //! 1 days, 19 hours and 56 minutes".
 
 use crate::notice::phrases::Phrases;
+use crate::notice::Recipient;
 use crate::notice::{address, codes};
 use std::sync::LazyLock;
-use crate::notice::Recipient;
 
 /// One error Exchange quotes from a remote server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +41,15 @@ fn after_label<'a>(line: &'a str, label: &str) -> Option<&'a str> {
 /// Reads Exchange's wording from a notice's error text.
 pub fn read(text: &str) -> Exchange {
     let mut ex = Exchange::default();
-    static ANY: LazyLock<Phrases> =
-        LazyLock::new(|| Phrases::new(&["remote server", "for the next ", "generating server:", "receiving server:", "\n#"]));
+    static ANY: LazyLock<Phrases> = LazyLock::new(|| {
+        Phrases::new(&[
+            "remote server",
+            "for the next ",
+            "generating server:",
+            "receiving server:",
+            "\n#",
+        ])
+    });
     if !ANY.any(text) {
         return ex;
     }
@@ -71,12 +78,20 @@ pub fn read(text: &str) -> Exchange {
             let end = quoted.rfind('\'').unwrap_or(quoted.len());
             let reply = quoted[..end].trim().to_string();
             if !reply.is_empty() {
-                ex.errors.push(RemoteError { host, ip, text: reply });
+                ex.errors.push(RemoteError {
+                    host,
+                    ip,
+                    text: reply,
+                });
             }
         } else if line.trim_start().starts_with('#') && codes::status_code(line).is_some() {
             // Exchange 2007/2010: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"
             let reply = line.trim().trim_matches('#').trim().to_string();
-            ex.errors.push(RemoteError { host: None, ip: None, text: reply });
+            ex.errors.push(RemoteError {
+                host: None,
+                ip: None,
+                text: reply,
+            });
         }
         if ex.remaining_seconds.is_none() {
             if let Some(p) = lower.find("for the next ") {
@@ -92,7 +107,11 @@ fn duration_words(s: &str) -> Option<u64> {
     let mut total = 0u64;
     let mut found = false;
     let mut number: Option<u64> = None;
-    for word in s.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).take(12) {
+    for word in s
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .take(12)
+    {
         if let Ok(n) = word.parse::<u64>() {
             number = Some(n);
             continue;
@@ -124,7 +143,13 @@ fn specificity(e: &str) -> (u8, usize) {
         || lower.contains("queue.expired")
         || lower.contains("message expired");
     let vague = status.ends_with(".0.0") || status.is_empty();
-    let rank = if generic { 0 } else if vague { 1 } else { 2 };
+    let rank = if generic {
+        0
+    } else if vague {
+        1
+    } else {
+        2
+    };
     (rank, e.len())
 }
 
@@ -132,7 +157,11 @@ impl Exchange {
     /// Fills a recipient from Exchange's text: the most specific quoted error becomes the
     /// diagnostic; the remote server and remaining time fill what is missing.
     pub fn enrich(&self, r: &mut Recipient, block: &Exchange) {
-        let errors = if block.errors.is_empty() { &self.errors } else { &block.errors };
+        let errors = if block.errors.is_empty() {
+            &self.errors
+        } else {
+            &block.errors
+        };
         if let Some(best) = errors.iter().max_by_key(|e| specificity(&e.text)) {
             let better = match r.diagnostic.as_deref() {
                 None => true,
@@ -142,7 +171,9 @@ impl Exchange {
                 r.diagnostic = Some(best.text.clone());
             }
             // A final expiry ("QUEUE.Expired") names no cause; the last real error does.
-            if r.action == Some(crate::notice::Action::Failed) && r.status.as_deref().is_some_and(|s| s.ends_with(".4.7")) {
+            if r.action == Some(crate::notice::Action::Failed)
+                && r.status.as_deref().is_some_and(|s| s.ends_with(".4.7"))
+            {
                 r.status = codes::refine_status(r.status.take(), Some(&best.text), true);
             }
             let named = errors.iter().find(|e| e.ip.is_some() || e.host.is_some());
@@ -179,10 +210,16 @@ mod tests {
         let t = "Generating server: EX01.corp.example\nReceiving server: mx1.partner.example (192.0.2.25)\n\nbob@partner.example\nRemote Server at mx1.partner.example (192.0.2.25) returned '400 4.4.7 Message delayed'\n24/11/2026 08:11:58 - Remote Server at mx1.partner.example (192.0.2.25) returned '441 4.4.1 Error encountered while communicating with primary target IP address: \"Failed to connect.\"'\nThe server will keep trying to deliver this message for the next 1 days, 19 hours and 56 minutes.";
         let ex = read(t);
         assert_eq!(ex.generating_server.as_deref(), Some("EX01.corp.example"));
-        assert_eq!(ex.receiving, (Some("mx1.partner.example".into()), Some("192.0.2.25".into())));
+        assert_eq!(
+            ex.receiving,
+            (Some("mx1.partner.example".into()), Some("192.0.2.25".into()))
+        );
         assert_eq!(ex.errors.len(), 2);
         assert_eq!(ex.remaining_seconds, Some(86_400 + 19 * 3_600 + 56 * 60));
-        let mut r = Recipient { diagnostic: Some("400 4.4.7 Message delayed".into()), ..Recipient::default() };
+        let mut r = Recipient {
+            diagnostic: Some("400 4.4.7 Message delayed".into()),
+            ..Recipient::default()
+        };
         ex.enrich(&mut r, &ex);
         assert!(r.diagnostic.as_deref().unwrap().starts_with("441 4.4.1"));
         assert_eq!(r.remote_ip.as_deref(), Some("192.0.2.25"));
@@ -190,7 +227,10 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(duration_words("23 hours and 56 minutes. you'll"), Some(23 * 3600 + 56 * 60));
+        assert_eq!(
+            duration_words("23 hours and 56 minutes. you'll"),
+            Some(23 * 3600 + 56 * 60)
+        );
         assert_eq!(duration_words("1 day"), Some(86_400));
         assert_eq!(duration_words("few days"), None);
     }

@@ -6,19 +6,56 @@ pub mod remote;
 
 use super::message::Parsed;
 use super::phrases::Labelled;
-use std::sync::LazyLock;
 use super::text::Scan;
+use std::sync::LazyLock;
 
 /// Markers of each family, checked in order against headers and the opening text.
 pub const FAMILIES: &[(&str, &[&str])] = &[
-    ("exchange", &["diagnostic information for administrators", "generating server:", "microsoft exchange", "x-ms-exchange", "microsoftexchange"]),
-    ("office365", &["protection.outlook.com", "office 365", "outlook.com"]),
-    ("postfix", &["this is the mail system at host", "x-postfix", "(postfix)"]),
-    ("exim", &["created automatically by mail delivery software", "x-failed-recipients", "eximdsn", "(exim"]),
-    ("gmail", &["delivery to the following recipient failed permanently", "google.com", "gmail"]),
+    (
+        "exchange",
+        &[
+            "diagnostic information for administrators",
+            "generating server:",
+            "microsoft exchange",
+            "x-ms-exchange",
+            "microsoftexchange",
+        ],
+    ),
+    (
+        "office365",
+        &["protection.outlook.com", "office 365", "outlook.com"],
+    ),
+    (
+        "postfix",
+        &["this is the mail system at host", "x-postfix", "(postfix)"],
+    ),
+    (
+        "exim",
+        &[
+            "created automatically by mail delivery software",
+            "x-failed-recipients",
+            "eximdsn",
+            "(exim",
+        ],
+    ),
+    (
+        "gmail",
+        &[
+            "delivery to the following recipient failed permanently",
+            "google.com",
+            "gmail",
+        ],
+    ),
     ("qmail", &["this is the qmail-send program", "qmail"]),
     ("opensmtpd", &["this is the mailer-daemon at", "opensmtpd"]),
-    ("sendmail", &["transcript of session follows", "the original message was received at", "sendmail"]),
+    (
+        "sendmail",
+        &[
+            "transcript of session follows",
+            "the original message was received at",
+            "sendmail",
+        ],
+    ),
     ("amazonses", &["amazonses.com", "amazon ses"]),
     ("yahoo", &["yahoo"]),
     ("courier", &["courier mail server"]),
@@ -33,12 +70,17 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
 /// otherwise unknown notice with a delivery-status part; `None` when nothing says.
 pub fn generator(parsed: &Parsed, scan: &Scan, has_dsn: bool) -> Option<String> {
     static MARKERS: LazyLock<Labelled> = LazyLock::new(|| Labelled::new(FAMILIES));
-    let headers = parsed.headers.iter().filter_map(|(n, v)| {
-        let named = n.len() > 2 && n.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
-        let useful = named || ["from", "message-id", "received", "content-type"].iter().any(|h| n.eq_ignore_ascii_case(h));
-        useful.then_some([n.as_str(), v.as_str()])
-    });
-    let from_headers = MARKERS.first_index(headers.flatten());
+    // Header names (X-Postfix-Queue-ID, X-Failed-Recipients, X-MS-Exchange-…), and the values
+    // of the few headers that name the software.
+    let names = parsed
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| n.len() > 2 && n.as_bytes()[..2].eq_ignore_ascii_case(b"x-"));
+    let values = ["From", "Message-ID", "Content-Type", "X-Mailer"]
+        .into_iter()
+        .filter_map(|h| parsed.header(h));
+    let from_headers = MARKERS.first_index(names.chain(values));
     let from_text = scan.family(8192);
     let best = match (from_headers, from_text) {
         (Some(a), Some(b)) => Some(a.min(b)),

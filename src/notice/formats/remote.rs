@@ -1,14 +1,15 @@
 //! The remote server as MTAs name it in their text: Postfix `host mx[192.0.2.1] said:` and
 //! `connect to mx[192.0.2.1]:25:`, Exim `host mx [192.0.2.1]:`, Sendmail `while talking to mx.:`.
 
-use crate::notice::phrases::Phrases;
 use crate::notice::address;
-use std::sync::LazyLock;
+use crate::notice::phrases::Phrases;
 use crate::notice::Recipient;
+use std::sync::LazyLock;
 
 /// Finds the remote host and IP in a recipient's diagnostic or text block.
 pub fn find(text: &str) -> (Option<String>, Option<String>) {
-    static KEYS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&["connect to ", "host ", "remote server at ", "while talking to "]));
+    static KEYS: LazyLock<Phrases> =
+        LazyLock::new(|| Phrases::new(&["connect to ", "host ", "remote server at ", "while talking to "]));
     if !KEYS.any(text) {
         return qmail(text);
     }
@@ -53,13 +54,17 @@ pub fn find(text: &str) -> (Option<String>, Option<String>) {
 /// qmail: "Connected to 192.0.2.1 but …", "192.0.2.1 does not like recipient.",
 /// "Giving up on 192.0.2.1."
 fn qmail(text: &str) -> (Option<String>, Option<String>) {
-    static KEYS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(&["connected to ", "giving up on ", " does not like "]));
+    static KEYS: LazyLock<Phrases> =
+        LazyLock::new(|| Phrases::new(&["connected to ", "giving up on ", " does not like "]));
     if !KEYS.any(text) {
         return (None, None);
     }
     for line in text.lines() {
         let t = line.trim();
-        let candidate = if let Some(rest) = t.strip_prefix("Connected to ").or_else(|| t.strip_prefix("Giving up on ")) {
+        let candidate = if let Some(rest) = t
+            .strip_prefix("Connected to ")
+            .or_else(|| t.strip_prefix("Giving up on "))
+        {
             rest.split([' ', ',']).next()
         } else if t.contains(" does not like ") {
             t.split(' ').next()
@@ -103,11 +108,29 @@ mod tests {
 
     #[test]
     fn postfix_exim_sendmail() {
-        assert_eq!(find("connect to 127.0.0.1[127.0.0.1]:21008: Connection refused"), (None, Some("127.0.0.1".into())));
-        assert_eq!(find("host mx1.example.com[192.0.2.1] said: 550 5.1.1"), (Some("mx1.example.com".into()), Some("192.0.2.1".into())));
-        assert_eq!(find("    host mx.example.net [192.0.2.7]: 451 try later"), (Some("mx.example.net".into()), Some("192.0.2.7".into())));
-        assert_eq!(find("... while talking to mx.example.jp.:"), (Some("mx.example.jp".into()), None));
-        assert_eq!(find("192.0.2.80 does not like recipient.\nRemote host said: 550"), (None, Some("192.0.2.80".into())));
-        assert_eq!(find("Remote Server at mx1.partner.example (192.0.2.25) returned '400'"), (Some("mx1.partner.example".into()), Some("192.0.2.25".into())));
+        assert_eq!(
+            find("connect to 127.0.0.1[127.0.0.1]:21008: Connection refused"),
+            (None, Some("127.0.0.1".into()))
+        );
+        assert_eq!(
+            find("host mx1.example.com[192.0.2.1] said: 550 5.1.1"),
+            (Some("mx1.example.com".into()), Some("192.0.2.1".into()))
+        );
+        assert_eq!(
+            find("    host mx.example.net [192.0.2.7]: 451 try later"),
+            (Some("mx.example.net".into()), Some("192.0.2.7".into()))
+        );
+        assert_eq!(
+            find("... while talking to mx.example.jp.:"),
+            (Some("mx.example.jp".into()), None)
+        );
+        assert_eq!(
+            find("192.0.2.80 does not like recipient.\nRemote host said: 550"),
+            (None, Some("192.0.2.80".into()))
+        );
+        assert_eq!(
+            find("Remote Server at mx1.partner.example (192.0.2.25) returned '400'"),
+            (Some("mx1.partner.example".into()), Some("192.0.2.25".into()))
+        );
     }
 }
