@@ -78,7 +78,7 @@ impl Parsed {
             }
         }
         let mut html = Vec::new();
-        for leaf in mime::leaves(&headers, body) {
+        for leaf in mime::leaves(section, body) {
             match leaf {
                 Leaf::Text(t) => parsed.texts.push(t),
                 Leaf::Html(h) => html.push(html_to_text(&h)),
@@ -87,9 +87,8 @@ impl Parsed {
                 Leaf::Disposition => parsed.mdn = true,
                 Leaf::OriginalHeaders(block) => {
                     if parsed.original.is_none() {
-                        let h = mime::headers(&block);
-                        parsed.original = Some(super::original::from_headers(&h));
-                        parsed.original_received_ips = super::original::received_ips(&h);
+                        parsed.original = Some(super::original::from_section(&block));
+                        parsed.original_received_ips = super::original::received_ips(&block);
                     }
                 }
             }

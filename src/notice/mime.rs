@@ -60,6 +60,43 @@ pub fn headers(section: &[u8]) -> Vec<Header> {
     out
 }
 
+/// The first header called `name` (case-insensitive) in a raw header section, unfolded;
+/// without building the whole header list (parts and originals need only a few headers).
+pub fn find_header(section: &[u8], name: &str) -> Option<String> {
+    header_values(section, name).next()
+}
+
+/// Every header called `name` (case-insensitive) in a raw header section, unfolded, in order.
+pub fn header_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item = String> + 'a {
+    let n = name.len();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < section.len() {
+            let end = memchr::memchr(b'\n', &section[pos..]).map_or(section.len(), |p| pos + p);
+            let line = &section[pos..end];
+            pos = end + 1;
+            if line.len() > n && line[n] == b':' && line[..n].eq_ignore_ascii_case(name.as_bytes()) {
+                let mut value = String::from_utf8_lossy(&line[n + 1..]).trim().to_string();
+                // Continuation lines.
+                while pos < section.len() && matches!(section[pos], b' ' | b'\t') {
+                    let end = memchr::memchr(b'\n', &section[pos..]).map_or(section.len(), |p| pos + p);
+                    let more = String::from_utf8_lossy(&section[pos..end]);
+                    let more = more.trim();
+                    if !more.is_empty() {
+                        if !value.is_empty() {
+                            value.push(' ');
+                        }
+                        value.push_str(more);
+                    }
+                    pos = end + 1;
+                }
+                return Some(value);
+            }
+        }
+        None
+    })
+}
+
 /// The first header with this name (case-insensitive).
 pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
     headers
@@ -138,33 +175,27 @@ pub enum Leaf {
     OriginalHeaders(Vec<u8>),
 }
 
-/// Walks the MIME tree of a message body and returns its leaves in order.
-pub fn leaves(headers: &[Header], body: &[u8]) -> Vec<Leaf> {
+/// Walks the MIME tree of a message (its raw header section and body) and returns its leaves
+/// in order.
+pub fn leaves(section: &[u8], body: &[u8]) -> Vec<Leaf> {
     let mut out = Vec::new();
     let mut budget = MAX_PARTS;
-    walk(headers, body, 0, false, &mut out, &mut budget);
+    walk(section, body, 0, false, &mut out, &mut budget);
     out
 }
 
-fn walk(
-    headers: &[Header],
-    body: &[u8],
-    depth: usize,
-    in_digest: bool,
-    out: &mut Vec<Leaf>,
-    budget: &mut usize,
-) {
+fn walk(section: &[u8], body: &[u8], depth: usize, in_digest: bool, out: &mut Vec<Leaf>, budget: &mut usize) {
     if *budget == 0 {
         return;
     }
     *budget -= 1;
-    let ct = match header(headers, "Content-Type") {
-        Some(v) => ContentType::parse(v),
+    let ct = match find_header(section, "Content-Type") {
+        Some(v) => ContentType::parse(&v),
         None if in_digest => ContentType::parse("message/rfc822"),
         None => ContentType::parse("text/plain"),
     };
-    let encoding = header(headers, "Content-Transfer-Encoding")
-        .unwrap_or("")
+    let encoding = find_header(section, "Content-Transfer-Encoding")
+        .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
     let charset = ct.param("charset");
@@ -182,9 +213,8 @@ fn walk(
             return;
         }
         for part in parts {
-            let (section, part_body) = split(part);
-            let part_headers = self::headers(section);
-            walk(&part_headers, part_body, depth + 1, sub == "digest", out, budget);
+            let (part_section, part_body) = split(part);
+            walk(part_section, part_body, depth + 1, sub == "digest", out, budget);
         }
         return;
     }
@@ -427,7 +457,11 @@ mod tests {
         let ct = ContentType::parse(header(&h, "content-type").unwrap());
         assert_eq!(ct.mime, "multipart/report");
         assert_eq!(ct.param("boundary"), Some("b;1"));
-        let l = leaves(&h, body);
+        assert_eq!(
+            find_header(section, "CONTENT-TYPE").as_deref(),
+            Some("multipart/report; report-type=delivery-status; boundary=\"b;1\"")
+        );
+        let l = leaves(section, body);
         assert_eq!(l[0], Leaf::Text("Grüße hier".into()));
         assert_eq!(l[1], Leaf::DeliveryStatus("Action: delayed".into()));
         assert_eq!(
@@ -454,12 +488,11 @@ mod tests {
 
     #[test]
     fn missing_boundaries_keep_the_body() {
-        let h = vec![(
-            "Content-Type".to_string(),
-            "multipart/mixed; boundary=zz".to_string(),
-        )];
         assert_eq!(
-            leaves(&h, b"no parts here"),
+            leaves(
+                b"Content-Type: multipart/mixed; boundary=zz\r\n",
+                b"no parts here"
+            ),
             vec![Leaf::Text("no parts here".into())]
         );
     }

@@ -37,33 +37,32 @@ fn described(texts: &[String]) -> Option<Original> {
 
 /// Reads the fields of a header section.
 pub fn from_header_block(block: &str) -> Original {
-    from_headers(&mime::headers(block.as_bytes()))
+    from_section(block.as_bytes())
 }
 
-/// Reads the fields of parsed headers.
-pub fn from_headers(h: &[mime::Header]) -> Original {
+/// Reads the fields of a raw header section.
+pub fn from_section(section: &[u8]) -> Original {
+    let h = |name| mime::find_header(section, name);
     Original {
-        message_id: mime::header(h, "Message-ID")
+        message_id: h("Message-ID")
             .map(|s| s.trim().trim_matches(['<', '>']).trim().to_string())
             .filter(|s| !s.is_empty()),
-        from: mime::header(h, "From").and_then(|v| header_addresses(v).into_iter().next()),
-        to: mime::header(h, "To").map(header_addresses).unwrap_or_default(),
-        subject: mime::header(h, "Subject")
-            .map(mime::decode_words)
+        from: h("From").and_then(|v| header_addresses(&v).into_iter().next()),
+        to: h("To").map(|v| header_addresses(&v)).unwrap_or_default(),
+        subject: h("Subject")
+            .map(|v| mime::decode_words(&v))
             .filter(|s| !s.trim().is_empty()),
-        date: mime::header(h, "Date").and_then(time::rfc3339_from_rfc2822),
+        date: h("Date").and_then(|d| time::rfc3339_from_rfc2822(&d)),
     }
 }
 
-/// IP addresses in the Received headers, in order.
-pub fn received_ips(h: &[mime::Header]) -> Vec<IpAddr> {
+/// IP addresses in a header section's Received headers, in order.
+pub fn received_ips(section: &[u8]) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    for (name, value) in h {
-        if name.eq_ignore_ascii_case("Received") {
-            for ip in address::bracketed_ips(value) {
-                if !out.contains(&ip) {
-                    out.push(ip);
-                }
+    for value in mime::header_values(section, "Received") {
+        for ip in address::bracketed_ips(&value) {
+            if !out.contains(&ip) {
+                out.push(ip);
             }
         }
     }
@@ -127,7 +126,7 @@ mod tests {
         assert_eq!(o.subject.as_deref(), Some("Café"));
         assert_eq!(o.date.as_deref(), Some("2026-11-24T04:11:38Z"));
         assert_eq!(
-            received_ips(&mime::headers(q.trim_start().as_bytes())),
+            received_ips(q.trim_start().as_bytes()),
             vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
         );
     }
