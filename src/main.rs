@@ -3,6 +3,11 @@
 mod cli;
 
 use clap::{Parser, Subcommand};
+
+/// The reader allocates many small strings per notice; mimalloc serves them several times
+/// faster than the system allocator (measured with `bench/process.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// bouncedoc: answers email delay notices with the reason the mail is stuck.

@@ -31,7 +31,11 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     {
         return None;
     }
-    Some(format!("{local}@{}", domain.to_ascii_lowercase()))
+    let mut out = String::with_capacity(s.len());
+    out.push_str(local);
+    out.push('@');
+    out.extend(domain.chars().map(|c| c.to_ascii_lowercase()));
+    Some(out)
 }
 
 /// Bytes of a local part: RFC 5322 atext and dots, and UTF-8 (RFC 6531 addresses).
@@ -102,6 +106,15 @@ pub fn addresses_in(line: &str) -> Vec<Found> {
 
 /// The first address in a value such as `rfc822; <a@b.example>`.
 pub fn first_address(value: &str) -> Option<String> {
+    // The common case: the value is just the address.
+    let t = value.trim();
+    if t.bytes().filter(|b| *b == b'@').count() == 1
+        && !t.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ',' | ';'))
+    {
+        if let Some(a) = normalize_address(t) {
+            return Some(a);
+        }
+    }
     addresses_in(value)
         .into_iter()
         .next()

@@ -55,7 +55,7 @@ impl Parsed {
     /// Parses raw (CRLF-normalized) bytes; `None` when there is no header section.
     pub fn parse(raw: &[u8]) -> Option<Parsed> {
         let (section, body) = mime::split(raw);
-        let headers = mime::headers(section);
+        let headers = mime::headers_kept(section, reader_keeps);
         if headers.is_empty() {
             return None;
         }
@@ -81,20 +81,22 @@ impl Parsed {
         for leaf in mime::leaves(section, body) {
             match leaf {
                 Leaf::Text(t) => parsed.texts.push(t),
-                Leaf::Html(h) => html.push(html_to_text(&h)),
+                Leaf::Html(h) => html.push(h),
                 Leaf::DeliveryStatus(d) => parsed.delivery_status.push(d),
                 Leaf::Feedback(f) => parsed.feedback = Some(f),
                 Leaf::Disposition => parsed.mdn = true,
                 Leaf::OriginalHeaders(block) => {
                     if parsed.original.is_none() {
-                        parsed.original = Some(super::original::from_section(&block));
-                        parsed.original_received_ips = super::original::received_ips(&block);
+                        let h = mime::headers_kept(&block, super::original::keeps);
+                        parsed.original = Some(super::original::from_headers(&h));
+                        parsed.original_received_ips = super::original::received_ips_of(&h);
                     }
                 }
             }
         }
-        if parsed.texts.is_empty() && !html.is_empty() {
-            parsed.texts = html;
+        if parsed.texts.is_empty() {
+            // HTML only when there is no plain text (its conversion is not free).
+            parsed.texts = html.iter().map(|h| html_to_text(h)).collect();
         }
         parsed.headers = headers;
         Some(parsed)
@@ -103,6 +105,41 @@ impl Parsed {
     /// The first top-level header with this name (case-insensitive), unfolded.
     pub fn header(&self, name: &str) -> Option<&str> {
         mime::header(&self.headers, name)
+    }
+}
+
+/// The top-level headers the reader uses; other `X-` headers are kept by name (their names tell
+/// which software wrote a notice); the rest (Received, DKIM-Signature, …) are skipped.
+fn reader_keeps(name: &str) -> mime::Keep {
+    const USED: &[&str] = &[
+        "Subject",
+        "From",
+        "To",
+        "Date",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "Content-Type",
+        "Return-Path",
+        "Auto-Submitted",
+        "Precedence",
+        "List-Id",
+        "X-Failed-Recipients",
+        "X-Autoreply",
+        "X-Autorespond",
+        "X-Auto-Response-Suppress",
+        "X-MS-Exchange-Message-Is-Ndr",
+        "X-Postfix-Queue-ID",
+        "X-Postfix-Sender",
+        "X-Original-Sender",
+        "X-Mailer",
+    ];
+    if USED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+        mime::Keep::Value
+    } else if name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-") {
+        mime::Keep::Name
+    } else {
+        mime::Keep::Skip
     }
 }
 

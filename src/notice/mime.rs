@@ -7,6 +7,7 @@
 //! part count, and the bytes looked at.
 
 use mail_parser::decoders::charsets::map::charset_decoder;
+use std::borrow::Cow;
 
 /// How deep multiparts may nest before the walker stops descending.
 const MAX_DEPTH: usize = 12;
@@ -34,11 +35,32 @@ pub fn split(raw: &[u8]) -> (&[u8], &[u8]) {
 /// Reads a header section into unfolded `(name, value)` pairs, in order. Lines that are not
 /// headers (no colon, or a name with spaces) are skipped.
 pub fn headers(section: &[u8]) -> Vec<Header> {
+    headers_kept(section, |_| Keep::Value)
+}
+
+/// How much of a header to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Name and value.
+    Value,
+    /// The name only (its value stays empty).
+    Name,
+    /// Nothing.
+    Skip,
+}
+
+/// As [`headers`], keeping of each header what `keep` says: most of a notice's headers
+/// (Received, DKIM-Signature, …) are long and never read.
+pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> {
     let text = String::from_utf8_lossy(section);
     let mut out: Vec<Header> = Vec::with_capacity(16);
+    let mut keeping = Keep::Skip;
     for line in text.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = line.trim_end_matches('\r');
         if line.starts_with([' ', '\t']) {
+            if keeping != Keep::Value {
+                continue;
+            }
             if let Some((_, v)) = out.last_mut() {
                 let t = line.trim();
                 if !t.is_empty() {
@@ -53,9 +75,15 @@ pub fn headers(section: &[u8]) -> Vec<Header> {
         let Some(colon) = line.find(':') else { continue };
         let name = &line[..colon];
         if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b)) {
+            keeping = Keep::Skip;
             continue;
         }
-        out.push((name.to_string(), line[colon + 1..].trim().to_string()));
+        keeping = keep(name);
+        match keeping {
+            Keep::Value => out.push((name.to_string(), line[colon + 1..].trim().to_string())),
+            Keep::Name => out.push((name.to_string(), String::new())),
+            Keep::Skip => {}
+        }
     }
     out
 }
@@ -292,30 +320,40 @@ fn multipart_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
 }
 
 /// Undoes a Content-Transfer-Encoding (base64, quoted-printable; anything else as is).
-pub fn transfer_decode(body: &[u8], encoding: &str) -> Vec<u8> {
+pub fn transfer_decode<'a>(body: &'a [u8], encoding: &str) -> Cow<'a, [u8]> {
     match encoding {
-        "base64" => base64(body),
-        "quoted-printable" => quoted_printable(body),
-        _ => body.to_vec(),
+        "base64" => Cow::Owned(base64(body)),
+        "quoted-printable" => Cow::Owned(quoted_printable(body)),
+        _ => Cow::Borrowed(body),
     }
 }
 
 /// Decodes a text body to UTF-8: transfer encoding, then charset (unknown charsets and bad
 /// bytes become U+FFFD rather than errors).
 pub fn decode_text(body: &[u8], encoding: &str, charset: Option<&str>) -> String {
-    let bytes = transfer_decode(body, encoding);
-    decode_charset(&bytes, charset)
+    match transfer_decode(body, encoding) {
+        Cow::Owned(bytes) if is_ascii_compatible(charset) => match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => decode_charset(e.as_bytes(), charset),
+        },
+        bytes => decode_charset(&bytes, charset),
+    }
+}
+
+/// Charsets whose valid-UTF-8 bytes mean the same text in UTF-8 (not UTF-16/7, ISO-2022).
+fn is_ascii_compatible(charset: Option<&str>) -> bool {
+    charset.is_none_or(|c| {
+        let c = c.trim();
+        let starts = |p: &str| c.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+        !(starts("utf-16") || starts("utf-7") || starts("utf-32") || c.contains("2022"))
+    })
 }
 
 /// Decodes bytes in a named charset to UTF-8.
 pub fn decode_charset(bytes: &[u8], charset: Option<&str>) -> String {
     if let Ok(s) = std::str::from_utf8(bytes) {
         // Valid UTF-8 is the common case (and ASCII is both).
-        let ascii_compatible = charset.is_none_or(|c| {
-            let c = c.to_ascii_lowercase();
-            !(c.starts_with("utf-16") || c.starts_with("utf-7") || c.contains("2022"))
-        });
-        if ascii_compatible {
+        if is_ascii_compatible(charset) {
             return s.to_string();
         }
     }
@@ -363,31 +401,29 @@ pub fn quoted_printable(input: &[u8]) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
-    while i < input.len() {
-        let c = input[i];
-        if c == b'=' {
-            match (input.get(i + 1), input.get(i + 2)) {
-                (Some(b'\r'), Some(b'\n')) => {
+    while let Some(p) = memchr::memchr(b'=', &input[i..]) {
+        out.extend_from_slice(&input[i..i + p]);
+        i += p;
+        match (input.get(i + 1), input.get(i + 2)) {
+            (Some(b'\r'), Some(b'\n')) => i += 3,
+            (Some(b'\n'), _) => i += 2,
+            (Some(&a), Some(&b)) => match (hex(a), hex(b)) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
                     i += 3;
-                    continue;
                 }
-                (Some(b'\n'), _) => {
-                    i += 2;
-                    continue;
+                _ => {
+                    out.push(b'=');
+                    i += 1;
                 }
-                (Some(&a), Some(&b)) => {
-                    if let (Some(h), Some(l)) = (hex(a), hex(b)) {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                }
-                _ => {}
+            },
+            _ => {
+                out.push(b'=');
+                i += 1;
             }
         }
-        out.push(c);
-        i += 1;
     }
+    out.extend_from_slice(&input[i..]);
     out
 }
 

@@ -40,34 +40,49 @@ pub fn from_header_block(block: &str) -> Original {
     from_section(block.as_bytes())
 }
 
-/// Reads the fields of a raw header section.
+/// Reads the fields of a raw header section (one pass over it).
 pub fn from_section(section: &[u8]) -> Original {
-    let h = |name| mime::find_header(section, name);
-    Original {
-        message_id: h("Message-ID")
-            .map(|s| s.trim().trim_matches(['<', '>']).trim().to_string())
-            .filter(|s| !s.is_empty()),
-        from: h("From").and_then(|v| header_addresses(&v).into_iter().next()),
-        to: h("To").map(|v| header_addresses(&v)).unwrap_or_default(),
-        subject: h("Subject")
-            .map(|v| mime::decode_words(&v))
-            .filter(|s| !s.trim().is_empty()),
-        date: h("Date").and_then(|d| time::rfc3339_from_rfc2822(&d)),
+    from_headers(&mime::headers_kept(section, keeps))
+}
+
+/// The headers of an original the reader uses.
+pub fn keeps(name: &str) -> mime::Keep {
+    if ["Message-ID", "From", "To", "Subject", "Date", "Received"].iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        mime::Keep::Value
+    } else {
+        mime::Keep::Skip
     }
 }
 
-/// IP addresses in a header section's Received headers, in order.
-pub fn received_ips(section: &[u8]) -> Vec<IpAddr> {
+/// Reads the fields of parsed headers.
+pub fn from_headers(h: &[mime::Header]) -> Original {
+    let get = |name| mime::header(h, name);
+    Original {
+        message_id: get("Message-ID")
+            .map(|s| s.trim().trim_matches(['<', '>']).trim().to_string())
+            .filter(|s| !s.is_empty()),
+        from: get("From").and_then(|v| header_addresses(v).into_iter().next()),
+        to: get("To").map(header_addresses).unwrap_or_default(),
+        subject: get("Subject").map(mime::decode_words).filter(|s| !s.trim().is_empty()),
+        date: get("Date").and_then(time::rfc3339_from_rfc2822),
+    }
+}
+
+/// IP addresses in the Received headers among parsed headers, in order.
+pub fn received_ips_of(h: &[mime::Header]) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    for value in mime::header_values(section, "Received") {
-        for ip in address::bracketed_ips(&value) {
-            if !out.contains(&ip) {
-                out.push(ip);
+    for (name, value) in h {
+        if name.eq_ignore_ascii_case("Received") {
+            for ip in address::bracketed_ips(value) {
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
             }
         }
     }
     out
 }
+
 
 /// Finds a header block (lines `Name: value`, with continuation lines) in quoted text: it must
 /// hold at least two of Message-ID, From, To, Subject, Date, Received, Return-Path.
@@ -126,7 +141,7 @@ mod tests {
         assert_eq!(o.subject.as_deref(), Some("Café"));
         assert_eq!(o.date.as_deref(), Some("2026-11-24T04:11:38Z"));
         assert_eq!(
-            received_ips(q.trim_start().as_bytes()),
+            received_ips_of(&mime::headers(q.trim_start().as_bytes())),
             vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
         );
     }

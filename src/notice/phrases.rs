@@ -23,6 +23,17 @@ impl Phrases {
         Phrases { automaton }
     }
 
+    /// Compiles a list into a DFA, for lists searched often enough to repay its build time.
+    pub fn dfa(phrases: &[&str]) -> Phrases {
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(phrases)
+            .ok();
+        Phrases { automaton }
+    }
+
     /// True when any phrase occurs in `text`.
     pub fn any(&self, text: &str) -> bool {
         self.automaton.as_ref().is_some_and(|a| a.is_match(text))
@@ -48,7 +59,7 @@ impl Labelled {
             }
         }
         Labelled {
-            phrases: Phrases::new(&all),
+            phrases: Phrases::dfa(&all),
             labels,
             names: groups.iter().map(|(n, _)| *n).collect(),
         }
@@ -115,12 +126,12 @@ impl Catalog {
         }
     }
 
-    /// Every occurrence of every phrase (overlaps included), in order of their end.
-    pub fn hits(&self, text: &str) -> Vec<Hit> {
-        let Some(a) = &self.automaton else {
-            return Vec::new();
-        };
-        a.find_overlapping_iter(text)
+    /// Every occurrence of every phrase (overlaps included), in order of their end, found
+    /// lazily: a caller may stop early.
+    pub fn hits<'a>(&'a self, text: &'a str) -> impl Iterator<Item = Hit> + 'a {
+        self.automaton
+            .iter()
+            .flat_map(move |a| a.find_overlapping_iter(text))
             .map(|m| {
                 let (list, index) = self.owners[m.pattern().as_usize()];
                 Hit {
@@ -130,7 +141,6 @@ impl Catalog {
                     end: m.end(),
                 }
             })
-            .collect()
     }
 }
 

@@ -5,7 +5,7 @@
 use super::address::{addresses_in, ip_literals, Found};
 use super::codes::{refine_status, reply_code_str, status_code};
 use super::message::{is_daemon_address, Parsed};
-use super::phrases::Phrases;
+use super::phrases::{Hit, Phrases};
 use super::wording::{self, Hits, List};
 use super::Recipient;
 use std::net::IpAddr;
@@ -104,35 +104,26 @@ fn is_fence_char(b: u8) -> bool {
     )
 }
 
-/// Where the quoted original begins in the joined text: the earliest line that opens with a
-/// cut phrase, a fence announcing the original, or (after some report text) a header only an
-/// original carries.
-fn find_cut(all: &str, hits: &Hits) -> usize {
+/// Whether a cut hit starts the quoted original, and at which line: a cut phrase opening its
+/// line (after dashes and the like), a fence announcing the original, or (after some report
+/// text) a header only an original carries.
+fn cut_line(all: &str, h: &Hit) -> Option<usize> {
     let b = all.as_bytes();
-    let mut best = all.len();
-    let line_start = |pos: usize| all[..pos].rfind('\n').map_or(0, |p| p + 1);
-    for h in hits.of(List::Cut, 0..all.len()) {
-        let ls = line_start(h.start);
-        if ls < best && b[ls..h.start].iter().all(|c| is_fence_char(*c)) {
-            best = ls;
+    match h.list {
+        l if l == List::Cut as u8 => {
+            let ls = all[..h.start].rfind('\n').map_or(0, |p| p + 1);
+            b[ls..h.start].iter().all(|c| is_fence_char(*c)).then_some(ls)
         }
-    }
-    for h in hits.of(List::Fence, 0..all.len()) {
-        let ls = h.start + 1;
-        if ls < best {
+        l if l == List::Fence as u8 => {
+            let ls = h.start + 1;
             let le = all[ls..].find('\n').map_or(all.len(), |p| ls + p);
-            if is_original_fence(&all[ls..le]) {
-                best = ls;
-            }
+            is_original_fence(&all[ls..le]).then_some(ls)
+        }
+        _ => {
+            let ls = h.start + 1;
+            (!all[..ls].trim().is_empty()).then_some(ls)
         }
     }
-    for h in hits.of(List::HeaderCut, 0..all.len()) {
-        let ls = h.start + 1;
-        if ls < best && !all[..ls].trim().is_empty() {
-            best = ls;
-        }
-    }
-    best
 }
 
 /// How strongly a line's context says an address in it is a recipient.
@@ -275,8 +266,7 @@ impl Scan {
             all.push_str(prefix(t, MAX_TEXT - all.len()));
         }
         all.push('\n');
-        let hits = Hits::find(&all);
-        let cut = find_cut(&all, &hits);
+        let (hits, cut) = Hits::find_until(&all, |h| cut_line(&all, h));
         let mut lines = Vec::new();
         let mut start = 0;
         for line in all[..cut].split_inclusive('\n') {
@@ -604,10 +594,10 @@ impl Scan {
 }
 
 fn has_code(s: &str) -> bool {
-    status_code(s).is_some()
-        || reply_code_str(s).is_some()
+    let digits = s.bytes().any(|b| b.is_ascii_digit());
+    (digits && (status_code(s).is_some() || reply_code_str(s).is_some()))
         || s.contains("connect to ")
-        || s.to_ascii_lowercase().contains("said:")
+        || s.as_bytes().windows(5).any(|w| w.eq_ignore_ascii_case(b"said:"))
 }
 
 /// A diagnostic as the contract keeps it: one line, the recipient's own address prefix dropped.

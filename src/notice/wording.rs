@@ -344,15 +344,28 @@ pub struct Hits {
 }
 
 impl Hits {
-    /// Finds every phrase in `text` in one pass.
-    pub fn find(text: &str) -> Hits {
+    /// Finds every phrase in `text` in one pass, up to the first line `is_cut` accepts (a
+    /// cut hit's line where the quoted original begins). Returns the hits before that line and
+    /// the line's offset (`text.len()` when there is none): the quoted original is not scanned.
+    pub fn find_until(text: &str, mut is_cut: impl FnMut(&Hit) -> Option<usize>) -> (Hits, usize) {
         let mut hits = Hits::default();
+        let mut cut = text.len();
         for h in CATALOG.hits(text) {
-            if let Some(list) = hits.by_list.get_mut(usize::from(h.list)) {
+            let list = usize::from(h.list);
+            if list == List::Cut as usize || list == List::Fence as usize || list == List::HeaderCut as usize {
+                if let Some(line_start) = is_cut(&h) {
+                    cut = line_start;
+                    break;
+                }
+            }
+            if let Some(list) = hits.by_list.get_mut(list) {
                 list.push(h);
             }
         }
-        hits
+        for list in &mut hits.by_list {
+            list.retain(|h| h.end <= cut);
+        }
+        (hits, cut)
     }
 
     /// The hits of one list that lie inside `range`.
