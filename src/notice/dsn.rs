@@ -4,20 +4,23 @@
 //! merge two recipients.
 
 use super::{address, codes, time, Action, Recipient};
+use std::borrow::Cow;
 
-/// `name: value` fields of a header-like block, unfolded, in order.
-pub fn fields(block: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// `name: value` fields of a header-like block, unfolded, in order; an entry with an empty
+/// name stands for a blank or non-field line (it keeps blocks apart).
+pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
+    let mut out: Vec<(&str, Cow<'_, str>)> = Vec::new();
     let mut blank_before = false;
     for raw in block.lines() {
         let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() {
             blank_before = true;
-            out.push((String::new(), String::new()));
+            out.push(("", Cow::Borrowed("")));
             continue;
         }
         if line.starts_with([' ', '\t']) && !blank_before {
             if let Some((_, v)) = out.last_mut() {
+                let v = v.to_mut();
                 v.push(' ');
                 v.push_str(line.trim());
                 continue;
@@ -26,17 +29,12 @@ pub fn fields(block: &str) -> Vec<(String, String)> {
         blank_before = false;
         if let Some(colon) = line.find(':') {
             let name = line[..colon].trim();
-            if !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                out.push((name.to_string(), line[colon + 1..].trim().to_string()));
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                out.push((name, Cow::Borrowed(line[colon + 1..].trim())));
                 continue;
             }
         }
-        // Not a field: an empty-named entry keeps blocks apart.
-        out.push((String::new(), String::new()));
+        out.push(("", Cow::Borrowed("")));
     }
     out
 }

@@ -52,35 +52,50 @@ pub enum Keep {
 /// As [`headers`], keeping of each header what `keep` says: most of a notice's headers
 /// (Received, DKIM-Signature, …) are long and never read.
 pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> {
-    let text = String::from_utf8_lossy(section);
     let mut out: Vec<Header> = Vec::with_capacity(16);
     let mut keeping = Keep::Skip;
-    for line in text.split('\n') {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with([' ', '\t']) {
-            if keeping != Keep::Value {
-                continue;
-            }
-            if let Some((_, v)) = out.last_mut() {
-                let t = line.trim();
-                if !t.is_empty() {
-                    if !v.is_empty() {
-                        v.push(' ');
+    let mut pos = 0;
+    while pos < section.len() {
+        let end = memchr::memchr(b'\n', &section[pos..]).map_or(section.len(), |p| pos + p);
+        let mut line = &section[pos..end];
+        pos = end + 1;
+        while let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if keeping == Keep::Value {
+                if let Some((_, v)) = out.last_mut() {
+                    let more = String::from_utf8_lossy(line);
+                    let t = more.trim();
+                    if !t.is_empty() {
+                        if !v.is_empty() {
+                            v.push(' ');
+                        }
+                        v.push_str(t);
                     }
-                    v.push_str(t);
                 }
             }
             continue;
         }
-        let Some(colon) = line.find(':') else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            keeping = Keep::Skip;
+            continue;
+        };
         let name = &line[..colon];
+        let Ok(name) = std::str::from_utf8(name) else {
+            keeping = Keep::Skip;
+            continue;
+        };
         if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b)) {
             keeping = Keep::Skip;
             continue;
         }
         keeping = keep(name);
         match keeping {
-            Keep::Value => out.push((name.to_string(), line[colon + 1..].trim().to_string())),
+            Keep::Value => {
+                let value = String::from_utf8_lossy(&line[colon + 1..]);
+                out.push((name.to_string(), value.trim().to_string()));
+            }
             Keep::Name => out.push((name.to_string(), String::new())),
             Keep::Skip => {}
         }

@@ -34,6 +34,14 @@ impl Phrases {
         Phrases { automaton }
     }
 
+    /// Each occurrence (non-overlapping) in order: (phrase index, start, end).
+    pub fn find_iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = (usize, usize, usize)> + 'a {
+        self.automaton
+            .iter()
+            .flat_map(move |a| a.find_iter(text))
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+    }
+
     /// True when any phrase occurs in `text`.
     pub fn any(&self, text: &str) -> bool {
         self.automaton.as_ref().is_some_and(|a| a.is_match(text))

@@ -6,46 +6,34 @@ use crate::notice::phrases::Phrases;
 use crate::notice::Recipient;
 use std::sync::LazyLock;
 
-/// Finds the remote host and IP in a recipient's diagnostic or text block.
+/// Finds the remote host and IP in a recipient's diagnostic or text block: the first phrase
+/// that names a server with its IP (or Sendmail's host alone).
 pub fn find(text: &str) -> (Option<String>, Option<String>) {
-    static KEYS: LazyLock<Phrases> =
-        LazyLock::new(|| Phrases::new(&["connect to ", "host ", "remote server at ", "while talking to "]));
-    if !KEYS.any(text) {
-        return qmail(text);
-    }
-    for line in text.lines() {
-        if !KEYS.any(line) {
-            continue;
-        }
-        let lower = line.to_ascii_lowercase();
-        for key in ["connect to ", "host ", "remote server at ", "while talking to "] {
-            let mut from = 0;
-            while let Some(p) = lower[from..].find(key) {
-                let start = from + p + key.len();
-                from = start;
-                let rest = &line[start..];
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-                    .collect();
-                let after = &rest[name.len()..];
-                let after_t = after.trim_start();
-                let ip = if after_t.starts_with('[') || after_t.starts_with('(') {
-                    let close = if after_t.starts_with('[') { ']' } else { ')' };
-                    after_t[1..]
-                        .split(close)
-                        .next()
-                        .map(|s| s.trim().trim_start_matches("IPv6:"))
-                        .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-                } else {
-                    None
-                };
-                let host = name.trim_end_matches('.').to_ascii_lowercase();
-                let host_ok = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
-                if ip.is_some() || (key == "while talking to " && host_ok) {
-                    return (host_ok.then_some(host), ip.map(|i| i.to_string()));
-                }
+    const KEYS: [&str; 4] = ["connect to ", "host ", "remote server at ", "while talking to "];
+    static PHRASES: LazyLock<Phrases> = LazyLock::new(|| Phrases::dfa(&KEYS));
+    for (key, _, end) in PHRASES.find_iter(text) {
+        let rest = &text[end..];
+        let name_len = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+            .count();
+        let name = &rest[..name_len];
+        let after_t = rest[name_len..].trim_start_matches([' ', '\t']);
+        let ip = match after_t.as_bytes().first() {
+            Some(b'[') | Some(b'(') => {
+                let close = if after_t.starts_with('[') { ']' } else { ')' };
+                after_t[1..]
+                    .split(close)
+                    .next()
+                    .map(|s| s.trim().trim_start_matches("IPv6:"))
+                    .and_then(|s| s.parse::<std::net::IpAddr>().ok())
             }
+            _ => None,
+        };
+        let host = name.trim_end_matches('.').to_ascii_lowercase();
+        let host_ok = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
+        if ip.is_some() || (KEYS[key] == "while talking to " && host_ok) {
+            return (host_ok.then_some(host), ip.map(|i| i.to_string()));
         }
     }
     qmail(text)
