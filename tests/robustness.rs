@@ -151,6 +151,22 @@ fn hostile_shapes() {
         ));
     }
     check("5000 recipients in text and report", mixed.as_bytes());
+    let mut arf = String::from("From: fbl@x.example\nTo: a@b.example\nContent-Type: multipart/report; report-type=feedback-report; boundary=z\n\n--z\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n");
+    for i in 0..100_000 {
+        arf.push_str(&format!("Original-Rcpt-To: r{i}@x.example\n"));
+    }
+    check("100000 feedback recipients", arf.as_bytes());
+    let mut to =
+        String::from("From: MAILER-DAEMON@x.example\nSubject: Undelivered Mail\nX-Failed-Recipients: ");
+    for i in 0..100_000 {
+        to.push_str(&format!("f{i}@x.example, "));
+    }
+    to.push_str("\nTo: ");
+    for i in 0..100_000 {
+        to.push_str(&format!("t{i}@x.example, "));
+    }
+    to.push_str("\n\nThis message was created automatically by mail delivery software.\n");
+    check("100000 addresses in headers", to.as_bytes());
     let long_line = format!(
         "From: a@b.example\nSubject: Undeliverable\n\n{}",
         "@".repeat(2_000_000)

@@ -5,36 +5,37 @@ use std::net::IpAddr;
 /// Normalizes an address: strips brackets, quotes and `mailto:`, lower-cases the domain.
 /// `None` when it is not `local@domain`.
 pub fn normalize_address(raw: &str) -> Option<String> {
-    let mut s = raw.trim().trim_start_matches("mailto:").trim_matches(|c: char| {
-        matches!(
-            c,
-            '<' | '>' | '\'' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | ' '
-        )
-    });
+    let mut s = raw.trim();
+    s = s.strip_prefix("mailto:").unwrap_or(s);
+    s = s.trim_matches(['<', '>', '\'', '(', ')', '[', ']', ',', ';', ':', '.', ' ']);
     // Quotes around the whole address go; a quoted local part ("a b"@example.com) stays.
-    let quoted_local = s.starts_with('"') && s.rfind("\"@").is_some_and(|p| p > 0);
+    let quoted_local =
+        s.starts_with('"') && memchr::memmem::rfind(s.as_bytes(), b"\"@").is_some_and(|p| p > 0);
     if !quoted_local {
         s = s.trim_matches('"');
     }
-    let at = s.rfind('@')?;
+    let at = memchr::memrchr(b'@', s.as_bytes())?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
+    let bytes = s.as_bytes();
     if local.is_empty()
         || domain.is_empty()
-        || s.chars().any(|c| c.is_control())
-        || (!quoted_local && s.contains(char::is_whitespace))
+        || bytes.iter().any(|c| c.is_ascii_control())
+        || (!quoted_local && bytes.iter().any(|c| c.is_ascii_whitespace()))
     {
         return None;
     }
+    // Letters, digits, dots, hyphens, underscores, and UTF-8 (internationalized names).
     if !domain
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_')
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c >= 0x80 || c == b'.' || c == b'-' || c == b'_')
     {
         return None;
     }
     let mut out = String::with_capacity(s.len());
     out.push_str(local);
     out.push('@');
-    out.extend(domain.chars().map(|c| c.to_ascii_lowercase()));
+    out.push_str(domain);
+    out[at + 1..].make_ascii_lowercase();
     Some(out)
 }
 
@@ -123,17 +124,19 @@ pub fn first_address(value: &str) -> Option<String> {
 }
 
 /// Removes case-insensitive duplicates, keeping the first.
+///
+/// The list is first cut to [`crate::notice::MAX_RECIPIENTS`] entries: a hostile notice with
+/// a hundred thousand addresses must not cost a quadratic pass.
 pub fn dedup_addresses(list: &mut Vec<String>) {
-    let mut seen: Vec<String> = Vec::new();
-    list.retain(|a| {
-        let l = a.to_ascii_lowercase();
-        if seen.contains(&l) {
-            false
+    list.truncate(crate::notice::MAX_RECIPIENTS);
+    let mut i = 0;
+    while i < list.len() {
+        if list[..i].iter().any(|a| a.eq_ignore_ascii_case(&list[i])) {
+            list.remove(i);
         } else {
-            seen.push(l);
-            true
+            i += 1;
         }
-    });
+    }
 }
 
 /// Splits `host`, `[IP]`, `host [IP]` or `IP` into a host name and an IP address.

@@ -29,7 +29,11 @@ pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
         blank_before = false;
         if let Some(colon) = line.find(':') {
             let name = line[..colon].trim();
-            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 out.push((name, Cow::Borrowed(line[colon + 1..].trim())));
                 continue;
             }

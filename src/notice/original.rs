@@ -47,7 +47,10 @@ pub fn from_section(section: &[u8]) -> Original {
 
 /// The headers of an original the reader uses.
 pub fn keeps(name: &str) -> mime::Keep {
-    if ["Message-ID", "From", "To", "Subject", "Date", "Received"].iter().any(|h| h.eq_ignore_ascii_case(name)) {
+    if ["Message-ID", "From", "To", "Subject", "Date", "Received"]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+    {
         mime::Keep::Value
     } else {
         mime::Keep::Skip
@@ -63,7 +66,9 @@ pub fn from_headers(h: &[mime::Header]) -> Original {
             .filter(|s| !s.is_empty()),
         from: get("From").and_then(|v| header_addresses(v).into_iter().next()),
         to: get("To").map(header_addresses).unwrap_or_default(),
-        subject: get("Subject").map(mime::decode_words).filter(|s| !s.trim().is_empty()),
+        subject: get("Subject")
+            .map(mime::decode_words)
+            .filter(|s| !s.trim().is_empty()),
         date: get("Date").and_then(time::rfc3339_from_rfc2822),
     }
 }
@@ -82,7 +87,6 @@ pub fn received_ips_of(h: &[mime::Header]) -> Vec<IpAddr> {
     }
     out
 }
-
 
 /// Finds a header block (lines `Name: value`, with continuation lines) in quoted text: it must
 /// hold at least two of Message-ID, From, To, Subject, Date, Received, Return-Path.

@@ -352,7 +352,8 @@ impl Hits {
         let mut cut = text.len();
         for h in CATALOG.hits(text) {
             let list = usize::from(h.list);
-            if list == List::Cut as usize || list == List::Fence as usize || list == List::HeaderCut as usize {
+            if list == List::Cut as usize || list == List::Fence as usize || list == List::HeaderCut as usize
+            {
                 if let Some(line_start) = is_cut(&h) {
                     cut = line_start;
                     break;
