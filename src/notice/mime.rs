@@ -17,6 +17,15 @@ const MAX_PARTS: usize = 256;
 /// One header line, unfolded: name as written, value with folds turned into spaces.
 pub type Header = (String, String);
 
+/// Bytes as text: borrowed when valid UTF-8 (checked with the fast validator), else with
+/// U+FFFD for each bad sequence.
+pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Splits raw mail into its header section and body (at the first empty line).
 pub fn split(raw: &[u8]) -> (&[u8], &[u8]) {
     let mut i = 0;
@@ -65,7 +74,7 @@ pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> 
         if matches!(line.first(), Some(b' ' | b'\t')) {
             if keeping == Keep::Value {
                 if let Some((_, v)) = out.last_mut() {
-                    let more = String::from_utf8_lossy(line);
+                    let more = lossy(line);
                     let t = more.trim();
                     if !t.is_empty() {
                         if !v.is_empty() {
@@ -93,7 +102,7 @@ pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> 
         keeping = keep(name);
         match keeping {
             Keep::Value => {
-                let value = String::from_utf8_lossy(&line[colon + 1..]);
+                let value = lossy(&line[colon + 1..]);
                 out.push((name.to_string(), value.trim().to_string()));
             }
             Keep::Name => out.push((name.to_string(), String::new())),
@@ -119,11 +128,11 @@ pub fn header_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item
             let line = &section[pos..end];
             pos = end + 1;
             if line.len() > n && line[n] == b':' && line[..n].eq_ignore_ascii_case(name.as_bytes()) {
-                let mut value = String::from_utf8_lossy(&line[n + 1..]).trim().to_string();
+                let mut value = lossy(&line[n + 1..]).trim().to_string();
                 // Continuation lines.
                 while pos < section.len() && matches!(section[pos], b' ' | b'\t') {
                     let end = memchr::memchr(b'\n', &section[pos..]).map_or(section.len(), |p| pos + p);
-                    let more = String::from_utf8_lossy(&section[pos..end]);
+                    let more = lossy(&section[pos..end]);
                     let more = more.trim();
                     if !more.is_empty() {
                         if !value.is_empty() {

@@ -513,14 +513,30 @@ pub fn is_public(ip: &IpAddr) -> bool {
     }
 }
 
-/// The JSON line `bouncedoc parse --json` prints for one file.
-#[derive(Serialize)]
+/// The JSON line `bouncedoc parse --json` prints for one file: `file`, then the notice's
+/// fields in the contract's order. (Written out rather than `#[serde(flatten)]`, whose
+/// buffering serializer was a tenth of the time `parse --json` took.)
 pub struct ParseLine<'a> {
     /// The file name as given.
     pub file: &'a str,
-    /// The notice, flattened into the same object.
-    #[serde(flatten)]
+    /// The notice.
     pub notice: &'a Notice,
+}
+
+impl Serialize for ParseLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let n = self.notice;
+        let mut s = serializer.serialize_struct("ParseLine", 7)?;
+        s.serialize_field("file", self.file)?;
+        s.serialize_field("kind", &n.kind)?;
+        s.serialize_field("generator", &n.generator)?;
+        s.serialize_field("reporting_mta", &n.reporting_mta)?;
+        s.serialize_field("sending_ips", &n.sending_ips)?;
+        s.serialize_field("original", &n.original)?;
+        s.serialize_field("recipients", &n.recipients)?;
+        s.end()
+    }
 }
 
 #[cfg(test)]
@@ -553,6 +569,17 @@ mod tests {
         let raw = b"From: MAILER-DAEMON@x.example\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@y.example\nAction: failed\nStatus: 5.1.1\n\n--b\nContent-Type: message/rfc822\n\nDate: Thu, 20 Apr 2008 23:34:45 UT\nFrom: Sender <s@x.example>\nTo: a@y.example\n\nhi\n--b--\n";
         let n = read(raw).unwrap();
         assert_eq!(n.original.unwrap().from.as_deref(), Some("s@x.example"));
+    }
+
+    #[test]
+    fn parse_line_is_file_then_the_notice() {
+        let n = read(b"From: a@b.example\nSubject: hi\n\nhello\n").unwrap();
+        let line = serde_json::to_value(ParseLine { file: "x.eml", notice: &n }).unwrap();
+        let mut want = serde_json::to_value(&n).unwrap();
+        want.as_object_mut().unwrap().insert("file".into(), "x.eml".into());
+        assert_eq!(line, want);
+        let text = serde_json::to_string(&ParseLine { file: "x.eml", notice: &n }).unwrap();
+        assert!(text.starts_with(r#"{"file":"x.eml","kind":"none","generator":null"#), "{text}");
     }
 
     #[test]

@@ -94,7 +94,8 @@ fn inline_block(quoted: &str) -> Option<String> {
     let mut block = String::new();
     let mut known = 0;
     let mut started = false;
-    for line in quoted.lines() {
+    // The quoted original's headers come first; a block further down is not its header.
+    for line in quoted.lines().take(300) {
         let l = line.trim_end_matches('\r');
         let is_field = l.split_once(':').is_some_and(|(n, _)| {
             !n.is_empty() && n.len() < 40 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

@@ -243,6 +243,8 @@ pub struct Scan {
     lower: Vec<String>,
     /// Candidate recipients in order: (address, first line, strength).
     candidates: Vec<(String, usize, Strength)>,
+    /// Which lines carry an SMTP or status code (computed on first use).
+    coded: std::cell::OnceCell<Vec<std::cell::Cell<Option<bool>>>>,
 }
 
 impl Scan {
@@ -328,6 +330,20 @@ impl Scan {
             lines,
             lower,
             candidates,
+            coded: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// True when line `i` carries an SMTP reply, a status code or a connection error.
+    fn coded(&self, i: usize) -> bool {
+        let cache = self.coded.get_or_init(|| vec![std::cell::Cell::new(None); self.lines.len()]);
+        match cache[i].get() {
+            Some(v) => v,
+            None => {
+                let v = has_code(self.line(i));
+                cache[i].set(Some(v));
+                v
+            }
         }
     }
 
@@ -486,8 +502,7 @@ impl Scan {
         // Lines mentioning the address with a code (Sendmail transcripts).
         let la = address.to_ascii_lowercase();
         for i in 0..self.lines.len() {
-            let l = self.line(i);
-            if self.lower[i].contains(&la) && has_code(l) && Some(i) != start {
+            if self.lower[i].contains(&la) && self.coded(i) && Some(i) != start {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
@@ -505,13 +520,13 @@ impl Scan {
             None => (0, self.lines.len()),
         };
         for i in from..to {
-            if has_code(self.line(i)) {
+            if self.coded(i) {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
         // Anywhere in the report (a notice with one diagnostic for all).
         for i in 0..self.lines.len() {
-            if has_code(self.line(i)) && !is_sender_line(&self.line(i).to_ascii_lowercase()) {
+            if self.coded(i) && !is_sender_line(&self.line(i).to_ascii_lowercase()) {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
