@@ -183,21 +183,22 @@ pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
     Ok(build(&parsed))
 }
 
-/// Mail on the wire is CRLF; files are often LF, and careless conversions leave CRCRLF. Every
-/// line end becomes exactly CRLF before parsing, so all three read the same (the MIME code
-/// relies on it, and `mail-parser`'s date parser misreads a zone name before a bare LF).
+/// Mail on the wire is CRLF; files are often LF; careless conversions leave CRCRLF. The reader
+/// handles LF and CRLF alike; runs of CRs before a LF are collapsed here so that CRCRLF reads
+/// the same too (without copying the common, clean input).
 fn crlf(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let crs_before = |i: usize| raw[..i].iter().rev().take_while(|b| **b == b'\r').count();
-    if memchr::memchr_iter(b'\n', raw).all(|i| crs_before(i) == 1) {
+    if memchr::memmem::find(raw, b"\r\r\n").is_none() {
         return std::borrow::Cow::Borrowed(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
+    let mut out = Vec::with_capacity(raw.len());
     let mut last = 0;
     for i in memchr::memchr_iter(b'\n', raw) {
         let crs = raw[last..i].iter().rev().take_while(|b| **b == b'\r').count();
-        out.extend_from_slice(&raw[last..i - crs]);
-        out.extend_from_slice(b"\r\n");
-        last = i + 1;
+        if crs > 1 {
+            out.extend_from_slice(&raw[last..i - crs + 1]);
+            out.push(b'\n');
+            last = i + 1;
+        }
     }
     out.extend_from_slice(&raw[last..]);
     std::borrow::Cow::Owned(out)
