@@ -103,7 +103,9 @@ impl Report {
         let mut report = Report::default();
         for t in texts {
             let lower = t.to_ascii_lowercase();
-            if lower.contains("final-recipient:") && (lower.contains("\nstatus:") || lower.contains("\naction:")) {
+            if lower.contains("final-recipient:")
+                && (lower.contains("\nstatus:") || lower.contains("\naction:"))
+            {
                 report.read_block(t);
             }
         }

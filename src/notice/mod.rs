@@ -575,12 +575,25 @@ mod tests {
     #[test]
     fn parse_line_is_file_then_the_notice() {
         let n = read(b"From: a@b.example\nSubject: hi\n\nhello\n").unwrap();
-        let line = serde_json::to_value(ParseLine { file: "x.eml", notice: &n }).unwrap();
+        let line = serde_json::to_value(ParseLine {
+            file: "x.eml",
+            notice: &n,
+        })
+        .unwrap();
         let mut want = serde_json::to_value(&n).unwrap();
-        want.as_object_mut().unwrap().insert("file".into(), "x.eml".into());
+        want.as_object_mut()
+            .unwrap()
+            .insert("file".into(), "x.eml".into());
         assert_eq!(line, want);
-        let text = serde_json::to_string(&ParseLine { file: "x.eml", notice: &n }).unwrap();
-        assert!(text.starts_with(r#"{"file":"x.eml","kind":"none","generator":null"#), "{text}");
+        let text = serde_json::to_string(&ParseLine {
+            file: "x.eml",
+            notice: &n,
+        })
+        .unwrap();
+        assert!(
+            text.starts_with(r#"{"file":"x.eml","kind":"none","generator":null"#),
+            "{text}"
+        );
     }
 
     #[test]

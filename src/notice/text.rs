@@ -336,7 +336,9 @@ impl Scan {
 
     /// True when line `i` carries an SMTP reply, a status code or a connection error.
     fn coded(&self, i: usize) -> bool {
-        let cache = self.coded.get_or_init(|| vec![std::cell::Cell::new(None); self.lines.len()]);
+        let cache = self
+            .coded
+            .get_or_init(|| vec![std::cell::Cell::new(None); self.lines.len()]);
         match cache[i].get() {
             Some(v) => v,
             None => {
