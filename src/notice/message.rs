@@ -30,6 +30,8 @@ pub struct Parsed {
     pub mdn: bool,
     /// The notice's own Date, as a Unix time.
     pub date_unix: Option<i64>,
+    /// The first attached message, whole (a gateway may forward the real notice this way).
+    pub attached: Option<Vec<u8>>,
     /// IP addresses in the original message's Received headers.
     pub original_received_ips: Vec<std::net::IpAddr>,
 }
@@ -85,6 +87,11 @@ impl Parsed {
                 Leaf::DeliveryStatus(d) => parsed.delivery_status.push(d),
                 Leaf::Feedback(f) => parsed.feedback = Some(f),
                 Leaf::Disposition => parsed.mdn = true,
+                Leaf::Attached(raw) => {
+                    if parsed.attached.is_none() {
+                        parsed.attached = Some(raw);
+                    }
+                }
                 Leaf::OriginalHeaders(block) => {
                     if parsed.original.is_none() {
                         let h = mime::headers_kept(&block, super::original::keeps);

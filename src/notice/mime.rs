@@ -225,6 +225,9 @@ pub enum Leaf {
     Disposition,
     /// The header section of the original message (attached or `text/rfc822-headers`).
     OriginalHeaders(Vec<u8>),
+    /// A whole attached message (`message/rfc822`): the original, or a notice forwarded by a
+    /// gateway.
+    Attached(Vec<u8>),
 }
 
 /// Walks the MIME tree of a message (its raw header section and body) and returns its leaves
@@ -275,6 +278,7 @@ fn walk(section: &[u8], body: &[u8], depth: usize, in_digest: bool, out: &mut Ve
             let decoded = transfer_decode(body, &encoding);
             let (section, _) = split(&decoded);
             out.push(Leaf::OriginalHeaders(section.to_vec()));
+            out.push(Leaf::Attached(decoded.into_owned()));
         }
         "text/rfc822-headers" | "message/global-headers" | "message/rfc822-headers" => {
             let decoded = transfer_decode(body, &encoding);
@@ -528,7 +532,11 @@ mod tests {
             l[2],
             Leaf::OriginalHeaders(b"From: a@b.example\r\nSubject: x\r\n".to_vec())
         );
-        assert_eq!(l.len(), 3);
+        assert_eq!(
+            l[3],
+            Leaf::Attached(b"From: a@b.example\r\nSubject: x\r\n\r\nbody not read".to_vec())
+        );
+        assert_eq!(l.len(), 4);
     }
 
     #[test]

@@ -171,6 +171,13 @@ pub enum ReadError {
 /// Reads one raw message. Returns a [`Notice`] for anything that is mail (with
 /// `kind: none` when it is not a notice) and an error only when the bytes are not mail.
 pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
+    read_at(raw, 0)
+}
+
+/// How deep notices forwarded inside notices are followed.
+const MAX_FORWARDS: usize = 2;
+
+fn read_at(raw: &[u8], depth: usize) -> Result<Notice, ReadError> {
     let raw = &raw[..raw.len().min(MAX_NOTICE_BYTES)];
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::Empty);
@@ -180,7 +187,7 @@ pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
     }
     let raw = crlf(raw);
     let parsed = message::Parsed::parse(&raw).ok_or(ReadError::NotMail)?;
-    Ok(build(&parsed))
+    Ok(build(&parsed, depth))
 }
 
 /// Mail on the wire is CRLF; files are often LF; careless conversions leave CRCRLF. The reader
@@ -205,7 +212,7 @@ fn crlf(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Turns the sorted parts of a message into a [`Notice`].
-fn build(parsed: &message::Parsed) -> Notice {
+fn build(parsed: &message::Parsed, depth: usize) -> Notice {
     let scan = text::Scan::new(parsed);
     match message::classify(parsed, &scan) {
         message::Class::NotNotice => Notice::none(),
@@ -214,7 +221,7 @@ fn build(parsed: &message::Parsed) -> Notice {
             match class {
                 message::Class::Autoreply => autoreply(parsed, original),
                 message::Class::Feedback => feedback(parsed, original),
-                _ => notice(parsed, &scan, original),
+                _ => notice(parsed, &scan, original, depth),
             }
         }
     }
@@ -296,7 +303,17 @@ fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
     }
 }
 
-fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original>) -> Notice {
+/// The notice a gateway forwarded as an attachment, when the attachment is one.
+fn forwarded_notice(parsed: &message::Parsed, depth: usize) -> Option<Notice> {
+    if depth >= MAX_FORWARDS {
+        return None;
+    }
+    let inner = read_at(parsed.attached.as_deref()?, depth + 1).ok()?;
+    (inner.kind != Kind::None && inner.kind != Kind::Autoreply && !inner.recipients.is_empty())
+        .then_some(inner)
+}
+
+fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original>, depth: usize) -> Notice {
     let mut report = dsn::Report::from_parts(&parsed.delivery_status);
     if report.recipients.is_empty() {
         let inline = dsn::Report::from_text(&parsed.texts);
@@ -318,6 +335,8 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         for r in report.recipients.iter().take(MAX_RECIPIENTS) {
             recipients.push(r.to_recipient(&report));
         }
+    } else if let Some(ses) = formats::ses::read(scan.error_text()) {
+        recipients = ses;
     } else {
         let mut failed_header: Vec<String> = parsed
             .headers
@@ -346,12 +365,16 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         {
             excluded.push(a.to_ascii_lowercase());
         }
-        let original_to = original.as_ref().map(|o| o.to.as_slice()).unwrap_or_default();
-        for a in scan
-            .recipients(&failed_header, &excluded, original_to)
-            .into_iter()
-            .take(MAX_RECIPIENTS)
-        {
+        let mut found = scan.recipients(&failed_header, &excluded, &[]);
+        if found.is_empty() {
+            // Nothing in the text names a recipient. A gateway may have forwarded the real
+            // notice as an attachment: read that. Else the original's To is the best guess.
+            if let Some(inner) = forwarded_notice(parsed, depth) {
+                return inner;
+            }
+            found = original.as_ref().map(|o| o.to.clone()).unwrap_or_default();
+        }
+        for a in found.into_iter().take(MAX_RECIPIENTS) {
             recipients.push(Recipient {
                 address: a,
                 ..Recipient::default()

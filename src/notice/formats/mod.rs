@@ -3,6 +3,7 @@
 
 pub mod exchange;
 pub mod remote;
+pub mod ses;
 
 use super::message::Parsed;
 use super::phrases::Labelled;
