@@ -3,4 +3,5 @@
 //! The pipeline (see the README's architecture section): [`notice`] reads raw messages into
 //! [`notice::Notice`]s; later stages diagnose, decide, compose and send.
 
+pub mod config;
 pub mod notice;

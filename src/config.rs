@@ -1,0 +1,346 @@
+//! The configuration file: raw YAML read into a validated [`Config`] in one place. A bad file is
+//! reported with the key's path and line, and what to write instead; nothing starts.
+//!
+//! Keys that later commands read (`mailboxes`, `smtp`, …) are accepted here as they are and
+//! validated by those commands; unknown keys are errors (a typo must not pass silently).
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid, at a key and line.
+    #[error("{path}:{line}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending value (0 when unknown).
+        line: usize,
+        /// The key's path, e.g. `dns.timeout`.
+        key: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+/// A duration written `30s`, `5m`, `1h` or `250ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(ConfigDuration)
+            .ok_or_else(|| de::Error::custom(format!("invalid duration {text:?}: write it like 500ms, 30s, 5m or 1h")))
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `1h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number.parse().ok()?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
+}
+
+/// A name server written `IP` or `IP:port` (`[IPv6]:port`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameServer(pub SocketAddr);
+
+impl<'de> Deserialize<'de> for NameServer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_name_server(&text)
+            .map(NameServer)
+            .ok_or_else(|| de::Error::custom(format!("invalid name server {text:?}: write an IP address and port, like 127.0.0.1:53")))
+    }
+}
+
+/// Parses `IP` (port 53) or `IP:port`.
+pub fn parse_name_server(text: &str) -> Option<SocketAddr> {
+    let t = text.trim();
+    t.parse::<SocketAddr>().ok().or_else(|| t.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// A DNS zone name (for blocklists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneName(pub String);
+
+impl<'de> Deserialize<'de> for ZoneName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+        let valid = name.contains('.')
+            && name.len() <= 253
+            && name.split('.').all(|l| {
+                !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if valid {
+            Ok(ZoneName(name))
+        } else {
+            Err(de::Error::custom(format!("invalid blocklist zone {text:?}: write a DNS name like zen.spamhaus.org")))
+        }
+    }
+}
+
+/// The `dns` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    #[serde(default)]
+    nameservers: Vec<NameServer>,
+    timeout: Option<ConfigDuration>,
+    attempts: Option<usize>,
+    budget: Option<ConfigDuration>,
+}
+
+/// The `dnsbl` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDnsbl {
+    zones: Option<Vec<ZoneName>>,
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    dnsbl: RawDnsbl,
+    #[serde(default)]
+    sending_ips: Vec<IpAddr>,
+    #[serde(default)]
+    probe_smtp: bool,
+    // Read by the daemon's commands; accepted as written here.
+    state_dir: Option<serde_yaml::Value>,
+    from: Option<serde_yaml::Value>,
+    support: Option<serde_yaml::Value>,
+    log_level: Option<serde_yaml::Value>,
+    smtp: Option<serde_yaml::Value>,
+    limits: Option<serde_yaml::Value>,
+    mailboxes: Option<serde_yaml::Value>,
+}
+
+/// How DNS is queried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Name servers; empty means the system's resolv.conf.
+    pub nameservers: Vec<SocketAddr>,
+    /// Per query attempt.
+    pub timeout: Duration,
+    /// Tries per query.
+    pub attempts: usize,
+    /// All queries of one diagnosis together.
+    pub budget: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// DNS settings.
+    pub dns: DnsConfig,
+    /// Blocklist zones, in order.
+    pub dnsbl_zones: Vec<String>,
+    /// Our own sending servers' public IPs.
+    pub sending_ips: Vec<IpAddr>,
+    /// Whether to probe the recipient's MX over SMTP.
+    pub probe_smtp: bool,
+}
+
+/// The blocklists a mail administrator would pick today (no dead lists such as SORBS).
+pub const DEFAULT_ZONES: &[&str] = &["zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net", "psbl.surriel.com"];
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            dns: DnsConfig {
+                nameservers: Vec::new(),
+                timeout: Duration::from_secs(2),
+                attempts: 2,
+                budget: Duration::from_secs(10),
+            },
+            dnsbl_zones: DEFAULT_ZONES.iter().map(|z| z.to_string()).collect(),
+            sending_ips: Vec::new(),
+            probe_smtp: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(&text).map_err(|(line, key, message)| ConfigError::Invalid { path: path.to_path_buf(), line, key, message })
+    }
+
+    /// Validates configuration text; errors are `(line, key path, message)`.
+    pub fn parse(text: &str) -> Result<Config, (usize, String, String)> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let de = serde_yaml::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let mut key = e.path().to_string();
+            let inner = e.into_inner();
+            let mut message = inner.to_string();
+            // serde_yaml adds the path before and the position after; both are given apart.
+            if let Some(p) = message.find(" at line ") {
+                message.truncate(p);
+            }
+            if let Some((head, rest)) = message.split_once(": ") {
+                if !head.contains(' ') {
+                    message = rest.to_string();
+                }
+            }
+            // Name an unknown key itself, not only its parent.
+            if let Some(field) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+                let field = field.to_string();
+                if key == "." {
+                    key = field.clone();
+                } else if !key.ends_with(&format!(".{field}")) && key != field {
+                    key = format!("{key}.{field}");
+                }
+                message = format!("unknown key `{field}` (check its spelling; config.example.yaml lists every key)");
+            }
+            let line = line_of_path(text, &key).or_else(|| inner.location().map(|l| l.line())).unwrap_or(0);
+            (line, key, message)
+        })?;
+        let default = Config::default();
+        let attempts = raw.dns.attempts.unwrap_or(default.dns.attempts);
+        if !(1..=10).contains(&attempts) {
+            let line = line_of_path(text, "dns.attempts").unwrap_or(0);
+            return Err((line, "dns.attempts".into(), format!("{attempts} is out of range: write a number from 1 to 10")));
+        }
+        let _ = (&raw.state_dir, &raw.from, &raw.support, &raw.log_level, &raw.smtp, &raw.limits, &raw.mailboxes);
+        Ok(Config {
+            dns: DnsConfig {
+                nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
+                timeout: raw.dns.timeout.map_or(default.dns.timeout, |d| d.0),
+                attempts,
+                budget: raw.dns.budget.map_or(default.dns.budget, |d| d.0),
+            },
+            dnsbl_zones: raw.dnsbl.zones.map_or(default.dnsbl_zones, |z| z.into_iter().map(|z| z.0).collect()),
+            sending_ips: raw.sending_ips,
+            probe_smtp: raw.probe_smtp,
+        })
+    }
+}
+
+/// The 1-based line of a key path such as `dns.timeout` or `dnsbl.zones[1]` in block-style
+/// YAML (flow-style values are found on their key's line).
+fn line_of_path(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut pos = 0usize; // search from this line
+    let mut parent_indent: Option<usize> = None;
+    let mut found = None;
+    for segment in path.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let mut hit = None;
+        for (i, l) in lines.iter().enumerate().skip(pos) {
+            let t = l.trim_start();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            if let Some(p) = parent_indent {
+                if indent(l) <= p && i > pos {
+                    break;
+                }
+            }
+            let t = t.trim_start_matches("- ");
+            if t.strip_prefix(name).is_some_and(|r| r.trim_start().starts_with(':')) {
+                hit = Some(i);
+                break;
+            }
+        }
+        let i = hit?;
+        found = Some(i);
+        parent_indent = Some(indent(lines[i]));
+        pos = i;
+        if let Some(n) = index {
+            let flow = lines[i].contains('[');
+            if !flow {
+                let item = lines
+                    .iter()
+                    .enumerate()
+                    .skip(i + 1)
+                    .take_while(|(_, l)| l.trim().is_empty() || indent(l) > indent(lines[i]) || l.trim_start().starts_with("- "))
+                    .filter(|(_, l)| l.trim_start().starts_with("- "))
+                    .nth(n)
+                    .map(|(j, _)| j);
+                if let Some(j) = item {
+                    found = Some(j);
+                    pos = j;
+                }
+            }
+        }
+    }
+    found.map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_values() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c, Config::default());
+        let c = Config::parse("dns:\n  nameservers: [\"127.0.0.1:5353\", \"::1\"]\n  timeout: 500ms\n  budget: 3s\ndnsbl:\n  zones: [bl.test]\nsending_ips: [203.0.113.5]\nprobe_smtp: true\n").unwrap();
+        assert_eq!(c.dns.nameservers, vec!["127.0.0.1:5353".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+        assert_eq!(c.dns.timeout, Duration::from_millis(500));
+        assert_eq!(c.dns.budget, Duration::from_secs(3));
+        assert_eq!(c.dnsbl_zones, vec!["bl.test".to_string()]);
+        assert!(c.probe_smtp);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let (line, key, msg) = Config::parse("dns:\n  nameservers: []\n  timeout: 5x\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (3, "dns.timeout"));
+        assert!(msg.contains("invalid duration \"5x\""), "{msg}");
+        let (line, key, _) = Config::parse("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (4, "dnsbl.zones[1]"));
+        let (line, key, msg) = Config::parse("dns:\n  timout: 1s\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (2, "dns.timout"));
+        assert!(msg.contains("unknown key `timout`"), "{msg}");
+        let (line, key, _) = Config::parse("probe_smtp: false\nsendng_ips: []\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (2, "sendng_ips"));
+        let (line, key, _) = Config::parse("sending_ips: [not-an-ip]\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (1, "sending_ips[0]"));
+        let (line, key, _) = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (2, "dns.attempts"));
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../config.example.yaml");
+        Config::parse(text).unwrap();
+    }
+}
