@@ -4,4 +4,6 @@
 //! [`notice::Notice`]s; later stages diagnose, decide, compose and send.
 
 pub mod config;
+pub mod diagnose;
 pub mod notice;
+pub mod verdict;

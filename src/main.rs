@@ -29,12 +29,29 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Find out why a notice's mail is stuck: DNS, blocklists, reverse DNS, the server's words.
+    Diagnose {
+        /// The configuration file (config.example.yaml documents every key).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Ask this DNS server (IP:PORT) instead of the configured ones.
+        #[arg(long)]
+        dns: Option<String>,
+        /// Print `{"notice", "findings", "verdict"}` as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The notice (a raw message file).
+        notice: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { json, files } => cli::parse::run(&files, json),
+        Command::Diagnose { config, dns, json, notice } => {
+            cli::diagnose::run(config.as_deref(), dns.as_deref(), json, &notice)
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,464 @@
+//! Diagnosis: the five causes on the delay-notice help page, checked automatically.
+//!
+//! Every DNS query of one diagnosis runs concurrently under one deadline (`dns.budget`): the
+//! recipient domains' mail routing, the sender domain's records, blocklists for the recipient's
+//! servers and ours, and our reverse DNS. The chains that must wait (MX → the MX host's address →
+//! blocklist) wait only on each other. A check cut short by the deadline says so
+//! (`dns-error`); it never says "does not exist".
+
+pub mod dns;
+pub mod dnsbl;
+pub mod probe;
+
+use crate::config::Config;
+use crate::notice::{is_public, Notice};
+use dns::{Dns, Failure, Outcome};
+use dnsbl::{Blocklists, Health, Listing};
+use futures::future::join_all;
+use serde::Serialize;
+use std::net::IpAddr;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Which check a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The recipient domain's mail routing (MX, implicit MX, null MX, MX hosts' addresses).
+    RecipientDomain,
+    /// The sender domain's A/AAAA and MX records.
+    SenderDomain,
+    /// A recipient server's IP on a blocklist.
+    RecipientListed,
+    /// The remote server's own words refusing our server.
+    BlockedByRecipient,
+    /// Our sending IP on a blocklist.
+    SenderListed,
+    /// Our sending IP's forward-confirmed reverse DNS.
+    SenderPtr,
+    /// A blocklist zone that cannot be trusted (failed self-test, error answers).
+    BlocklistZone,
+    /// SMTP reachability of the recipient's MX (optional).
+    SmtpProbe,
+}
+
+/// One check's result about one subject (a domain, an IP, a zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The check.
+    pub check: Check,
+    /// What was checked: a domain, an IP, a zone, a recipient.
+    pub subject: String,
+    /// The result word (`ok`, `nxdomain`, `listed`, `dns-error`, …).
+    pub result: String,
+    /// The evidence, in words.
+    pub detail: String,
+}
+
+impl Finding {
+    fn new(check: Check, subject: impl Into<String>, result: &str, detail: impl Into<String>) -> Finding {
+        Finding { check, subject: subject.into(), result: result.to_string(), detail: detail.into() }
+    }
+
+    /// True when this finding shows a problem (not `ok`, `clean`, `none`, `reachable`).
+    pub fn is_problem(&self) -> bool {
+        !matches!(self.result.as_str(), "ok" | "clean" | "none" | "reachable")
+    }
+}
+
+/// Everything the checks found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// The findings, grouped by check.
+    pub findings: Vec<Finding>,
+}
+
+/// What a diagnosis needs besides the notice: DNS, blocklists, our IPs, options.
+#[derive(Clone)]
+pub struct Diagnoser {
+    resolver: hickory_resolver::TokioResolver,
+    blocklists: Blocklists,
+    sending_ips: Vec<IpAddr>,
+    budget: Duration,
+    probe_smtp: bool,
+    /// The SMTP port probed (25; tests use another).
+    pub smtp_port: u16,
+}
+
+/// The failure of setting up a diagnosis.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    /// The resolver could not be built.
+    #[error("{0}")]
+    Resolver(String),
+}
+
+impl Diagnoser {
+    /// Prepares diagnoses with a configuration.
+    pub fn new(config: &Config) -> Result<Diagnoser, DiagnoseError> {
+        Ok(Diagnoser {
+            resolver: dns::resolver(&config.dns).map_err(DiagnoseError::Resolver)?,
+            blocklists: Blocklists::new(config.dnsbl_zones.clone()),
+            sending_ips: config.sending_ips.clone(),
+            budget: config.dns.budget,
+            probe_smtp: config.probe_smtp,
+            smtp_port: 25,
+        })
+    }
+
+    /// Runs every check for a notice, all at once, within the budget.
+    pub async fn diagnose(&self, notice: &Notice) -> Diagnosis {
+        let deadline = Instant::now() + self.budget;
+        let dns = Dns::new(self.resolver.clone(), deadline);
+
+        let mut recipient_domains: Vec<String> = Vec::new();
+        for r in &notice.recipients {
+            if let Some(d) = domain_of(&r.address) {
+                if !recipient_domains.contains(&d) {
+                    recipient_domains.push(d);
+                }
+            }
+        }
+        let sender_domain = notice.original.as_ref().and_then(|o| o.from.as_deref()).and_then(domain_of);
+        let remote_ips: Vec<IpAddr> = notice
+            .recipients
+            .iter()
+            .filter_map(|r| r.remote_ip.as_deref()?.parse().ok())
+            .filter(is_public)
+            .fold(Vec::new(), push_unique);
+        let mut sending: Vec<IpAddr> =
+            notice.sending_ips.iter().filter_map(|s| s.parse().ok()).filter(is_public).fold(Vec::new(), push_unique);
+        for ip in &self.sending_ips {
+            if !sending.contains(ip) {
+                sending.push(*ip);
+            }
+        }
+
+        // Self-tests start at once, beside the first lookups: they are not on the critical path.
+        let zones = self.blocklists.zones().to_vec();
+        let health = join_all(zones.iter().map(|z| {
+            let dns = dns.clone();
+            let lists = self.blocklists.clone();
+            let z = z.clone();
+            async move { (z.clone(), lists.health(&dns, &z).await) }
+        }));
+        let routing = join_all(recipient_domains.iter().map(|d| recipient_routing(&dns, d)));
+        let sender = async {
+            match &sender_domain {
+                Some(d) => Some(sender_records(&dns, d).await),
+                None => None,
+            }
+        };
+        let ptrs = join_all(sending.iter().map(|ip| reverse_dns(&dns, *ip)));
+        let (health, routing, sender, ptrs) = tokio::join!(health, routing, sender, ptrs);
+
+        let mut findings = Vec::new();
+        let mut mx_ips: Vec<IpAddr> = Vec::new();
+        for (finding, ips) in routing {
+            findings.push(finding);
+            for ip in ips.into_iter().filter(is_public) {
+                if !mx_ips.contains(&ip) {
+                    mx_ips.push(ip);
+                }
+            }
+        }
+        if let Some(f) = sender {
+            findings.push(f);
+        }
+        findings.extend(blocking_us(notice));
+
+        // Blocklists: the recipient's servers (the notice's remote IP, else the MX hosts) and ours.
+        let trusted: Vec<String> = health
+            .iter()
+            .filter(|(_, h)| *h == Health::Trusted)
+            .map(|(z, _)| z.clone())
+            .collect();
+        for (zone, h) in &health {
+            if let Health::Untrusted(why) = h {
+                findings.push(Finding::new(Check::BlocklistZone, zone.clone(), "list-error", why.clone()));
+            }
+        }
+        let recipient_ips = if remote_ips.is_empty() { mx_ips.clone() } else { remote_ips };
+        let listings = join_all(
+            recipient_ips
+                .iter()
+                .map(|ip| (Check::RecipientListed, *ip))
+                .chain(sending.iter().map(|ip| (Check::SenderListed, *ip)))
+                .map(|(check, ip)| {
+                    let dns = dns.clone();
+                    let lists = self.blocklists.clone();
+                    let zones = trusted.clone();
+                    async move {
+                        let results = join_all(zones.iter().map(|z| lists.query(&dns, z, ip))).await;
+                        listing_finding(check, ip, &zones, &results)
+                    }
+                }),
+        );
+        let probe = async {
+            if self.probe_smtp {
+                match mx_ips.first() {
+                    Some(ip) => Some(probe::probe(*ip, self.smtp_port, deadline).await),
+                    None => None,
+                }
+            } else {
+                None
+            }
+        };
+        let (listings, probe) = tokio::join!(listings, probe);
+        findings.extend(listings);
+        findings.extend(ptrs);
+        findings.extend(probe);
+        Diagnosis { findings }
+    }
+}
+
+fn push_unique(mut v: Vec<IpAddr>, ip: IpAddr) -> Vec<IpAddr> {
+    if !v.contains(&ip) {
+        v.push(ip);
+    }
+    v
+}
+
+/// The domain of an address, lower-cased.
+pub fn domain_of(address: &str) -> Option<String> {
+    let d = address.rsplit_once('@')?.1.trim().trim_end_matches('.').to_ascii_lowercase();
+    (!d.is_empty()).then_some(d)
+}
+
+fn failure_detail(what: &str, f: &Failure) -> String {
+    format!("{what}: the lookup failed ({f}); this says nothing about whether the records exist")
+}
+
+/// RFC 5321 §5.1 and RFC 7505: where mail for a domain goes. Returns the finding and the
+/// addresses found for its mail servers.
+async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
+    let f = |result: &str, detail: String| Finding::new(Check::RecipientDomain, domain, result, detail);
+    match dns.mx(domain).await {
+        Outcome::NxDomain => (f("nxdomain", format!("{domain} does not exist (NXDOMAIN)")), vec![]),
+        Outcome::Failed(e) => (f("dns-error", failure_detail(&format!("MX of {domain}"), &e)), vec![]),
+        Outcome::NoData => match dns.addresses(domain).await {
+            Outcome::Answer(ips, _) => {
+                let list = ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+                (f("ok", format!("no MX; its address ({list}) takes mail as the implicit MX (RFC 5321 §5.1)")), ips)
+            }
+            Outcome::Failed(e) => (f("dns-error", failure_detail(&format!("address of {domain}"), &e)), vec![]),
+            Outcome::NxDomain | Outcome::NoData => (
+                f("no-mx-no-address", format!("{domain} has no MX record and no address: no server takes its mail")),
+                vec![],
+            ),
+        },
+        Outcome::Answer(mx, _) => {
+            if mx.iter().all(|(_, h)| h == "." || h.is_empty()) {
+                return (
+                    f("null-mx", format!("{domain} publishes a null MX (RFC 7505): it accepts no mail at all")),
+                    vec![],
+                );
+            }
+            let hosts: Vec<&(u16, String)> = mx.iter().filter(|(_, h)| h != ".").collect();
+            let lookups = join_all(hosts.iter().map(|(_, h)| async move {
+                match h.trim_matches(['[', ']']).parse::<IpAddr>() {
+                    Ok(ip) => (Outcome::Answer(vec![ip], false), true),
+                    Err(_) => (dns.addresses(h).await, false),
+                }
+            }))
+            .await;
+            let mut ips = Vec::new();
+            let mut notes = Vec::new();
+            let mut failed = Vec::new();
+            let mut parts = Vec::new();
+            for ((pref, host), (outcome, literal)) in hosts.iter().zip(lookups) {
+                if literal {
+                    notes.push(format!("MX {host} is an IP address, which RFC 5321 does not allow"));
+                }
+                match outcome {
+                    Outcome::Answer(a, aliased) => {
+                        if aliased {
+                            notes.push(format!("MX {host} is an alias (CNAME), which RFC 5321 does not allow"));
+                        }
+                        parts.push(format!(
+                            "{host} (preference {pref}: {})",
+                            a.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                        ));
+                        ips.extend(a);
+                    }
+                    Outcome::Failed(e) => failed.push(format!("{host} ({e})")),
+                    Outcome::NxDomain => parts.push(format!("{host} (does not exist)")),
+                    Outcome::NoData => parts.push(format!("{host} (no address)")),
+                }
+            }
+            let note = if notes.is_empty() { String::new() } else { format!("; note: {}", notes.join("; ")) };
+            if !ips.is_empty() {
+                (f("ok", format!("mail servers: {}{note}", parts.join(", "))), ips)
+            } else if !failed.is_empty() {
+                (
+                    f(
+                        "dns-error",
+                        format!("the MX hosts' addresses could not be looked up: {}{note}", failed.join(", ")),
+                    ),
+                    vec![],
+                )
+            } else {
+                (
+                    f(
+                        "mx-hosts-unresolvable",
+                        format!("{domain}'s MX hosts have no address: {}{note}", parts.join(", ")),
+                    ),
+                    vec![],
+                )
+            }
+        }
+    }
+}
+
+/// The sender domain must have an address or an MX: receivers refuse mail from domains with
+/// neither.
+async fn sender_records(dns: &Dns, domain: &str) -> Finding {
+    let f = |result: &str, detail: String| Finding::new(Check::SenderDomain, domain, result, detail);
+    let (addr, mx) = tokio::join!(dns.addresses(domain), dns.mx(domain));
+    let has_addr = !addr.answers().is_empty();
+    let has_mx = mx.answers().iter().any(|(_, h)| h != ".");
+    if has_addr || has_mx {
+        let mut what = Vec::new();
+        if has_addr {
+            what.push("an address");
+        }
+        if has_mx {
+            what.push("MX records");
+        }
+        return f("ok", format!("{domain} has {}", what.join(" and ")));
+    }
+    if let Outcome::Failed(e) = addr {
+        return f("dns-error", failure_detail(&format!("address of {domain}"), &e));
+    }
+    if let Outcome::Failed(e) = mx {
+        return f("dns-error", failure_detail(&format!("MX of {domain}"), &e));
+    }
+    if addr == Outcome::NxDomain || mx == Outcome::NxDomain {
+        return f("nxdomain", format!("{domain} does not exist (NXDOMAIN)"));
+    }
+    f("missing", format!("{domain} has no A, AAAA or MX record: most servers refuse mail from it"))
+}
+
+/// Forward-confirmed reverse DNS of one of our sending IPs.
+async fn reverse_dns(dns: &Dns, ip: IpAddr) -> Finding {
+    let f = |result: &str, detail: String| Finding::new(Check::SenderPtr, ip.to_string(), result, detail);
+    match dns.ptr(ip).await {
+        Outcome::NxDomain | Outcome::NoData => {
+            f("no-ptr", format!("{ip} has no reverse DNS (PTR): many receivers refuse mail from it"))
+        }
+        Outcome::Failed(e) => f("dns-error", failure_detail(&format!("PTR of {ip}"), &e)),
+        Outcome::Answer(names, _) => {
+            let forward = join_all(names.iter().take(4).map(|n| dns.addresses(n))).await;
+            if forward.iter().any(|o| o.answers().contains(&ip)) {
+                f("ok", format!("{ip} → {} → {ip}", names.join(", ")))
+            } else if let Some(Outcome::Failed(e)) = forward.iter().find(|o| o.failed()) {
+                f("dns-error", failure_detail(&format!("address of {}", names.join(", ")), e))
+            } else {
+                f(
+                    "mismatch",
+                    format!("{ip} → {}, but that name does not resolve back to {ip}", names.join(", ")),
+                )
+            }
+        }
+    }
+}
+
+fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listing]) -> Finding {
+    let mut listed = Vec::new();
+    let mut errors = Vec::new();
+    for (zone, r) in zones.iter().zip(results) {
+        match r {
+            Listing::Listed { code, reason } => listed.push(match reason {
+                Some(t) => format!("{zone} ({code}: {t})"),
+                None => format!("{zone} ({code})"),
+            }),
+            Listing::Error(e) => errors.push(e.clone()),
+            Listing::Clean => {}
+        }
+    }
+    let subject = ip.to_string();
+    if !listed.is_empty() {
+        Finding::new(check, subject, "listed", format!("{ip} is listed on {}", listed.join(", ")))
+    } else if !errors.is_empty() {
+        Finding::new(check, subject, "list-error", errors.join("; "))
+    } else if zones.is_empty() {
+        Finding::new(check, subject, "list-error", "no blocklist could be used (every zone failed its self-test)")
+    } else {
+        Finding::new(check, subject, "clean", format!("{ip} is on none of {}", zones.join(", ")))
+    }
+}
+
+/// Words and codes with which a remote server says it refuses our server.
+const BLOCK_WORDS: &[&str] = &[
+    "blocked using",
+    "listed at",
+    "listed in",
+    "listed on",
+    "blacklist",
+    "blocklist",
+    "block list",
+    "poor reputation",
+    "bad reputation",
+    "reputation",
+    "client host",
+    "spamhaus",
+    "barracuda",
+    "spamcop",
+    "dnsbl",
+    "rbl",
+    "not allowed to send",
+    "access denied",
+    "rejected due to",
+    "sender ip",
+    "your ip",
+];
+
+/// The remote server's own words refusing our server, per recipient.
+fn blocking_us(notice: &Notice) -> Vec<Finding> {
+    notice
+        .recipients
+        .iter()
+        .filter_map(|r| {
+            let d = r.diagnostic.as_deref()?;
+            let lower = d.to_ascii_lowercase();
+            let words = BLOCK_WORDS.iter().any(|w| lower.contains(w));
+            let policy = crate::notice::codes::status_codes(d).iter().any(|c| c.get(1..4) == Some(".7."));
+            (words || policy).then(|| {
+                Finding::new(Check::BlockedByRecipient, r.address.clone(), "blocking-us", format!("the server said: \"{d}\""))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notice::Recipient;
+
+    #[test]
+    fn remote_words_that_refuse_us() {
+        let n = Notice {
+            kind: crate::notice::Kind::Delayed,
+            generator: None,
+            reporting_mta: None,
+            sending_ips: vec![],
+            original: None,
+            recipients: vec![
+                Recipient {
+                    address: "a@x.example".into(),
+                    diagnostic: Some("554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org".into()),
+                    ..Recipient::default()
+                },
+                Recipient {
+                    address: "b@x.example".into(),
+                    diagnostic: Some("452 4.2.2 Mailbox full".into()),
+                    ..Recipient::default()
+                },
+            ],
+        };
+        let f = blocking_us(&n);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].subject, "a@x.example");
+        assert!(f[0].detail.contains("blocked using zen.spamhaus.org"));
+    }
+}

@@ -1,0 +1,286 @@
+//! The verdict: a pure function of the notice and the findings, following DESIGN.md's table.
+//! Rows are in order of precedence: the first that holds decides the action; the text names
+//! every cause that holds. A final failure is worded as final; a delay says how long the
+//! sending server keeps trying.
+
+use crate::diagnose::{Check, Finding};
+use crate::notice::{Kind, Notice};
+use serde::Serialize;
+
+/// What the bot does with a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Advise the user: the cause is on the recipient's side or the user's DNS.
+    ReplyUser,
+    /// Send the package to Support: the cause is ours, or nothing explains the delay.
+    ForwardSupport,
+    /// Nothing is sent yet: a lookup that could decide failed; diagnose again later.
+    Recheck,
+}
+
+/// Why mail is stuck, in the table's order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The recipient domain's mail routing is broken.
+    RecipientDomain,
+    /// The sender domain has no A and no MX.
+    SenderDomain,
+    /// A lookup that could change the two rows above failed.
+    DnsInconclusive,
+    /// Our sending IP is on a blocklist.
+    SenderListed,
+    /// Our sending IP has no forward-confirmed reverse DNS.
+    SenderPtr,
+    /// A recipient server IP is on a blocklist.
+    RecipientListed,
+    /// The remote server says it refuses our server.
+    BlockedByRecipient,
+    /// Every check passes.
+    Unexplained,
+}
+
+impl Cause {
+    fn action(self) -> Action {
+        match self {
+            Cause::RecipientDomain | Cause::SenderDomain | Cause::RecipientListed | Cause::BlockedByRecipient => {
+                Action::ReplyUser
+            }
+            Cause::DnsInconclusive => Action::Recheck,
+            Cause::SenderListed | Cause::SenderPtr | Cause::Unexplained => Action::ForwardSupport,
+        }
+    }
+
+    /// What the user is told about this cause.
+    fn advice(self) -> &'static str {
+        match self {
+            Cause::RecipientDomain => {
+                "The recipient's mail setup is broken: their domain cannot receive mail. Check the address for typos, and contact the recipient by another channel (phone, another address) so their administrator can fix it."
+            }
+            Cause::SenderDomain => {
+                "Your own domain's DNS records are missing or not yet propagated; most servers refuse mail from a domain without them. Contact your DNS hosting provider."
+            }
+            Cause::DnsInconclusive => {
+                "Some DNS lookups failed (no answer or a server error), so the cause is not known yet. The check will be repeated; nothing needs doing now."
+            }
+            Cause::SenderListed => {
+                "Our sending server is on a blocklist. The full report has been sent to Support, who will get it delisted."
+            }
+            Cause::SenderPtr => {
+                "Our sending server has no matching reverse DNS, which many receivers require. The full report has been sent to Support."
+            }
+            Cause::RecipientListed => {
+                "The recipient's mail server is on a blocklist. Contact the recipient directly so their administrator can address it."
+            }
+            Cause::BlockedByRecipient => {
+                "The recipient's server refuses our server. Contact the recipient directly; if their administrator asks for our SMTP logs, reply \"support\" and the full report goes to Support."
+            }
+            Cause::Unexplained => {
+                "Nothing on your side or the recipient's explains the delay. The full report has been sent to Support so they can find the root cause."
+            }
+        }
+    }
+
+    /// A short name for the cause.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::RecipientDomain => "the recipient's domain cannot receive mail",
+            Cause::SenderDomain => "your domain's DNS records are missing",
+            Cause::DnsInconclusive => "DNS lookups failed; cause not known yet",
+            Cause::SenderListed => "our sending server is on a blocklist",
+            Cause::SenderPtr => "our sending server lacks reverse DNS",
+            Cause::RecipientListed => "the recipient's server is on a blocklist",
+            Cause::BlockedByRecipient => "the recipient's server refuses ours",
+            Cause::Unexplained => "no cause found",
+        }
+    }
+}
+
+/// The decision about one notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// What the bot does.
+    pub action: Action,
+    /// The deciding cause (the first row that holds).
+    pub cause: Cause,
+    /// Every cause that holds, in the table's order.
+    #[serde(skip)]
+    pub causes: Vec<Cause>,
+    /// What happened and what to do, in a few sentences.
+    pub summary: String,
+}
+
+fn any(findings: &[Finding], check: Check, results: &[&str]) -> bool {
+    findings.iter().any(|f| f.check == check && results.contains(&f.result.as_str()))
+}
+
+/// Decides a notice. Pure: the same notice and findings give the same verdict.
+pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
+    let mut causes = Vec::new();
+    if any(findings, Check::RecipientDomain, &["nxdomain", "null-mx", "no-mx-no-address", "mx-hosts-unresolvable"]) {
+        causes.push(Cause::RecipientDomain);
+    }
+    if any(findings, Check::SenderDomain, &["nxdomain", "missing"]) {
+        causes.push(Cause::SenderDomain);
+    }
+    if any(findings, Check::RecipientDomain, &["dns-error"]) || any(findings, Check::SenderDomain, &["dns-error"]) {
+        causes.push(Cause::DnsInconclusive);
+    }
+    if any(findings, Check::SenderListed, &["listed"]) {
+        causes.push(Cause::SenderListed);
+    }
+    if any(findings, Check::SenderPtr, &["no-ptr", "mismatch"]) {
+        causes.push(Cause::SenderPtr);
+    }
+    if any(findings, Check::RecipientListed, &["listed"]) {
+        causes.push(Cause::RecipientListed);
+    }
+    if any(findings, Check::BlockedByRecipient, &["blocking-us"]) {
+        causes.push(Cause::BlockedByRecipient);
+    }
+    if causes.is_empty() {
+        causes.push(Cause::Unexplained);
+    }
+    let cause = causes[0];
+    let action = cause.action();
+
+    let mut summary = String::new();
+    summary.push_str(&what_happened(notice));
+    summary.push(' ');
+    if causes.len() > 1 {
+        let labels: Vec<&str> = causes.iter().map(|c| c.label()).collect();
+        summary.push_str(&format!("Found: {}. ", labels.join("; ")));
+    }
+    for c in &causes {
+        summary.push_str(c.advice());
+        summary.push(' ');
+    }
+    summary.push_str(&retry_sentence(notice));
+    Verdict { action, cause, causes, summary: summary.trim().to_string() }
+}
+
+fn what_happened(notice: &Notice) -> String {
+    let to: Vec<&str> = notice.recipients.iter().map(|r| r.address.as_str()).collect();
+    let to = if to.is_empty() { "the recipient".to_string() } else { to.join(", ") };
+    let subject = notice
+        .original
+        .as_ref()
+        .and_then(|o| o.subject.as_deref())
+        .map(|s| format!(" \"{s}\""))
+        .unwrap_or_default();
+    match notice.kind {
+        Kind::Failed => format!("Your message{subject} to {to} could not be delivered; the sending server has given up."),
+        _ => format!("Your message{subject} to {to} has not been delivered yet."),
+    }
+}
+
+/// How long the sending server keeps trying, and what happens next.
+fn retry_sentence(notice: &Notice) -> String {
+    if notice.kind == Kind::Failed {
+        return "This is final: the message will not be delivered unless it is sent again.".to_string();
+    }
+    let r = notice.recipients.iter().find(|r| r.retry_until.is_some() || r.remaining_seconds.is_some());
+    match r.map(|r| (r.retry_until.as_deref(), r.remaining_seconds)) {
+        Some((Some(until), Some(left))) => format!(
+            "The sending server keeps trying until {until} ({} from the notice); if it still fails by then, you will get a final notice.",
+            human_duration(left)
+        ),
+        Some((Some(until), None)) => {
+            format!("The sending server keeps trying until {until}; if it still fails by then, you will get a final notice.")
+        }
+        Some((None, Some(left))) => format!(
+            "The sending server keeps trying for {} more; if it still fails by then, you will get a final notice.",
+            human_duration(left)
+        ),
+        _ => "The sending server keeps trying for a while (the notice does not say how long); if it still fails, you will get a final notice.".to_string(),
+    }
+}
+
+/// "1 day 19 hours 56 minutes".
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    let mut parts = Vec::new();
+    let unit = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if d > 0 {
+        parts.push(unit(d, "day", "days"));
+    }
+    if h > 0 {
+        parts.push(unit(h, "hour", "hours"));
+    }
+    if m > 0 || parts.is_empty() {
+        parts.push(unit(m, "minute", "minutes"));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notice::Recipient;
+
+    fn notice(kind: Kind) -> Notice {
+        Notice {
+            kind,
+            generator: None,
+            reporting_mta: None,
+            sending_ips: vec![],
+            original: None,
+            recipients: vec![Recipient {
+                address: "bob@partner.example".into(),
+                retry_until: Some("2026-11-26T04:11:40Z".into()),
+                remaining_seconds: Some(158_340),
+                ..Recipient::default()
+            }],
+        }
+    }
+
+    fn f(check: Check, result: &str) -> Finding {
+        Finding { check, subject: "x".into(), result: result.into(), detail: String::new() }
+    }
+
+    #[test]
+    fn every_row_of_the_table() {
+        use Check::*;
+        let rows: Vec<(Vec<Finding>, Cause, Action)> = vec![
+            (vec![f(RecipientDomain, "nxdomain")], Cause::RecipientDomain, Action::ReplyUser),
+            (vec![f(RecipientDomain, "null-mx")], Cause::RecipientDomain, Action::ReplyUser),
+            (vec![f(RecipientDomain, "no-mx-no-address")], Cause::RecipientDomain, Action::ReplyUser),
+            (vec![f(RecipientDomain, "mx-hosts-unresolvable")], Cause::RecipientDomain, Action::ReplyUser),
+            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "missing")], Cause::SenderDomain, Action::ReplyUser),
+            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "nxdomain")], Cause::SenderDomain, Action::ReplyUser),
+            (vec![f(RecipientDomain, "dns-error"), f(SenderDomain, "ok")], Cause::DnsInconclusive, Action::Recheck),
+            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "dns-error")], Cause::DnsInconclusive, Action::Recheck),
+            (vec![f(RecipientDomain, "ok"), f(SenderListed, "listed")], Cause::SenderListed, Action::ForwardSupport),
+            (vec![f(RecipientDomain, "ok"), f(SenderPtr, "no-ptr")], Cause::SenderPtr, Action::ForwardSupport),
+            (vec![f(RecipientDomain, "ok"), f(SenderPtr, "mismatch")], Cause::SenderPtr, Action::ForwardSupport),
+            (vec![f(RecipientDomain, "ok"), f(RecipientListed, "listed")], Cause::RecipientListed, Action::ReplyUser),
+            (vec![f(BlockedByRecipient, "blocking-us")], Cause::BlockedByRecipient, Action::ReplyUser),
+            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "ok"), f(SenderPtr, "ok")], Cause::Unexplained, Action::ForwardSupport),
+            // A decided domain problem wins over a failed lookup elsewhere.
+            (vec![f(RecipientDomain, "nxdomain"), f(SenderDomain, "dns-error")], Cause::RecipientDomain, Action::ReplyUser),
+            // A listing of ours outranks theirs; both are named.
+            (vec![f(RecipientListed, "listed"), f(SenderListed, "listed")], Cause::SenderListed, Action::ForwardSupport),
+            // A blocklist error is not a listing.
+            (vec![f(SenderListed, "list-error")], Cause::Unexplained, Action::ForwardSupport),
+        ];
+        for (findings, cause, action) in rows {
+            let v = decide(&notice(Kind::Delayed), &findings);
+            assert_eq!((v.cause, v.action), (cause, action), "{findings:?}");
+        }
+    }
+
+    #[test]
+    fn every_cause_is_named_and_time_is_given() {
+        let findings = vec![f(Check::RecipientListed, "listed"), f(Check::SenderListed, "listed")];
+        let v = decide(&notice(Kind::Delayed), &findings);
+        assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
+        assert!(v.summary.contains("our sending server is on a blocklist"));
+        assert!(v.summary.contains("the recipient's server is on a blocklist"));
+        assert!(v.summary.contains("keeps trying until 2026-11-26T04:11:40Z (1 day 19 hours 59 minutes"), "{}", v.summary);
+        let v = decide(&notice(Kind::Failed), &findings);
+        assert!(v.summary.contains("could not be delivered"));
+        assert!(v.summary.contains("This is final"));
+        assert!(!v.summary.contains("keeps trying"));
+    }
+}
