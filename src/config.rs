@@ -42,9 +42,11 @@ pub struct ConfigDuration(pub Duration);
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        parse_duration(&text)
-            .map(ConfigDuration)
-            .ok_or_else(|| de::Error::custom(format!("invalid duration {text:?}: write it like 500ms, 30s, 5m or 1h")))
+        parse_duration(&text).map(ConfigDuration).ok_or_else(|| {
+            de::Error::custom(format!(
+                "invalid duration {text:?}: write it like 500ms, 30s, 5m or 1h"
+            ))
+        })
     }
 }
 
@@ -71,16 +73,20 @@ pub struct NameServer(pub SocketAddr);
 impl<'de> Deserialize<'de> for NameServer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        parse_name_server(&text)
-            .map(NameServer)
-            .ok_or_else(|| de::Error::custom(format!("invalid name server {text:?}: write an IP address and port, like 127.0.0.1:53")))
+        parse_name_server(&text).map(NameServer).ok_or_else(|| {
+            de::Error::custom(format!(
+                "invalid name server {text:?}: write an IP address and port, like 127.0.0.1:53"
+            ))
+        })
     }
 }
 
 /// Parses `IP` (port 53) or `IP:port`.
 pub fn parse_name_server(text: &str) -> Option<SocketAddr> {
     let t = text.trim();
-    t.parse::<SocketAddr>().ok().or_else(|| t.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+    t.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| t.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
 /// A DNS zone name (for blocklists).
@@ -94,12 +100,17 @@ impl<'de> Deserialize<'de> for ZoneName {
         let valid = name.contains('.')
             && name.len() <= 253
             && name.split('.').all(|l| {
-                !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             });
         if valid {
             Ok(ZoneName(name))
         } else {
-            Err(de::Error::custom(format!("invalid blocklist zone {text:?}: write a DNS name like zen.spamhaus.org")))
+            Err(de::Error::custom(format!(
+                "invalid blocklist zone {text:?}: write a DNS name like zen.spamhaus.org"
+            )))
         }
     }
 }
@@ -171,7 +182,12 @@ pub struct Config {
 }
 
 /// The blocklists a mail administrator would pick today (no dead lists such as SORBS).
-pub const DEFAULT_ZONES: &[&str] = &["zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net", "psbl.surriel.com"];
+pub const DEFAULT_ZONES: &[&str] = &[
+    "zen.spamhaus.org",
+    "b.barracudacentral.org",
+    "bl.spamcop.net",
+    "psbl.surriel.com",
+];
 
 impl Default for Config {
     fn default() -> Config {
@@ -192,8 +208,16 @@ impl Default for Config {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Config::parse(&text).map_err(|(line, key, message)| ConfigError::Invalid { path: path.to_path_buf(), line, key, message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|(line, key, message)| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            key,
+            message,
+        })
     }
 
     /// Validates configuration text; errors are `(line, key path, message)`.
@@ -216,25 +240,44 @@ impl Config {
                 }
             }
             // Name an unknown key itself, not only its parent.
-            if let Some(field) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+            if let Some(field) = message
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+            {
                 let field = field.to_string();
                 if key == "." {
                     key = field.clone();
                 } else if !key.ends_with(&format!(".{field}")) && key != field {
                     key = format!("{key}.{field}");
                 }
-                message = format!("unknown key `{field}` (check its spelling; config.example.yaml lists every key)");
+                message = format!(
+                    "unknown key `{field}` (check its spelling; config.example.yaml lists every key)"
+                );
             }
-            let line = line_of_path(text, &key).or_else(|| inner.location().map(|l| l.line())).unwrap_or(0);
+            let line = line_of_path(text, &key)
+                .or_else(|| inner.location().map(|l| l.line()))
+                .unwrap_or(0);
             (line, key, message)
         })?;
         let default = Config::default();
         let attempts = raw.dns.attempts.unwrap_or(default.dns.attempts);
         if !(1..=10).contains(&attempts) {
             let line = line_of_path(text, "dns.attempts").unwrap_or(0);
-            return Err((line, "dns.attempts".into(), format!("{attempts} is out of range: write a number from 1 to 10")));
+            return Err((
+                line,
+                "dns.attempts".into(),
+                format!("{attempts} is out of range: write a number from 1 to 10"),
+            ));
         }
-        let _ = (&raw.state_dir, &raw.from, &raw.support, &raw.log_level, &raw.smtp, &raw.limits, &raw.mailboxes);
+        let _ = (
+            &raw.state_dir,
+            &raw.from,
+            &raw.support,
+            &raw.log_level,
+            &raw.smtp,
+            &raw.limits,
+            &raw.mailboxes,
+        );
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
@@ -242,7 +285,10 @@ impl Config {
                 attempts,
                 budget: raw.dns.budget.map_or(default.dns.budget, |d| d.0),
             },
-            dnsbl_zones: raw.dnsbl.zones.map_or(default.dnsbl_zones, |z| z.into_iter().map(|z| z.0).collect()),
+            dnsbl_zones: raw
+                .dnsbl
+                .zones
+                .map_or(default.dnsbl_zones, |z| z.into_iter().map(|z| z.0).collect()),
             sending_ips: raw.sending_ips,
             probe_smtp: raw.probe_smtp,
         })
@@ -274,7 +320,9 @@ fn line_of_path(text: &str, path: &str) -> Option<usize> {
                 }
             }
             let t = t.trim_start_matches("- ");
-            if t.strip_prefix(name).is_some_and(|r| r.trim_start().starts_with(':')) {
+            if t.strip_prefix(name)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+            {
                 hit = Some(i);
                 break;
             }
@@ -290,7 +338,11 @@ fn line_of_path(text: &str, path: &str) -> Option<usize> {
                     .iter()
                     .enumerate()
                     .skip(i + 1)
-                    .take_while(|(_, l)| l.trim().is_empty() || indent(l) > indent(lines[i]) || l.trim_start().starts_with("- "))
+                    .take_while(|(_, l)| {
+                        l.trim().is_empty()
+                            || indent(l) > indent(lines[i])
+                            || l.trim_start().starts_with("- ")
+                    })
                     .filter(|(_, l)| l.trim_start().starts_with("- "))
                     .nth(n)
                     .map(|(j, _)| j);
@@ -313,7 +365,10 @@ mod tests {
         let c = Config::parse("").unwrap();
         assert_eq!(c, Config::default());
         let c = Config::parse("dns:\n  nameservers: [\"127.0.0.1:5353\", \"::1\"]\n  timeout: 500ms\n  budget: 3s\ndnsbl:\n  zones: [bl.test]\nsending_ips: [203.0.113.5]\nprobe_smtp: true\n").unwrap();
-        assert_eq!(c.dns.nameservers, vec!["127.0.0.1:5353".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+        assert_eq!(
+            c.dns.nameservers,
+            vec!["127.0.0.1:5353".parse().unwrap(), "[::1]:53".parse().unwrap()]
+        );
         assert_eq!(c.dns.timeout, Duration::from_millis(500));
         assert_eq!(c.dns.budget, Duration::from_secs(3));
         assert_eq!(c.dnsbl_zones, vec!["bl.test".to_string()]);
@@ -325,7 +380,8 @@ mod tests {
         let (line, key, msg) = Config::parse("dns:\n  nameservers: []\n  timeout: 5x\n").unwrap_err();
         assert_eq!((line, key.as_str()), (3, "dns.timeout"));
         assert!(msg.contains("invalid duration \"5x\""), "{msg}");
-        let (line, key, _) = Config::parse("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n").unwrap_err();
+        let (line, key, _) =
+            Config::parse("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n").unwrap_err();
         assert_eq!((line, key.as_str()), (4, "dnsbl.zones[1]"));
         let (line, key, msg) = Config::parse("dns:\n  timout: 1s\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "dns.timout"));

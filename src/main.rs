@@ -49,9 +49,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { json, files } => cli::parse::run(&files, json),
-        Command::Diagnose { config, dns, json, notice } => {
-            cli::diagnose::run(config.as_deref(), dns.as_deref(), json, &notice)
-        }
+        Command::Diagnose {
+            config,
+            dns,
+            json,
+            notice,
+        } => cli::diagnose::run(config.as_deref(), dns.as_deref(), json, &notice),
     };
     match result {
         Ok(code) => code,

@@ -44,9 +44,10 @@ pub enum Cause {
 impl Cause {
     fn action(self) -> Action {
         match self {
-            Cause::RecipientDomain | Cause::SenderDomain | Cause::RecipientListed | Cause::BlockedByRecipient => {
-                Action::ReplyUser
-            }
+            Cause::RecipientDomain
+            | Cause::SenderDomain
+            | Cause::RecipientListed
+            | Cause::BlockedByRecipient => Action::ReplyUser,
             Cause::DnsInconclusive => Action::Recheck,
             Cause::SenderListed | Cause::SenderPtr | Cause::Unexplained => Action::ForwardSupport,
         }
@@ -112,19 +113,27 @@ pub struct Verdict {
 }
 
 fn any(findings: &[Finding], check: Check, results: &[&str]) -> bool {
-    findings.iter().any(|f| f.check == check && results.contains(&f.result.as_str()))
+    findings
+        .iter()
+        .any(|f| f.check == check && results.contains(&f.result.as_str()))
 }
 
 /// Decides a notice. Pure: the same notice and findings give the same verdict.
 pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
     let mut causes = Vec::new();
-    if any(findings, Check::RecipientDomain, &["nxdomain", "null-mx", "no-mx-no-address", "mx-hosts-unresolvable"]) {
+    if any(
+        findings,
+        Check::RecipientDomain,
+        &["nxdomain", "null-mx", "no-mx-no-address", "mx-hosts-unresolvable"],
+    ) {
         causes.push(Cause::RecipientDomain);
     }
     if any(findings, Check::SenderDomain, &["nxdomain", "missing"]) {
         causes.push(Cause::SenderDomain);
     }
-    if any(findings, Check::RecipientDomain, &["dns-error"]) || any(findings, Check::SenderDomain, &["dns-error"]) {
+    if any(findings, Check::RecipientDomain, &["dns-error"])
+        || any(findings, Check::SenderDomain, &["dns-error"])
+    {
         causes.push(Cause::DnsInconclusive);
     }
     if any(findings, Check::SenderListed, &["listed"]) {
@@ -157,12 +166,21 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
         summary.push(' ');
     }
     summary.push_str(&retry_sentence(notice));
-    Verdict { action, cause, causes, summary: summary.trim().to_string() }
+    Verdict {
+        action,
+        cause,
+        causes,
+        summary: summary.trim().to_string(),
+    }
 }
 
 fn what_happened(notice: &Notice) -> String {
     let to: Vec<&str> = notice.recipients.iter().map(|r| r.address.as_str()).collect();
-    let to = if to.is_empty() { "the recipient".to_string() } else { to.join(", ") };
+    let to = if to.is_empty() {
+        "the recipient".to_string()
+    } else {
+        to.join(", ")
+    };
     let subject = notice
         .original
         .as_ref()
@@ -170,7 +188,9 @@ fn what_happened(notice: &Notice) -> String {
         .map(|s| format!(" \"{s}\""))
         .unwrap_or_default();
     match notice.kind {
-        Kind::Failed => format!("Your message{subject} to {to} could not be delivered; the sending server has given up."),
+        Kind::Failed => {
+            format!("Your message{subject} to {to} could not be delivered; the sending server has given up.")
+        }
         _ => format!("Your message{subject} to {to} has not been delivered yet."),
     }
 }
@@ -180,7 +200,10 @@ fn retry_sentence(notice: &Notice) -> String {
     if notice.kind == Kind::Failed {
         return "This is final: the message will not be delivered unless it is sent again.".to_string();
     }
-    let r = notice.recipients.iter().find(|r| r.retry_until.is_some() || r.remaining_seconds.is_some());
+    let r = notice
+        .recipients
+        .iter()
+        .find(|r| r.retry_until.is_some() || r.remaining_seconds.is_some());
     match r.map(|r| (r.retry_until.as_deref(), r.remaining_seconds)) {
         Some((Some(until), Some(left))) => format!(
             "The sending server keeps trying until {until} ({} from the notice); if it still fails by then, you will get a final notice.",
@@ -236,33 +259,110 @@ mod tests {
     }
 
     fn f(check: Check, result: &str) -> Finding {
-        Finding { check, subject: "x".into(), result: result.into(), detail: String::new() }
+        Finding {
+            check,
+            subject: "x".into(),
+            result: result.into(),
+            detail: String::new(),
+        }
     }
 
     #[test]
     fn every_row_of_the_table() {
         use Check::*;
         let rows: Vec<(Vec<Finding>, Cause, Action)> = vec![
-            (vec![f(RecipientDomain, "nxdomain")], Cause::RecipientDomain, Action::ReplyUser),
-            (vec![f(RecipientDomain, "null-mx")], Cause::RecipientDomain, Action::ReplyUser),
-            (vec![f(RecipientDomain, "no-mx-no-address")], Cause::RecipientDomain, Action::ReplyUser),
-            (vec![f(RecipientDomain, "mx-hosts-unresolvable")], Cause::RecipientDomain, Action::ReplyUser),
-            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "missing")], Cause::SenderDomain, Action::ReplyUser),
-            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "nxdomain")], Cause::SenderDomain, Action::ReplyUser),
-            (vec![f(RecipientDomain, "dns-error"), f(SenderDomain, "ok")], Cause::DnsInconclusive, Action::Recheck),
-            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "dns-error")], Cause::DnsInconclusive, Action::Recheck),
-            (vec![f(RecipientDomain, "ok"), f(SenderListed, "listed")], Cause::SenderListed, Action::ForwardSupport),
-            (vec![f(RecipientDomain, "ok"), f(SenderPtr, "no-ptr")], Cause::SenderPtr, Action::ForwardSupport),
-            (vec![f(RecipientDomain, "ok"), f(SenderPtr, "mismatch")], Cause::SenderPtr, Action::ForwardSupport),
-            (vec![f(RecipientDomain, "ok"), f(RecipientListed, "listed")], Cause::RecipientListed, Action::ReplyUser),
-            (vec![f(BlockedByRecipient, "blocking-us")], Cause::BlockedByRecipient, Action::ReplyUser),
-            (vec![f(RecipientDomain, "ok"), f(SenderDomain, "ok"), f(SenderPtr, "ok")], Cause::Unexplained, Action::ForwardSupport),
+            (
+                vec![f(RecipientDomain, "nxdomain")],
+                Cause::RecipientDomain,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(RecipientDomain, "null-mx")],
+                Cause::RecipientDomain,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(RecipientDomain, "no-mx-no-address")],
+                Cause::RecipientDomain,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(RecipientDomain, "mx-hosts-unresolvable")],
+                Cause::RecipientDomain,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(SenderDomain, "missing")],
+                Cause::SenderDomain,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(SenderDomain, "nxdomain")],
+                Cause::SenderDomain,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(RecipientDomain, "dns-error"), f(SenderDomain, "ok")],
+                Cause::DnsInconclusive,
+                Action::Recheck,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(SenderDomain, "dns-error")],
+                Cause::DnsInconclusive,
+                Action::Recheck,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(SenderListed, "listed")],
+                Cause::SenderListed,
+                Action::ForwardSupport,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(SenderPtr, "no-ptr")],
+                Cause::SenderPtr,
+                Action::ForwardSupport,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(SenderPtr, "mismatch")],
+                Cause::SenderPtr,
+                Action::ForwardSupport,
+            ),
+            (
+                vec![f(RecipientDomain, "ok"), f(RecipientListed, "listed")],
+                Cause::RecipientListed,
+                Action::ReplyUser,
+            ),
+            (
+                vec![f(BlockedByRecipient, "blocking-us")],
+                Cause::BlockedByRecipient,
+                Action::ReplyUser,
+            ),
+            (
+                vec![
+                    f(RecipientDomain, "ok"),
+                    f(SenderDomain, "ok"),
+                    f(SenderPtr, "ok"),
+                ],
+                Cause::Unexplained,
+                Action::ForwardSupport,
+            ),
             // A decided domain problem wins over a failed lookup elsewhere.
-            (vec![f(RecipientDomain, "nxdomain"), f(SenderDomain, "dns-error")], Cause::RecipientDomain, Action::ReplyUser),
+            (
+                vec![f(RecipientDomain, "nxdomain"), f(SenderDomain, "dns-error")],
+                Cause::RecipientDomain,
+                Action::ReplyUser,
+            ),
             // A listing of ours outranks theirs; both are named.
-            (vec![f(RecipientListed, "listed"), f(SenderListed, "listed")], Cause::SenderListed, Action::ForwardSupport),
+            (
+                vec![f(RecipientListed, "listed"), f(SenderListed, "listed")],
+                Cause::SenderListed,
+                Action::ForwardSupport,
+            ),
             // A blocklist error is not a listing.
-            (vec![f(SenderListed, "list-error")], Cause::Unexplained, Action::ForwardSupport),
+            (
+                vec![f(SenderListed, "list-error")],
+                Cause::Unexplained,
+                Action::ForwardSupport,
+            ),
         ];
         for (findings, cause, action) in rows {
             let v = decide(&notice(Kind::Delayed), &findings);
@@ -272,12 +372,20 @@ mod tests {
 
     #[test]
     fn every_cause_is_named_and_time_is_given() {
-        let findings = vec![f(Check::RecipientListed, "listed"), f(Check::SenderListed, "listed")];
+        let findings = vec![
+            f(Check::RecipientListed, "listed"),
+            f(Check::SenderListed, "listed"),
+        ];
         let v = decide(&notice(Kind::Delayed), &findings);
         assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
         assert!(v.summary.contains("our sending server is on a blocklist"));
         assert!(v.summary.contains("the recipient's server is on a blocklist"));
-        assert!(v.summary.contains("keeps trying until 2026-11-26T04:11:40Z (1 day 19 hours 59 minutes"), "{}", v.summary);
+        assert!(
+            v.summary
+                .contains("keeps trying until 2026-11-26T04:11:40Z (1 day 19 hours 59 minutes"),
+            "{}",
+            v.summary
+        );
         let v = decide(&notice(Kind::Failed), &findings);
         assert!(v.summary.contains("could not be delivered"));
         assert!(v.summary.contains("This is final"));

@@ -43,7 +43,10 @@ pub fn run(config: Option<&Path>, dns: Option<&str>, json: bool, file: &Path) ->
     let n = match notice::read(&raw) {
         Ok(n) if !matches!(n.kind, Kind::None | Kind::Autoreply | Kind::Feedback) => n,
         Ok(n) => {
-            eprintln!("bouncedoc: {name}: not a delay or failure notice (it reads as {:?}); nothing to diagnose", n.kind);
+            eprintln!(
+                "bouncedoc: {name}: not a delay or failure notice (it reads as {:?}); nothing to diagnose",
+                n.kind
+            );
             return Ok(ExitCode::from(1));
         }
         Err(e) => {
@@ -51,7 +54,9 @@ pub fn run(config: Option<&Path>, dns: Option<&str>, json: bool, file: &Path) ->
             return Ok(ExitCode::from(1));
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let diagnosis = runtime.block_on(async {
         let diagnoser = Diagnoser::new(&cfg)?;
         anyhow::Ok(diagnoser.diagnose(&n).await)
@@ -94,10 +99,23 @@ fn check_label(c: Check) -> &'static str {
 }
 
 fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verdict) -> std::io::Result<()> {
-    let subject = n.original.as_ref().and_then(|o| o.subject.as_deref()).unwrap_or("(no subject)");
+    let subject = n
+        .original
+        .as_ref()
+        .and_then(|o| o.subject.as_deref())
+        .unwrap_or("(no subject)");
     let to: Vec<&str> = n.recipients.iter().map(|r| r.address.as_str()).collect();
-    let state = if n.kind == Kind::Failed { "Failed" } else { "Delayed" };
-    writeln!(out, "{state}: \"{subject}\" → {} — {}", to.join(", "), v.cause.label())?;
+    let state = if n.kind == Kind::Failed {
+        "Failed"
+    } else {
+        "Delayed"
+    };
+    writeln!(
+        out,
+        "{state}: \"{subject}\" → {} — {}",
+        to.join(", "),
+        v.cause.label()
+    )?;
     writeln!(out)?;
     if let Some(d) = n.recipients.iter().find_map(|r| r.diagnostic.as_deref()) {
         writeln!(out, "The server said: {d}")?;
@@ -106,7 +124,14 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
     writeln!(out, "Checks:")?;
     for f in findings {
         let mark = if f.is_problem() { "✗" } else { "✓" };
-        writeln!(out, "  {mark} {} — {}: {} ({})", check_label(f.check), f.subject, f.result, f.detail)?;
+        writeln!(
+            out,
+            "  {mark} {} — {}: {} ({})",
+            check_label(f.check),
+            f.subject,
+            f.result,
+            f.detail
+        )?;
     }
     writeln!(out)?;
     writeln!(out, "What to do: {}", v.summary)?;

@@ -76,7 +76,8 @@ pub struct Dns {
 /// Builds a resolver from the configuration (the system's when no name server is given).
 pub fn resolver(config: &DnsConfig) -> Result<TokioResolver, String> {
     let mut builder = if config.nameservers.is_empty() {
-        TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?
+        TokioResolver::builder_tokio()
+            .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?
     } else {
         let servers = config
             .nameservers
@@ -89,7 +90,10 @@ pub fn resolver(config: &DnsConfig) -> Result<TokioResolver, String> {
                 NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
             })
             .collect();
-        TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), TokioRuntimeProvider::default())
+        TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(servers),
+            TokioRuntimeProvider::default(),
+        )
     };
     let opts = builder.options_mut();
     opts.timeout = config.timeout;
@@ -97,7 +101,9 @@ pub fn resolver(config: &DnsConfig) -> Result<TokioResolver, String> {
     opts.ndots = 0;
     opts.use_hosts_file = ResolveHosts::Never;
     opts.cache_size = 1024;
-    builder.build().map_err(|e| format!("cannot build the DNS resolver: {e}"))
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the DNS resolver: {e}"))
 }
 
 /// A fully qualified name for a lookup (no search domains appended).
@@ -122,7 +128,10 @@ impl Dns {
         match result {
             Err(_) => Outcome::Failed(Failure::Timeout),
             Ok(Ok(lookup)) => {
-                let aliased = lookup.answers().iter().any(|r| r.record_type() == RecordType::CNAME);
+                let aliased = lookup
+                    .answers()
+                    .iter()
+                    .any(|r| r.record_type() == RecordType::CNAME);
                 let data: Vec<RData> = lookup
                     .answers()
                     .iter()
@@ -153,7 +162,10 @@ impl Dns {
 
     /// A and AAAA addresses (looked up concurrently; an answer in either counts).
     pub async fn addresses(&self, name: &str) -> Outcome<IpAddr> {
-        let (a, aaaa) = tokio::join!(self.lookup(name, RecordType::A), self.lookup(name, RecordType::AAAA));
+        let (a, aaaa) = tokio::join!(
+            self.lookup(name, RecordType::A),
+            self.lookup(name, RecordType::AAAA)
+        );
         let a = a.map(ip_of);
         let aaaa = aaaa.map(ip_of);
         match (a, aaaa) {
@@ -175,22 +187,25 @@ impl Dns {
 
     /// TXT strings (each record's strings joined).
     pub async fn txt(&self, name: &str) -> Outcome<String> {
-        self.lookup(name, RecordType::TXT).await.map(
-            |d| match d {
-                RData::TXT(t) => Some(t.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()),
-                _ => None,
-            },
-        )
+        self.lookup(name, RecordType::TXT).await.map(|d| match d {
+            RData::TXT(t) => Some(
+                t.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
     }
 
     /// PTR names of an address.
     pub async fn ptr(&self, ip: IpAddr) -> Outcome<String> {
-        self.lookup(&reverse_name(ip), RecordType::PTR).await.map(
-            |d| match d {
+        self.lookup(&reverse_name(ip), RecordType::PTR)
+            .await
+            .map(|d| match d {
                 RData::PTR(p) => Some(host_name(&p.0)),
                 _ => None,
-            },
-        )
+            })
     }
 }
 
@@ -248,7 +263,11 @@ fn classify<T>(e: &NetError) -> Outcome<T> {
 
 /// The reverse-lookup name of an address (`in-addr.arpa` / `ip6.arpa`).
 pub fn reverse_name(ip: IpAddr) -> String {
-    format!("{}.{}", reversed(ip), if ip.is_ipv4() { "in-addr.arpa" } else { "ip6.arpa" })
+    format!(
+        "{}.{}",
+        reversed(ip),
+        if ip.is_ipv4() { "in-addr.arpa" } else { "ip6.arpa" }
+    )
 }
 
 /// An address reversed for DNS: IPv4 octets, IPv6 nibbles.
@@ -280,6 +299,9 @@ mod tests {
             reversed("2001:db8::1".parse().unwrap()),
             "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"
         );
-        assert_eq!(reverse_name("203.0.113.5".parse().unwrap()), "5.113.0.203.in-addr.arpa");
+        assert_eq!(
+            reverse_name("203.0.113.5".parse().unwrap()),
+            "5.113.0.203.in-addr.arpa"
+        );
     }
 }

@@ -55,8 +55,13 @@ pub fn interpret(zone: &str, answers: &[IpAddr]) -> Listing {
         }
     }
     match v4.iter().find(|c| c.octets()[0] == 127) {
-        Some(code) => Listing::Listed { code: *code, reason: None },
-        None => Listing::Error(format!("{zone} gave an answer outside 127.0.0.0/8 ({answers:?}): not a blocklist answer")),
+        Some(code) => Listing::Listed {
+            code: *code,
+            reason: None,
+        },
+        None => Listing::Error(format!(
+            "{zone} gave an answer outside 127.0.0.0/8 ({answers:?}): not a blocklist answer"
+        )),
     }
 }
 
@@ -79,7 +84,10 @@ pub struct Blocklists {
 impl Blocklists {
     /// The zones to query, in order.
     pub fn new(zones: Vec<String>) -> Blocklists {
-        Blocklists { zones, health: Arc::default() }
+        Blocklists {
+            zones,
+            health: Arc::default(),
+        }
     }
 
     /// The configured zones.
@@ -128,7 +136,10 @@ impl Blocklists {
 async fn self_test(dns: &Dns, zone: &str) -> (Health, bool) {
     let listed = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let unlisted = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
-    let (yes_name, no_name) = (format!("{}.{zone}", reversed(listed)), format!("{}.{zone}", reversed(unlisted)));
+    let (yes_name, no_name) = (
+        format!("{}.{zone}", reversed(listed)),
+        format!("{}.{zone}", reversed(unlisted)),
+    );
     let (yes, no) = tokio::join!(dns.a(&yes_name), dns.a(&no_name));
     match (&yes, &no) {
         (Outcome::Failed(f), _) | (_, Outcome::Failed(f)) => (
@@ -165,10 +176,21 @@ mod tests {
     #[test]
     fn spamhaus_error_answers_are_not_listings() {
         let a = |s: &str| vec![s.parse::<IpAddr>().unwrap()];
-        assert!(matches!(interpret("zen.spamhaus.org", &a("127.255.255.254")), Listing::Error(e) if e.contains("public")));
-        assert!(matches!(interpret("zen.spamhaus.org", &a("127.255.255.252")), Listing::Error(_)));
-        assert!(matches!(interpret("zen.spamhaus.org", &a("127.255.255.255")), Listing::Error(_)));
-        assert!(matches!(interpret("zen.spamhaus.org", &a("127.0.0.4")), Listing::Listed { .. }));
+        assert!(
+            matches!(interpret("zen.spamhaus.org", &a("127.255.255.254")), Listing::Error(e) if e.contains("public"))
+        );
+        assert!(matches!(
+            interpret("zen.spamhaus.org", &a("127.255.255.252")),
+            Listing::Error(_)
+        ));
+        assert!(matches!(
+            interpret("zen.spamhaus.org", &a("127.255.255.255")),
+            Listing::Error(_)
+        ));
+        assert!(matches!(
+            interpret("zen.spamhaus.org", &a("127.0.0.4")),
+            Listing::Listed { .. }
+        ));
         assert!(matches!(interpret("x.test", &a("10.0.0.1")), Listing::Error(_)));
     }
 }

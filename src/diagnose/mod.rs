@@ -57,7 +57,12 @@ pub struct Finding {
 
 impl Finding {
     fn new(check: Check, subject: impl Into<String>, result: &str, detail: impl Into<String>) -> Finding {
-        Finding { check, subject: subject.into(), result: result.to_string(), detail: detail.into() }
+        Finding {
+            check,
+            subject: subject.into(),
+            result: result.to_string(),
+            detail: detail.into(),
+        }
     }
 
     /// True when this finding shows a problem (not `ok`, `clean`, `none`, `reachable`).
@@ -119,15 +124,23 @@ impl Diagnoser {
                 }
             }
         }
-        let sender_domain = notice.original.as_ref().and_then(|o| o.from.as_deref()).and_then(domain_of);
+        let sender_domain = notice
+            .original
+            .as_ref()
+            .and_then(|o| o.from.as_deref())
+            .and_then(domain_of);
         let remote_ips: Vec<IpAddr> = notice
             .recipients
             .iter()
             .filter_map(|r| r.remote_ip.as_deref()?.parse().ok())
             .filter(is_public)
             .fold(Vec::new(), push_unique);
-        let mut sending: Vec<IpAddr> =
-            notice.sending_ips.iter().filter_map(|s| s.parse().ok()).filter(is_public).fold(Vec::new(), push_unique);
+        let mut sending: Vec<IpAddr> = notice
+            .sending_ips
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .filter(is_public)
+            .fold(Vec::new(), push_unique);
         for ip in &self.sending_ips {
             if !sending.contains(ip) {
                 sending.push(*ip);
@@ -175,10 +188,19 @@ impl Diagnoser {
             .collect();
         for (zone, h) in &health {
             if let Health::Untrusted(why) = h {
-                findings.push(Finding::new(Check::BlocklistZone, zone.clone(), "list-error", why.clone()));
+                findings.push(Finding::new(
+                    Check::BlocklistZone,
+                    zone.clone(),
+                    "list-error",
+                    why.clone(),
+                ));
             }
         }
-        let recipient_ips = if remote_ips.is_empty() { mx_ips.clone() } else { remote_ips };
+        let recipient_ips = if remote_ips.is_empty() {
+            mx_ips.clone()
+        } else {
+            remote_ips
+        };
         let listings = join_all(
             recipient_ips
                 .iter()
@@ -221,7 +243,12 @@ fn push_unique(mut v: Vec<IpAddr>, ip: IpAddr) -> Vec<IpAddr> {
 
 /// The domain of an address, lower-cased.
 pub fn domain_of(address: &str) -> Option<String> {
-    let d = address.rsplit_once('@')?.1.trim().trim_end_matches('.').to_ascii_lowercase();
+    let d = address
+        .rsplit_once('@')?
+        .1
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     (!d.is_empty()).then_some(d)
 }
 
@@ -234,23 +261,44 @@ fn failure_detail(what: &str, f: &Failure) -> String {
 async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
     let f = |result: &str, detail: String| Finding::new(Check::RecipientDomain, domain, result, detail);
     match dns.mx(domain).await {
-        Outcome::NxDomain => (f("nxdomain", format!("{domain} does not exist (NXDOMAIN)")), vec![]),
-        Outcome::Failed(e) => (f("dns-error", failure_detail(&format!("MX of {domain}"), &e)), vec![]),
+        Outcome::NxDomain => (
+            f("nxdomain", format!("{domain} does not exist (NXDOMAIN)")),
+            vec![],
+        ),
+        Outcome::Failed(e) => (
+            f("dns-error", failure_detail(&format!("MX of {domain}"), &e)),
+            vec![],
+        ),
         Outcome::NoData => match dns.addresses(domain).await {
             Outcome::Answer(ips, _) => {
                 let list = ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-                (f("ok", format!("no MX; its address ({list}) takes mail as the implicit MX (RFC 5321 §5.1)")), ips)
+                (
+                    f(
+                        "ok",
+                        format!("no MX; its address ({list}) takes mail as the implicit MX (RFC 5321 §5.1)"),
+                    ),
+                    ips,
+                )
             }
-            Outcome::Failed(e) => (f("dns-error", failure_detail(&format!("address of {domain}"), &e)), vec![]),
+            Outcome::Failed(e) => (
+                f("dns-error", failure_detail(&format!("address of {domain}"), &e)),
+                vec![],
+            ),
             Outcome::NxDomain | Outcome::NoData => (
-                f("no-mx-no-address", format!("{domain} has no MX record and no address: no server takes its mail")),
+                f(
+                    "no-mx-no-address",
+                    format!("{domain} has no MX record and no address: no server takes its mail"),
+                ),
                 vec![],
             ),
         },
         Outcome::Answer(mx, _) => {
             if mx.iter().all(|(_, h)| h == "." || h.is_empty()) {
                 return (
-                    f("null-mx", format!("{domain} publishes a null MX (RFC 7505): it accepts no mail at all")),
+                    f(
+                        "null-mx",
+                        format!("{domain} publishes a null MX (RFC 7505): it accepts no mail at all"),
+                    ),
                     vec![],
                 );
             }
@@ -268,12 +316,16 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             let mut parts = Vec::new();
             for ((pref, host), (outcome, literal)) in hosts.iter().zip(lookups) {
                 if literal {
-                    notes.push(format!("MX {host} is an IP address, which RFC 5321 does not allow"));
+                    notes.push(format!(
+                        "MX {host} is an IP address, which RFC 5321 does not allow"
+                    ));
                 }
                 match outcome {
                     Outcome::Answer(a, aliased) => {
                         if aliased {
-                            notes.push(format!("MX {host} is an alias (CNAME), which RFC 5321 does not allow"));
+                            notes.push(format!(
+                                "MX {host} is an alias (CNAME), which RFC 5321 does not allow"
+                            ));
                         }
                         parts.push(format!(
                             "{host} (preference {pref}: {})",
@@ -286,14 +338,21 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
                     Outcome::NoData => parts.push(format!("{host} (no address)")),
                 }
             }
-            let note = if notes.is_empty() { String::new() } else { format!("; note: {}", notes.join("; ")) };
+            let note = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; note: {}", notes.join("; "))
+            };
             if !ips.is_empty() {
                 (f("ok", format!("mail servers: {}{note}", parts.join(", "))), ips)
             } else if !failed.is_empty() {
                 (
                     f(
                         "dns-error",
-                        format!("the MX hosts' addresses could not be looked up: {}{note}", failed.join(", ")),
+                        format!(
+                            "the MX hosts' addresses could not be looked up: {}{note}",
+                            failed.join(", ")
+                        ),
                     ),
                     vec![],
                 )
@@ -336,27 +395,37 @@ async fn sender_records(dns: &Dns, domain: &str) -> Finding {
     if addr == Outcome::NxDomain || mx == Outcome::NxDomain {
         return f("nxdomain", format!("{domain} does not exist (NXDOMAIN)"));
     }
-    f("missing", format!("{domain} has no A, AAAA or MX record: most servers refuse mail from it"))
+    f(
+        "missing",
+        format!("{domain} has no A, AAAA or MX record: most servers refuse mail from it"),
+    )
 }
 
 /// Forward-confirmed reverse DNS of one of our sending IPs.
 async fn reverse_dns(dns: &Dns, ip: IpAddr) -> Finding {
     let f = |result: &str, detail: String| Finding::new(Check::SenderPtr, ip.to_string(), result, detail);
     match dns.ptr(ip).await {
-        Outcome::NxDomain | Outcome::NoData => {
-            f("no-ptr", format!("{ip} has no reverse DNS (PTR): many receivers refuse mail from it"))
-        }
+        Outcome::NxDomain | Outcome::NoData => f(
+            "no-ptr",
+            format!("{ip} has no reverse DNS (PTR): many receivers refuse mail from it"),
+        ),
         Outcome::Failed(e) => f("dns-error", failure_detail(&format!("PTR of {ip}"), &e)),
         Outcome::Answer(names, _) => {
             let forward = join_all(names.iter().take(4).map(|n| dns.addresses(n))).await;
             if forward.iter().any(|o| o.answers().contains(&ip)) {
                 f("ok", format!("{ip} → {} → {ip}", names.join(", ")))
             } else if let Some(Outcome::Failed(e)) = forward.iter().find(|o| o.failed()) {
-                f("dns-error", failure_detail(&format!("address of {}", names.join(", ")), e))
+                f(
+                    "dns-error",
+                    failure_detail(&format!("address of {}", names.join(", ")), e),
+                )
             } else {
                 f(
                     "mismatch",
-                    format!("{ip} → {}, but that name does not resolve back to {ip}", names.join(", ")),
+                    format!(
+                        "{ip} → {}, but that name does not resolve back to {ip}",
+                        names.join(", ")
+                    ),
                 )
             }
         }
@@ -378,13 +447,28 @@ fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listin
     }
     let subject = ip.to_string();
     if !listed.is_empty() {
-        Finding::new(check, subject, "listed", format!("{ip} is listed on {}", listed.join(", ")))
+        Finding::new(
+            check,
+            subject,
+            "listed",
+            format!("{ip} is listed on {}", listed.join(", ")),
+        )
     } else if !errors.is_empty() {
         Finding::new(check, subject, "list-error", errors.join("; "))
     } else if zones.is_empty() {
-        Finding::new(check, subject, "list-error", "no blocklist could be used (every zone failed its self-test)")
+        Finding::new(
+            check,
+            subject,
+            "list-error",
+            "no blocklist could be used (every zone failed its self-test)",
+        )
     } else {
-        Finding::new(check, subject, "clean", format!("{ip} is on none of {}", zones.join(", ")))
+        Finding::new(
+            check,
+            subject,
+            "clean",
+            format!("{ip} is on none of {}", zones.join(", ")),
+        )
     }
 }
 
@@ -422,9 +506,16 @@ fn blocking_us(notice: &Notice) -> Vec<Finding> {
             let d = r.diagnostic.as_deref()?;
             let lower = d.to_ascii_lowercase();
             let words = BLOCK_WORDS.iter().any(|w| lower.contains(w));
-            let policy = crate::notice::codes::status_codes(d).iter().any(|c| c.get(1..4) == Some(".7."));
+            let policy = crate::notice::codes::status_codes(d)
+                .iter()
+                .any(|c| c.get(1..4) == Some(".7."));
             (words || policy).then(|| {
-                Finding::new(Check::BlockedByRecipient, r.address.clone(), "blocking-us", format!("the server said: \"{d}\""))
+                Finding::new(
+                    Check::BlockedByRecipient,
+                    r.address.clone(),
+                    "blocking-us",
+                    format!("the server said: \"{d}\""),
+                )
             })
         })
         .collect()

@@ -18,19 +18,31 @@ pub async fn probe(ip: IpAddr, port: u16, deadline: Instant) -> Finding {
     let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
         Err(_) => return f("timeout", format!("{addr} did not accept a connection in time")),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            return f("refused", format!("{addr} refused the connection: no mail server listens there"))
+            return f(
+                "refused",
+                format!("{addr} refused the connection: no mail server listens there"),
+            )
         }
         Ok(Err(e)) => return f("refused", format!("{addr}: cannot connect ({e})")),
         Ok(Ok(s)) => s,
     };
     match tokio::time::timeout_at(deadline, conversation(stream)).await {
-        Err(_) => f("timeout", format!("{addr} accepted the connection but did not answer in time")),
-        Ok(Err(e)) => f("timeout", format!("{addr}: the SMTP conversation broke off ({e})")),
+        Err(_) => f(
+            "timeout",
+            format!("{addr} accepted the connection but did not answer in time"),
+        ),
+        Ok(Err(e)) => f(
+            "timeout",
+            format!("{addr}: the SMTP conversation broke off ({e})"),
+        ),
         Ok(Ok((banner, starttls))) => {
             if starttls {
                 f("reachable", format!("{addr} answers: {banner}; STARTTLS offered"))
             } else {
-                f("no-starttls", format!("{addr} answers: {banner}; but offers no STARTTLS"))
+                f(
+                    "no-starttls",
+                    format!("{addr} answers: {banner}; but offers no STARTTLS"),
+                )
             }
         }
     }
@@ -47,7 +59,10 @@ async fn conversation(stream: TcpStream) -> std::io::Result<(String, bool)> {
     }
     write.write_all(b"EHLO bouncedoc.invalid\r\n").await?;
     let ehlo = reply(&mut reader).await?;
-    let starttls = ehlo.iter().any(|l| l.get(4..).is_some_and(|k| k.trim().eq_ignore_ascii_case("STARTTLS")));
+    let starttls = ehlo.iter().any(|l| {
+        l.get(4..)
+            .is_some_and(|k| k.trim().eq_ignore_ascii_case("STARTTLS"))
+    });
     write.write_all(b"QUIT\r\n").await?;
     let _ = reply(&mut reader).await;
     Ok((first, starttls))
@@ -58,9 +73,15 @@ async fn reply(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std::i
     let mut lines = Vec::new();
     loop {
         let mut buf = Vec::new();
-        let n = (&mut *reader).take(MAX_LINE as u64).read_until(b'\n', &mut buf).await?;
+        let n = (&mut *reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut buf)
+            .await?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
         let more = line.as_bytes().get(3) == Some(&b'-');

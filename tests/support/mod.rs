@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod unbound;
+
 use std::path::PathBuf;
 
 /// Where the team's shared material lives: `$BOUNCEDOC_SHARED`, else `../shared` beside the

@@ -1,0 +1,416 @@
+//! `bouncedoc diagnose` end to end against a real Unbound on loopback: one notice file per
+//! finding and per verdict row, through the binary, its configuration file and its JSON.
+
+mod support;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use support::unbound::{Silent, Unbound};
+
+/// The test world's DNS: who exists, who has mail servers, who is listed.
+const ZONE: &[&str] = &[
+    // A recipient domain that works: MX → address.
+    "partner.example. MX 10 mx1.partner.example.",
+    "mx1.partner.example. A 192.0.2.25",
+    // Our domain: an address and an MX.
+    "corp.example. A 198.51.100.1",
+    "corp.example. MX 10 mail.corp.example.",
+    "mail.corp.example. A 203.0.113.5",
+    // Our sending IPs' reverse DNS: .5 confirms, .99 points at a name that is not it, .7 has none.
+    "5.113.0.203.in-addr.arpa. PTR mail.corp.example.",
+    "99.113.0.203.in-addr.arpa. PTR mail.corp.example.",
+    // RFC 7505 null MX.
+    "nullmx.example. MX 0 .",
+    // No MX, but an address: the implicit MX.
+    "implicit.example. A 192.0.2.30",
+    // An MX whose host does not exist.
+    "badmx.example. MX 10 mx.gone.example.",
+    // A sender domain that exists without A or MX.
+    "nosender.example. TXT \"v=spf1 -all\"",
+    // A recipient whose server is listed.
+    "listed.example. MX 10 mx.listed.example.",
+    "mx.listed.example. A 192.0.2.66",
+    // The blocklist bl.test: RFC 5782 test points, the listed recipient server, our listed IP.
+    "2.0.0.127.bl.test. A 127.0.0.2",
+    "2.0.0.127.bl.test. TXT \"test point\"",
+    "66.2.0.192.bl.test. A 127.0.0.2",
+    "66.2.0.192.bl.test. TXT \"listed for spam, see https://bl.test/66\"",
+    "99.113.0.203.bl.test. A 127.0.0.4",
+    "99.113.0.203.bl.test. TXT \"our server, listed\"",
+    // A zone that exists but does not pass its self-test (it lists nothing).
+    "broken.test. TXT \"dead list\"",
+];
+
+/// Spamhaus-style: every query under err.test answers 127.255.255.254 (public-resolver error).
+const EXTRA: &[&str] = &[
+    "local-zone: \"err.test.\" redirect",
+    "local-data: \"err.test. A 127.255.255.254\"",
+];
+
+fn unbound() -> &'static Unbound {
+    static U: OnceLock<Unbound> = OnceLock::new();
+    U.get_or_init(|| Unbound::start(ZONE, EXTRA))
+}
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bouncedoc-diagnose-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A Postfix-style delay notice about mail from `from` to `to`.
+fn notice(name: &str, from: &str, to: &str, remote: &str, diagnostic: &str) -> PathBuf {
+    let text = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.corp.example>\nTo: {from}\nSubject: Delayed Mail (still being retried)\nDate: Fri, 27 Nov 2026 10:00:00 +0000\nMessage-ID: <n-{name}@mx.corp.example>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nThis is the mail system at host mx.corp.example.\n\n<{to}>: {diagnostic}\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.corp.example\n\nFinal-Recipient: rfc822; {to}\nAction: delayed\nStatus: 4.4.1\n{remote}Diagnostic-Code: X-Postfix; {diagnostic}\nWill-Retry-Until: Sat, 28 Nov 2026 10:00:00 +0000\n\n--B\nContent-Type: text/rfc822-headers\n\nFrom: {from}\nTo: {to}\nSubject: Test {name}\nMessage-ID: <m-{name}@corp.example>\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n\n--B--\n"
+    );
+    let path = temp_dir().join(format!("{name}.eml"));
+    std::fs::write(&path, text).expect("write notice");
+    path
+}
+
+fn config(name: &str, dns: std::net::SocketAddr, zones: &[&str], sending: &[&str], budget: &str) -> PathBuf {
+    let text = format!(
+        "dns:\n  nameservers: [\"{dns}\"]\n  timeout: 1s\n  attempts: 1\n  budget: {budget}\ndnsbl:\n  zones: [{}]\nsending_ips: [{}]\n",
+        zones.join(", "),
+        sending.join(", ")
+    );
+    let path = temp_dir().join(format!("{name}.yaml"));
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+struct Run {
+    json: Value,
+    code: Option<i32>,
+    elapsed: Duration,
+}
+
+fn diagnose(notice: &PathBuf, config: &PathBuf) -> Run {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["diagnose", "--json", "--config"])
+        .arg(config)
+        .arg(notice)
+        .output()
+        .expect("runs");
+    let elapsed = start.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Run {
+        json,
+        code: out.status.code(),
+        elapsed,
+    }
+}
+
+fn finding<'a>(run: &'a Run, check: &str, subject: &str) -> &'a Value {
+    run.json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == check && f["subject"] == subject)
+        .unwrap_or_else(|| panic!("no {check} finding for {subject}: {}", run.json["findings"]))
+}
+
+fn verdict(run: &Run) -> (&str, &str) {
+    (
+        run.json["verdict"]["action"].as_str().unwrap_or(""),
+        run.json["verdict"]["cause"].as_str().unwrap_or(""),
+    )
+}
+
+/// A standard case: mail from alice@corp.example, our clean sending IP, bl.test.
+fn case(name: &str, to: &str, remote: &str, diagnostic: &str) -> Run {
+    let u = unbound();
+    let n = notice(name, "alice@corp.example", to, remote, diagnostic);
+    let c = config(name, u.addr, &["bl.test"], &["203.0.113.5"], "5s");
+    let run = diagnose(&n, &c);
+    assert_eq!(run.code, Some(0), "diagnosed: {}", run.json);
+    run
+}
+
+/// A delay whose text names no server address (so the MX hosts are what gets checked).
+const REFUSED: &str =
+    "conversation with the recipient's server timed out while receiving the initial greeting";
+
+#[test]
+fn nonexistent_recipient_domain() {
+    let r = case("nxdomain", "bob@nowhere.example", "", REFUSED);
+    assert_eq!(
+        finding(&r, "recipient_domain", "nowhere.example")["result"],
+        "nxdomain"
+    );
+    assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
+    assert!(r.json["verdict"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("keeps trying until 2026-11-28T10:00:00Z"));
+}
+
+#[test]
+fn null_mx() {
+    let r = case("nullmx", "bob@nullmx.example", "", REFUSED);
+    assert_eq!(
+        finding(&r, "recipient_domain", "nullmx.example")["result"],
+        "null-mx"
+    );
+    assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
+}
+
+#[test]
+fn no_mx_but_an_address_is_the_implicit_mx() {
+    let r = case("implicit", "bob@implicit.example", "", REFUSED);
+    let f = finding(&r, "recipient_domain", "implicit.example");
+    assert_eq!(f["result"], "ok");
+    assert!(f["detail"].as_str().unwrap().contains("implicit MX"), "{f}");
+    // The implicit MX's address is what the blocklists are asked about.
+    assert_eq!(finding(&r, "recipient_listed", "192.0.2.30")["result"], "clean");
+    assert_eq!(verdict(&r), ("forward_support", "unexplained"));
+}
+
+#[test]
+fn mx_pointing_at_an_unresolvable_host() {
+    let r = case("badmx", "bob@badmx.example", "", REFUSED);
+    assert_eq!(
+        finding(&r, "recipient_domain", "badmx.example")["result"],
+        "mx-hosts-unresolvable"
+    );
+    assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
+}
+
+#[test]
+fn sender_domain_without_records() {
+    let u = unbound();
+    let n = notice(
+        "nosender",
+        "carol@nosender.example",
+        "bob@partner.example",
+        "",
+        REFUSED,
+    );
+    let c = config("nosender", u.addr, &["bl.test"], &["203.0.113.5"], "5s");
+    let r = diagnose(&n, &c);
+    assert_eq!(
+        finding(&r, "sender_domain", "nosender.example")["result"],
+        "missing"
+    );
+    assert_eq!(verdict(&r), ("reply_user", "sender_domain"));
+}
+
+#[test]
+fn recipient_server_listed() {
+    let r = case("listed", "bob@listed.example", "", REFUSED);
+    let f = finding(&r, "recipient_listed", "192.0.2.66");
+    assert_eq!(f["result"], "listed");
+    assert!(f["detail"].as_str().unwrap().contains("listed for spam"), "{f}");
+    assert_eq!(verdict(&r), ("reply_user", "recipient_listed"));
+}
+
+#[test]
+fn remote_ip_from_the_notice_is_checked_first() {
+    let r = case(
+        "remoteip",
+        "bob@partner.example",
+        "Remote-MTA: dns; [192.0.2.66]\n",
+        REFUSED,
+    );
+    assert_eq!(finding(&r, "recipient_listed", "192.0.2.66")["result"], "listed");
+}
+
+#[test]
+fn our_ip_listed() {
+    let u = unbound();
+    let n = notice(
+        "ourlisted",
+        "alice@corp.example",
+        "bob@partner.example",
+        "",
+        REFUSED,
+    );
+    let c = config("ourlisted", u.addr, &["bl.test"], &["203.0.113.99"], "5s");
+    let r = diagnose(&n, &c);
+    let f = finding(&r, "sender_listed", "203.0.113.99");
+    assert_eq!(f["result"], "listed");
+    assert!(f["detail"].as_str().unwrap().contains("127.0.0.4"), "{f}");
+    assert_eq!(verdict(&r), ("forward_support", "sender_listed"));
+}
+
+#[test]
+fn missing_and_mismatched_ptr() {
+    let u = unbound();
+    let n = notice("ptr", "alice@corp.example", "bob@partner.example", "", REFUSED);
+    let c = config("ptr", u.addr, &["bl.test"], &["203.0.113.7", "203.0.113.5"], "5s");
+    let r = diagnose(&n, &c);
+    assert_eq!(finding(&r, "sender_ptr", "203.0.113.7")["result"], "no-ptr");
+    assert_eq!(finding(&r, "sender_ptr", "203.0.113.5")["result"], "ok");
+    assert_eq!(verdict(&r), ("forward_support", "sender_ptr"));
+    let c = config("ptr2", u.addr, &["bl.test"], &["203.0.113.99"], "5s");
+    let r = diagnose(&n, &c);
+    assert_eq!(finding(&r, "sender_ptr", "203.0.113.99")["result"], "mismatch");
+}
+
+#[test]
+fn spamhaus_style_error_answer_is_an_error_not_a_listing() {
+    let u = unbound();
+    let n = notice(
+        "spamhaus",
+        "alice@corp.example",
+        "bob@partner.example",
+        "",
+        REFUSED,
+    );
+    let c = config(
+        "spamhaus",
+        u.addr,
+        &["err.test", "bl.test"],
+        &["203.0.113.5"],
+        "5s",
+    );
+    let r = diagnose(&n, &c);
+    let z = finding(&r, "blocklist_zone", "err.test");
+    assert_eq!(z["result"], "list-error");
+    assert!(
+        z["detail"].as_str().unwrap().contains("public or open resolvers"),
+        "{z}"
+    );
+    assert_eq!(finding(&r, "sender_listed", "203.0.113.5")["result"], "clean");
+    assert_eq!(verdict(&r), ("forward_support", "unexplained"));
+}
+
+#[test]
+fn zone_failing_its_self_test_is_skipped() {
+    let u = unbound();
+    let n = notice("broken", "alice@corp.example", "bob@partner.example", "", REFUSED);
+    let c = config("broken", u.addr, &["broken.test"], &["203.0.113.99"], "5s");
+    let r = diagnose(&n, &c);
+    let z = finding(&r, "blocklist_zone", "broken.test");
+    assert!(z["detail"].as_str().unwrap().contains("127.0.0.2"), "{z}");
+    // Nothing is called listed by a zone that cannot be trusted.
+    assert_ne!(finding(&r, "sender_listed", "203.0.113.99")["result"], "listed");
+}
+
+#[test]
+fn servfail_is_a_dns_error_never_nxdomain() {
+    let r = case("servfail", "bob@x.servfail.test", "", REFUSED);
+    let f = finding(&r, "recipient_domain", "x.servfail.test");
+    assert_eq!(f["result"], "dns-error");
+    assert!(f["detail"].as_str().unwrap().contains("SERVFAIL"), "{f}");
+    assert_eq!(verdict(&r), ("recheck", "dns_inconclusive"));
+}
+
+#[test]
+fn a_server_that_never_answers_gives_recheck_within_the_budget() {
+    let silent = Silent::start();
+    let n = notice("silent", "alice@corp.example", "bob@partner.example", "", REFUSED);
+    let c = config("silent", silent.addr, &["bl.test"], &["203.0.113.5"], "2s");
+    let r = diagnose(&n, &c);
+    assert_eq!(r.code, Some(0));
+    assert_eq!(
+        finding(&r, "recipient_domain", "partner.example")["result"],
+        "dns-error"
+    );
+    assert_eq!(verdict(&r), ("recheck", "dns_inconclusive"));
+    assert!(
+        r.elapsed < Duration::from_millis(2500),
+        "took {:?} with a 2 s budget",
+        r.elapsed
+    );
+}
+
+#[test]
+fn remote_server_refusing_us() {
+    let r = case(
+        "blocking",
+        "bob@partner.example",
+        "",
+        "host mx1.partner.example[192.0.2.25] said: 451 4.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org",
+    );
+    let f = finding(&r, "blocked_by_recipient", "bob@partner.example");
+    assert!(f["detail"]
+        .as_str()
+        .unwrap()
+        .contains("blocked using zen.spamhaus.org"));
+    assert_eq!(verdict(&r), ("reply_user", "blocked_by_recipient"));
+}
+
+#[test]
+fn everything_clean() {
+    let r = case("clean", "bob@partner.example", "", REFUSED);
+    assert_eq!(finding(&r, "recipient_domain", "partner.example")["result"], "ok");
+    assert_eq!(finding(&r, "sender_domain", "corp.example")["result"], "ok");
+    assert_eq!(finding(&r, "recipient_listed", "192.0.2.25")["result"], "clean");
+    assert_eq!(finding(&r, "sender_listed", "203.0.113.5")["result"], "clean");
+    assert_eq!(finding(&r, "sender_ptr", "203.0.113.5")["result"], "ok");
+    assert_eq!(verdict(&r), ("forward_support", "unexplained"));
+    assert_eq!(r.json["notice"]["kind"], "delayed");
+}
+
+#[test]
+fn bad_config_names_key_and_line_and_exits_2() {
+    let path = temp_dir().join("bad.yaml");
+    std::fs::write(&path, "dns:\n  nameservers: []\n  budget: soon\n").expect("write");
+    let n = notice("badcfg", "alice@corp.example", "bob@partner.example", "", REFUSED);
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["diagnose", "--config"])
+        .arg(&path)
+        .arg(&n)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml:3: dns.budget: invalid duration"), "{err}");
+}
+
+#[test]
+fn unreadable_input_exits_1() {
+    let path = temp_dir().join("not-a-notice.eml");
+    std::fs::write(&path, "From: a@b.example\nSubject: lunch?\n\nAre you free?\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["diagnose"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["diagnose", "/nonexistent/notice.eml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn human_report_has_marks_and_advice() {
+    let u = unbound();
+    let n = notice("report", "alice@corp.example", "bob@nowhere.example", "", REFUSED);
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["diagnose", "--dns", &u.addr.to_string()])
+        .arg(&n)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Delayed: \"Test report\" → bob@nowhere.example"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ recipient domain mail routing — nowhere.example: nxdomain"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ sender domain records — corp.example: ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("contact the recipient by another channel"),
+        "{text}"
+    );
+}
