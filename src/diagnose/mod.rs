@@ -166,15 +166,17 @@ impl Diagnoser {
         let (health, routing, sender, ptrs) = tokio::join!(health, routing, sender, ptrs);
 
         let mut findings = Vec::new();
-        let mut mx_ips: Vec<IpAddr> = Vec::new();
+        // Every mail server address found (probed), and the public ones (blocklists).
+        let mut mx_all: Vec<IpAddr> = Vec::new();
         for (finding, ips) in routing {
             findings.push(finding);
-            for ip in ips.into_iter().filter(is_public) {
-                if !mx_ips.contains(&ip) {
-                    mx_ips.push(ip);
+            for ip in ips {
+                if !mx_all.contains(&ip) {
+                    mx_all.push(ip);
                 }
             }
         }
+        let mx_ips: Vec<IpAddr> = mx_all.iter().copied().filter(is_public).collect();
         if let Some(f) = sender {
             findings.push(f);
         }
@@ -218,7 +220,7 @@ impl Diagnoser {
         );
         let probe = async {
             if self.probe_smtp {
-                match mx_ips.first() {
+                match mx_all.first() {
                     Some(ip) => Some(probe::probe(*ip, self.smtp_port, deadline).await),
                     None => None,
                 }

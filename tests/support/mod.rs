@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod postfix;
 pub mod unbound;
 
 use std::path::PathBuf;

@@ -1,0 +1,62 @@
+//! The optional SMTP probe (`probe_smtp: true`) against a real Postfix: reachable with
+//! STARTTLS, reachable without it, and a closed port.
+
+mod support;
+
+use bouncedoc::config::Config;
+use bouncedoc::diagnose::{Check, Diagnoser, Finding};
+use std::time::Duration;
+use support::postfix::Postfix;
+use support::unbound::Unbound;
+
+fn notice() -> bouncedoc::notice::Notice {
+    let raw = "From: MAILER-DAEMON@mx.corp.example\nTo: alice@corp.example\nSubject: Delayed Mail (still being retried)\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.corp.example\n\nFinal-Recipient: rfc822; bob@probe.example\nAction: delayed\nStatus: 4.4.1\nDiagnostic-Code: X-Postfix; conversation timed out\n\n--B--\n";
+    bouncedoc::notice::read(raw.as_bytes()).expect("notice")
+}
+
+fn probe_with(dns: &Unbound, port: u16) -> Finding {
+    let mut c = Config::default();
+    c.dns.nameservers = vec![dns.addr];
+    c.dns.timeout = Duration::from_secs(1);
+    c.dns.attempts = 1;
+    c.dns.budget = Duration::from_secs(5);
+    c.dnsbl_zones = vec![];
+    c.probe_smtp = true;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut d = Diagnoser::new(&c).expect("diagnoser");
+    d.smtp_port = port;
+    let diagnosis = runtime.block_on(d.diagnose(&notice()));
+    diagnosis
+        .findings
+        .into_iter()
+        .find(|f| f.check == Check::SmtpProbe)
+        .unwrap_or_else(|| panic!("no probe finding"))
+}
+
+#[test]
+fn probe_reports_starttls_its_absence_and_a_closed_port() {
+    let dns = Unbound::start(
+        &[
+            "probe.example. MX 10 mx.probe.example.",
+            "mx.probe.example. A 127.0.0.1",
+        ],
+        &[],
+    );
+    let with_tls = Postfix::start(true);
+    let f = probe_with(&dns, with_tls.addr.port());
+    assert_eq!(f.result, "reachable", "{f:?}");
+    assert!(f.detail.contains("220 mx.test ESMTP Postfix"), "{f:?}");
+    drop(with_tls);
+
+    let plain = Postfix::start(false);
+    let f = probe_with(&dns, plain.addr.port());
+    assert_eq!(f.result, "no-starttls", "{f:?}");
+    let closed = plain.addr.port();
+    drop(plain);
+
+    let f = probe_with(&dns, closed);
+    assert_eq!(f.result, "refused", "{f:?}");
+}
