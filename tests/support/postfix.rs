@@ -68,8 +68,7 @@ impl Postfix {
         std::fs::write(dir.join("conf/master.cf"), master).expect("master.cf");
         // Postfix sleeps on start when its config files are brand new: back-date them.
         let _ = Command::new("touch")
-            .arg("-d")
-            .arg("-1 minute")
+            .args(["-d", "1 minute ago"])
             .arg(dir.join("conf/main.cf"))
             .arg(dir.join("conf/master.cf"))
             .status();
