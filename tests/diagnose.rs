@@ -40,6 +40,9 @@ const ZONE: &[&str] = &[
     "66.2.0.192.bl.test. TXT \"listed for spam, see https://bl.test/66\"",
     "99.113.0.203.bl.test. A 127.0.0.4",
     "99.113.0.203.bl.test. TXT \"our server, listed\"",
+    // An MX that is an alias (CNAME), which RFC 5321 forbids but which works.
+    "aliased.example. MX 10 alias.aliased.example.",
+    "alias.aliased.example. CNAME mx1.partner.example.",
     // A zone that exists but does not pass its self-test (it lists nothing).
     "broken.test. TXT \"dead list\"",
 ];
@@ -184,6 +187,14 @@ fn mx_pointing_at_an_unresolvable_host() {
         "mx-hosts-unresolvable"
     );
     assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
+}
+
+#[test]
+fn an_mx_that_is_an_alias_is_noted() {
+    let r = case("aliased", "bob@aliased.example", "", REFUSED);
+    let f = finding(&r, "recipient_domain", "aliased.example");
+    assert_eq!(f["result"], "ok");
+    assert!(f["detail"].as_str().unwrap().contains("is an alias (CNAME)"), "{f}");
 }
 
 #[test]
