@@ -194,7 +194,10 @@ fn an_mx_that_is_an_alias_is_noted() {
     let r = case("aliased", "bob@aliased.example", "", REFUSED);
     let f = finding(&r, "recipient_domain", "aliased.example");
     assert_eq!(f["result"], "ok");
-    assert!(f["detail"].as_str().unwrap().contains("is an alias (CNAME)"), "{f}");
+    assert!(
+        f["detail"].as_str().unwrap().contains("is an alias (CNAME)"),
+        "{f}"
+    );
 }
 
 #[test]
