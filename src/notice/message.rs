@@ -154,20 +154,7 @@ fn reader_keeps(name: &str) -> mime::Keep {
 /// address in angle brackets, else the bare one.
 pub fn header_addresses(value: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut quoted = false;
-    let mut start = 0;
-    let mut pieces = Vec::new();
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                pieces.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    pieces.push(&value[start..]);
+    let pieces = mime::split_unquoted(value, ',');
     for piece in pieces {
         let inner = match (piece.rfind('<'), piece.rfind('>')) {
             (Some(l), Some(r)) if l < r => &piece[l + 1..r],

@@ -193,21 +193,24 @@ impl ContentType {
 
 /// Splits `a; b="x;y"; c` at semicolons outside quotes.
 fn split_params(value: &str) -> impl Iterator<Item = &str> {
+    split_unquoted(value, ';').into_iter()
+}
+
+/// Splits a header value at `separator` where it stands outside double quotes.
+pub fn split_unquoted(value: &str, separator: char) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut quoted = false;
     for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                pieces.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == separator && !quoted {
+            pieces.push(&value[start..i]);
+            start = i + c.len_utf8();
         }
     }
     pieces.push(&value[start..]);
-    pieces.into_iter()
+    pieces
 }
 
 /// What a part is for the reader.

@@ -4,6 +4,16 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
+/// An ASCII-case-insensitive automaton of the given kind (`None` only if building fails).
+fn build<'a>(phrases: impl Iterator<Item = &'a &'a str>, kind: AhoCorasickKind) -> Option<AhoCorasick> {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(kind))
+        .build(phrases)
+        .ok()
+}
+
 /// A compiled list of phrases.
 pub struct Phrases {
     automaton: Option<AhoCorasick>,
@@ -14,24 +24,16 @@ impl Phrases {
     pub fn new(phrases: &[&str]) -> Phrases {
         // A contiguous NFA: these lists search short strings (subjects, header names, single
         // lines), where a DFA's build time at start-up would never pay back.
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(phrases)
-            .ok();
-        Phrases { automaton }
+        Phrases {
+            automaton: build(phrases.iter(), AhoCorasickKind::ContiguousNFA),
+        }
     }
 
     /// Compiles a list into a DFA, for lists searched often enough to repay its build time.
     pub fn dfa(phrases: &[&str]) -> Phrases {
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(phrases)
-            .ok();
-        Phrases { automaton }
+        Phrases {
+            automaton: build(phrases.iter(), AhoCorasickKind::DFA),
+        }
     }
 
     /// Each occurrence (non-overlapping) in order: (phrase index, start, end).
@@ -122,14 +124,9 @@ impl Catalog {
     /// Compiles `(list, index, phrase)` entries into a DFA: built once (a few milliseconds),
     /// then one cheap pass over each notice's whole text.
     pub fn new(entries: &[(u8, u16, &str)]) -> Catalog {
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(entries.iter().map(|e| e.2))
-            .ok();
+        let phrases: Vec<&str> = entries.iter().map(|e| e.2).collect();
         Catalog {
-            automaton,
+            automaton: build(phrases.iter(), AhoCorasickKind::DFA),
             owners: entries.iter().map(|e| (e.0, e.1)).collect(),
         }
     }

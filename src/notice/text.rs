@@ -454,19 +454,23 @@ impl Scan {
             })
     }
 
+    /// The first line after `start` where another recipient is named (or the end).
+    fn next_other_recipient(&self, start: usize, address: &str) -> usize {
+        self.candidates
+            .iter()
+            .filter(|c| c.2 == Strength::Strong && c.1 > start && !c.0.eq_ignore_ascii_case(address))
+            .map(|c| c.1)
+            .min()
+            .unwrap_or(self.lines.len())
+    }
+
     /// The lines about one recipient: from its first mention in a recipient's position to
     /// the next other recipient's.
     pub fn block_for(&self, address: &str) -> String {
         let Some(start) = self.line_of(address) else {
             return String::new();
         };
-        let next = self
-            .candidates
-            .iter()
-            .filter(|c| c.2 == Strength::Strong && c.1 > start && !c.0.eq_ignore_ascii_case(address))
-            .map(|c| c.1)
-            .min()
-            .unwrap_or(self.lines.len());
+        let next = self.next_other_recipient(start, address);
         self.lines[start..next]
             .iter()
             .map(|r| &self.all[r.clone()])
@@ -509,16 +513,7 @@ impl Scan {
             }
         }
         let (from, to) = match start {
-            Some(s) => {
-                let next = self
-                    .candidates
-                    .iter()
-                    .filter(|c| c.2 == Strength::Strong && c.1 > s && !c.0.eq_ignore_ascii_case(address))
-                    .map(|c| c.1)
-                    .min()
-                    .unwrap_or(self.lines.len());
-                (s, next)
-            }
+            Some(s) => (s, self.next_other_recipient(s, address)),
             None => (0, self.lines.len()),
         };
         for i in from..to {
