@@ -115,6 +115,31 @@ impl<'de> Deserialize<'de> for ZoneName {
     }
 }
 
+/// A mailbox written `Name <addr@example>` or `addr@example`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxAddress {
+    /// The display name, if any.
+    pub name: Option<String>,
+    /// The address.
+    pub address: String,
+}
+
+impl<'de> Deserialize<'de> for MailboxAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let address = crate::notice::message::header_addresses(&text).into_iter().next();
+        let name = text
+            .split('<')
+            .next()
+            .map(|n| n.trim().trim_matches('"').trim().to_string())
+            .filter(|n| !n.is_empty() && !n.contains('@'));
+        match address {
+            Some(address) if crate::compose::encode::mailbox(None, &address).is_some() => Ok(MailboxAddress { name, address }),
+            _ => Err(de::Error::custom(format!("invalid address {text:?}: write it like bouncedoc@example.com or \"bouncedoc <bouncedoc@example.com>\""))),
+        }
+    }
+}
+
 /// The `dns` block as written.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -147,8 +172,8 @@ struct RawConfig {
     probe_smtp: bool,
     // Read by the daemon's commands; accepted as written here.
     state_dir: Option<serde_yaml::Value>,
-    from: Option<serde_yaml::Value>,
-    support: Option<serde_yaml::Value>,
+    from: Option<MailboxAddress>,
+    support: Option<MailboxAddress>,
     log_level: Option<serde_yaml::Value>,
     smtp: Option<serde_yaml::Value>,
     limits: Option<serde_yaml::Value>,
@@ -179,6 +204,10 @@ pub struct Config {
     pub sending_ips: Vec<IpAddr>,
     /// Whether to probe the recipient's MX over SMTP.
     pub probe_smtp: bool,
+    /// The bot's identity (From of every message it sends).
+    pub from: Option<MailboxAddress>,
+    /// Where Support packages go.
+    pub support: Option<MailboxAddress>,
 }
 
 /// The blocklists a mail administrator would pick today (no dead lists such as SORBS).
@@ -201,6 +230,8 @@ impl Default for Config {
             dnsbl_zones: DEFAULT_ZONES.iter().map(|z| z.to_string()).collect(),
             sending_ips: Vec::new(),
             probe_smtp: false,
+            from: None,
+            support: None,
         }
     }
 }
@@ -291,6 +322,8 @@ impl Config {
                 .map_or(default.dnsbl_zones, |z| z.into_iter().map(|z| z.0).collect()),
             sending_ips: raw.sending_ips,
             probe_smtp: raw.probe_smtp,
+            from: raw.from,
+            support: raw.support,
         })
     }
 }
@@ -390,6 +423,14 @@ mod tests {
         assert_eq!((line, key.as_str()), (2, "sendng_ips"));
         let (line, key, _) = Config::parse("sending_ips: [not-an-ip]\n").unwrap_err();
         assert_eq!((line, key.as_str()), (1, "sending_ips[0]"));
+        let (line, key, _) = Config::parse("probe_smtp: false\nsupport: \"help desk\"\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (2, "support"));
+        let c =
+            Config::parse("from: \"bouncedoc <bot@corp.example>\"\nsupport: help@corp.example\n").unwrap();
+        assert_eq!(
+            c.from.as_ref().map(|f| (f.name.as_deref(), f.address.as_str())),
+            Some((Some("bouncedoc"), "bot@corp.example"))
+        );
         let (line, key, _) = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "dns.attempts"));
     }

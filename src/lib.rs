@@ -3,6 +3,7 @@
 //! The pipeline (see the README's architecture section): [`notice`] reads raw messages into
 //! [`notice::Notice`]s; later stages diagnose, decide, compose and send.
 
+pub mod compose;
 pub mod config;
 pub mod diagnose;
 pub mod notice;

@@ -38,8 +38,11 @@ enum Command {
         #[arg(long)]
         dns: Option<String>,
         /// Print `{"notice", "findings", "verdict"}` as JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "preview")]
         json: bool,
+        /// Print the exact messages that would be sent (RFC 5322), sending nothing.
+        #[arg(long)]
+        preview: bool,
         /// The notice (a raw message file).
         notice: std::path::PathBuf,
     },
@@ -53,8 +56,16 @@ fn main() -> ExitCode {
             config,
             dns,
             json,
+            preview,
             notice,
-        } => cli::diagnose::run(config.as_deref(), dns.as_deref(), json, &notice),
+        } => {
+            let output = match (json, preview) {
+                (true, _) => cli::diagnose::Output::Json,
+                (_, true) => cli::diagnose::Output::Preview,
+                _ => cli::diagnose::Output::Report,
+            };
+            cli::diagnose::run(config.as_deref(), dns.as_deref(), output, &notice)
+        }
     };
     match result {
         Ok(code) => code,

@@ -54,7 +54,7 @@ impl Cause {
     }
 
     /// What the user is told about this cause.
-    fn advice(self) -> &'static str {
+    pub fn advice(self) -> &'static str {
         match self {
             Cause::RecipientDomain => {
                 "The recipient's mail setup is broken: their domain cannot receive mail. Check the address for typos, and contact the recipient by another channel (phone, another address) so their administrator can fix it."
@@ -174,7 +174,8 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
     }
 }
 
-fn what_happened(notice: &Notice) -> String {
+/// One sentence: what happened to the message.
+pub fn what_happened(notice: &Notice) -> String {
     let to: Vec<&str> = notice.recipients.iter().map(|r| r.address.as_str()).collect();
     let to = if to.is_empty() {
         "the recipient".to_string()
@@ -196,7 +197,7 @@ fn what_happened(notice: &Notice) -> String {
 }
 
 /// How long the sending server keeps trying, and what happens next.
-fn retry_sentence(notice: &Notice) -> String {
+pub fn retry_sentence(notice: &Notice) -> String {
     if notice.kind == Kind::Failed {
         return "This is final: the message will not be delivered unless it is sent again.".to_string();
     }

@@ -428,3 +428,57 @@ fn human_report_has_marks_and_advice() {
         "{text}"
     );
 }
+
+#[test]
+fn preview_prints_the_exact_messages_and_sends_nothing() {
+    let u = unbound();
+    let n = notice(
+        "preview",
+        "alice@corp.example",
+        "bob@partner.example",
+        "",
+        REFUSED,
+    );
+    let path = temp_dir().join("preview.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "from: \"bouncedoc <bouncedoc@corp.example>\"\nsupport: support@corp.example\ndns:\n  nameservers: [\"{}\"]\n  timeout: 1s\n  attempts: 1\ndnsbl:\n  zones: [bl.test]\nsending_ips: [203.0.113.99]\n",
+            u.addr
+        ),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["diagnose", "--preview", "--config"])
+        .arg(&path)
+        .arg(&n)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Our IP is listed: the user is told, and the package goes to Support.
+    assert!(
+        text.contains(
+            "===== message 1 of 2: MAIL FROM:<bouncedoc@corp.example> RCPT TO:<alice@corp.example> ====="
+        ),
+        "{text}"
+    );
+    assert!(text.contains("RCPT TO:<support@corp.example>"), "{text}");
+    let first = text.split("===== message 2 of 2").next().unwrap_or("");
+    let raw = first.split_once("=====\n").map(|(_, r)| r).unwrap_or("");
+    let m = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("an RFC 5322 message");
+    assert!(
+        m.subject()
+            .unwrap_or("")
+            .starts_with("Delayed: Test preview → bob@partner.example"),
+        "{:?}",
+        m.subject()
+    );
+    assert_eq!(m.in_reply_to().as_text(), Some("n-preview@mx.corp.example"));
+    assert!(
+        text.contains("Content-Type: message/rfc822"),
+        "the package attaches the notice"
+    );
+}

@@ -3,6 +3,7 @@
 //! JSON object). Exit 0 when diagnosed (whatever the verdict), 1 when the input cannot be read
 //! or is not a notice, 2 for bad usage or configuration.
 
+use bouncedoc::compose;
 use bouncedoc::config::{parse_name_server, Config};
 use bouncedoc::diagnose::{Check, Diagnoser, Finding};
 use bouncedoc::notice::{self, Kind, Notice};
@@ -11,8 +12,24 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// What `diagnose` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The report for people.
+    Report,
+    /// `{"notice", "findings", "verdict"}`.
+    Json,
+    /// The exact messages that would be sent, as RFC 5322 text; nothing is sent.
+    Preview,
+}
+
 /// Runs `diagnose`.
-pub fn run(config: Option<&Path>, dns: Option<&str>, json: bool, file: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(
+    config: Option<&Path>,
+    dns: Option<&str>,
+    output: Output,
+    file: &Path,
+) -> anyhow::Result<ExitCode> {
     let mut cfg = match config {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
@@ -71,16 +88,98 @@ pub fn run(config: Option<&Path>, dns: Option<&str>, json: bool, file: &Path) ->
     let v = verdict::decide(&n, &diagnosis.findings);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if json {
-        let object = serde_json::json!({
-            "notice": notice::ParseLine { file: &name, notice: &n },
-            "findings": diagnosis.findings,
-            "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
-        });
-        serde_json::to_writer(&mut out, &object)?;
+    let object = serde_json::json!({
+        "notice": notice::ParseLine { file: &name, notice: &n },
+        "findings": diagnosis.findings,
+        "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
+    });
+    match output {
+        Output::Json => {
+            serde_json::to_writer(&mut out, &object)?;
+            writeln!(out)?;
+        }
+        Output::Report => write_report(&mut out, &n, &diagnosis.findings, &v)?,
+        Output::Preview => {
+            return preview(
+                &mut out,
+                &cfg,
+                &raw,
+                &n,
+                &diagnosis.findings,
+                &v,
+                &object.to_string(),
+            )
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the messages the bot would send for this notice, exactly, and sends nothing.
+fn preview(
+    out: &mut impl Write,
+    cfg: &Config,
+    raw: &[u8],
+    n: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    diagnosis_json: &str,
+) -> anyhow::Result<ExitCode> {
+    let envelope = notice::envelope(raw);
+    let Some(user) = envelope.to.first() else {
+        eprintln!("bouncedoc: the notice has no To address: there is no one to answer");
+        return Ok(ExitCode::from(1));
+    };
+    let (bot_name, bot) = match &cfg.from {
+        Some(f) => (f.name.as_deref(), f.address.as_str()),
+        None => {
+            eprintln!("bouncedoc: no `from` in the configuration: previewing as bouncedoc@localhost");
+            (Some("bouncedoc"), "bouncedoc@localhost")
+        }
+    };
+    let support = match &cfg.support {
+        Some(s) => s.address.as_str(),
+        None => {
+            eprintln!("bouncedoc: no `support` in the configuration: previewing as support@localhost");
+            "support@localhost"
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let ctx = compose::Context {
+        bot_name,
+        bot_address: bot,
+        user,
+        reply_to: user,
+        support,
+        notice_raw: raw,
+        notice_message_id: envelope.message_id.as_deref(),
+        thread: &[],
+        now,
+    };
+    let mut messages = Vec::new();
+    match v.action {
+        verdict::Action::Recheck => {
+            writeln!(out, "Nothing would be sent now: the cause is not known yet (a DNS lookup failed); the notice is diagnosed again later.")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        verdict::Action::ReplyUser => messages.push(compose::user_reply(&ctx, n, findings, v)?),
+        verdict::Action::ForwardSupport => {
+            messages.push(compose::user_reply(&ctx, n, findings, v)?);
+            messages.push(compose::support_package(&ctx, n, findings, v, diagnosis_json)?);
+        }
+    }
+    let count = messages.len();
+    for (i, m) in messages.iter().enumerate() {
+        writeln!(
+            out,
+            "===== message {} of {count}: MAIL FROM:<{}> RCPT TO:<{}> =====",
+            i + 1,
+            m.from,
+            m.to
+        )?;
+        out.write_all(&m.raw)?;
         writeln!(out)?;
-    } else {
-        write_report(&mut out, &n, &diagnosis.findings, &v)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -157,6 +157,36 @@ pub struct Notice {
     pub recipients: Vec<Recipient>,
 }
 
+/// The notice's own identity: who received it and its Message-ID (what the bot's answer
+/// threads onto and goes to). Not part of the JSON contract.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The notice's Message-ID, without brackets.
+    pub message_id: Option<String>,
+    /// The addresses in the notice's To (the mailbox's user, normally).
+    pub to: Vec<String>,
+}
+
+/// Reads a notice's own Message-ID and To from its header section.
+pub fn envelope(raw: &[u8]) -> Envelope {
+    let (section, _) = mime::split(&raw[..raw.len().min(MAX_NOTICE_BYTES)]);
+    let h = mime::headers_kept(section, |n| {
+        if n.eq_ignore_ascii_case("Message-ID") || n.eq_ignore_ascii_case("To") {
+            mime::Keep::Value
+        } else {
+            mime::Keep::Skip
+        }
+    });
+    Envelope {
+        message_id: mime::header(&h, "Message-ID")
+            .map(|v| v.trim().trim_matches(['<', '>']).trim().to_string())
+            .filter(|v| !v.is_empty()),
+        to: mime::header(&h, "To")
+            .map(message::header_addresses)
+            .unwrap_or_default(),
+    }
+}
+
 /// Why a file could not be read as mail at all.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReadError {

@@ -1,0 +1,454 @@
+//! The messages the bot sends: the user's reply (plain text and HTML alternatives) and the
+//! Support package (the summary, every finding, the full notice attached unaltered, and
+//! `diagnosis.json`). Raw RFC 5322 is written here, so what is sent is exactly what was
+//! composed (and previewed). Every value taken from a notice passes through
+//! [`encode::sanitize`] first.
+
+pub mod encode;
+
+use crate::diagnose::{Check, Finding};
+use crate::notice::{Kind, Notice};
+use crate::verdict::{self, Cause, Verdict};
+use encode::{base64_lines, encode_unstructured, header, mailbox, quoted_printable, sanitize, wrap};
+use std::hash::{BuildHasher, Hasher};
+
+/// Who the messages are from and to, and what they thread onto.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The bot's display name (config `from`), if any.
+    pub bot_name: Option<&'a str>,
+    /// The bot's address.
+    pub bot_address: &'a str,
+    /// The mailbox's user: who receives the reply.
+    pub user: &'a str,
+    /// Where the user's answers go (a watched mailbox).
+    pub reply_to: &'a str,
+    /// The Support address.
+    pub support: &'a str,
+    /// The notice as received, byte for byte.
+    pub notice_raw: &'a [u8],
+    /// The notice's own Message-ID (without brackets).
+    pub notice_message_id: Option<&'a str>,
+    /// Message-IDs the bot already sent in this conversation, oldest first.
+    pub thread: &'a [String],
+    /// The Date of the messages (Unix time).
+    pub now: i64,
+}
+
+/// A composed message: its envelope and its exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The Message-ID (without brackets), to be recorded.
+    pub message_id: String,
+    /// Envelope sender.
+    pub from: String,
+    /// Envelope recipient.
+    pub to: String,
+    /// The RFC 5322 message, CRLF line endings.
+    pub raw: Vec<u8>,
+}
+
+/// Why composing failed: a configured address is not an address.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ComposeError {
+    /// An address from the configuration cannot be used in a header.
+    #[error("invalid address {0:?} in the configuration")]
+    Address(String),
+}
+
+/// A new Message-ID in the bot's domain.
+pub fn new_message_id(bot_address: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    let domain = bot_address
+        .rsplit_once('@')
+        .map_or("bouncedoc.invalid", |(_, d)| d);
+    format!("bouncedoc.{:016x}.{n}@{domain}", h.finish())
+}
+
+/// An RFC 5322 date.
+fn rfc5322_date(unix: i64) -> String {
+    let dt = mail_parser::DateTime::from_timestamp(unix);
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {} {} {:04} {:02}:{:02}:{:02} +0000",
+        DAYS[usize::from(dt.day_of_week()) % 7],
+        dt.day,
+        MONTHS[usize::from(dt.month.clamp(1, 12)) - 1],
+        dt.year,
+        dt.hour,
+        dt.minute,
+        dt.second
+    )
+}
+
+/// The headers every bot message carries; `to_header` is a ready mailbox value.
+fn common_headers(
+    ctx: &Context<'_>,
+    to_header: &str,
+    subject: &str,
+    message_id: &str,
+) -> Result<String, ComposeError> {
+    let from = mailbox(ctx.bot_name, ctx.bot_address)
+        .ok_or_else(|| ComposeError::Address(ctx.bot_address.into()))?;
+    let mut h = String::new();
+    h.push_str(&header("From", &from));
+    h.push_str(&header("To", to_header));
+    h.push_str(&header("Subject", &encode_unstructured(subject)));
+    h.push_str(&header("Date", &rfc5322_date(ctx.now)));
+    h.push_str(&header("Message-ID", &format!("<{message_id}>")));
+    let mut references: Vec<String> = Vec::new();
+    if let Some(id) = ctx.notice_message_id.map(sanitize).filter(|i| is_message_id(i)) {
+        references.push(id);
+    }
+    references.extend(
+        ctx.thread
+            .iter()
+            .map(|i| sanitize(i))
+            .filter(|i| is_message_id(i)),
+    );
+    if let Some(last) = references.last() {
+        h.push_str(&header("In-Reply-To", &format!("<{last}>")));
+        let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
+        h.push_str(&header("References", &refs.join(" ")));
+    }
+    h.push_str("Auto-Submitted: auto-generated\r\n");
+    h.push_str("X-Auto-Response-Suppress: All\r\n");
+    h.push_str("MIME-Version: 1.0\r\n");
+    Ok(h)
+}
+
+/// A Message-ID as it may appear in a header: `left@right`, no spaces or brackets.
+fn is_message_id(id: &str) -> bool {
+    id.contains('@')
+        && id.len() <= 250
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '"' | ','))
+}
+
+/// A short reason for a subject line.
+fn subject_reason(cause: Cause, findings: &[Finding]) -> &'static str {
+    match cause {
+        Cause::RecipientDomain => {
+            match findings
+                .iter()
+                .find(|f| f.check == Check::RecipientDomain && f.is_problem())
+                .map(|f| f.result.as_str())
+            {
+                Some("nxdomain") => "their domain does not exist",
+                Some("null-mx") => "their domain accepts no mail",
+                _ => "their domain has no mail servers",
+            }
+        }
+        Cause::SenderDomain => "your domain's DNS records are missing",
+        Cause::DnsInconclusive => "still checking",
+        Cause::SenderListed => "our server is on a blocklist, Support informed",
+        Cause::SenderPtr => "our server lacks reverse DNS, Support informed",
+        Cause::RecipientListed => "their server is on a blocklist",
+        Cause::BlockedByRecipient => "their server refuses ours",
+        Cause::Unexplained => "sent to Support",
+    }
+}
+
+fn recipients_of(notice: &Notice) -> String {
+    let list: Vec<String> = notice
+        .recipients
+        .iter()
+        .take(3)
+        .map(|r| sanitize(&r.address))
+        .collect();
+    let more = notice.recipients.len().saturating_sub(3);
+    match (list.is_empty(), more) {
+        (true, _) => "the recipient".to_string(),
+        (false, 0) => list.join(", "),
+        (false, n) => format!("{} and {n} more", list.join(", ")),
+    }
+}
+
+fn original_subject(notice: &Notice) -> String {
+    notice
+        .original
+        .as_ref()
+        .and_then(|o| o.subject.as_deref())
+        .map(sanitize)
+        .unwrap_or_else(|| "(no subject)".into())
+}
+
+/// The check's name for people.
+pub fn check_label(c: Check) -> &'static str {
+    match c {
+        Check::RecipientDomain => "Recipient domain mail routing",
+        Check::SenderDomain => "Your domain's DNS records",
+        Check::RecipientListed => "Recipient server on a blocklist",
+        Check::BlockedByRecipient => "Recipient side blocks our server",
+        Check::SenderListed => "Our sending server on a blocklist",
+        Check::SenderPtr => "Our sending server's reverse DNS",
+        Check::BlocklistZone => "Blocklist usable",
+        Check::SmtpProbe => "Recipient server reachable",
+    }
+}
+
+/// The plain-text body: what happened, the checks, what to do, how long, the commands.
+fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Option<&str>) -> String {
+    let mut t = String::new();
+    t.push_str(&wrap(&verdict::what_happened(notice), 78));
+    t.push_str("\n\n");
+    t.push_str(&wrap(
+        &format!(
+            "Why: {}.",
+            v.causes.iter().map(|c| c.label()).collect::<Vec<_>>().join("; ")
+        ),
+        78,
+    ));
+    t.push_str("\n\nWhat was checked:\n");
+    for f in findings {
+        let mark = if f.is_problem() { "✗" } else { "✓" };
+        t.push_str(&wrap(
+            &format!(
+                "{mark} {} ({}): {}",
+                check_label(f.check),
+                sanitize(&f.subject),
+                f.result
+            ),
+            78,
+        ));
+        t.push('\n');
+        let detail = wrap(&sanitize(&f.detail), 72);
+        for line in detail.lines() {
+            t.push_str("    ");
+            t.push_str(line);
+            t.push('\n');
+        }
+    }
+    t.push_str("\nWhat to do:\n");
+    for c in &v.causes {
+        t.push_str(&wrap(c.advice(), 78));
+        t.push('\n');
+    }
+    if let Some(e) = escalation {
+        t.push('\n');
+        t.push_str(&wrap(e, 78));
+        t.push('\n');
+    }
+    t.push('\n');
+    t.push_str(&wrap(&verdict::retry_sentence(notice), 78));
+    t.push_str("\n\n-- \n");
+    t.push_str(&wrap(
+        "bouncedoc. Reply to this message with one word: support (send the full report to Support), recheck, mute, status or help.",
+        78,
+    ));
+    t.push('\n');
+    t
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML body: the same content, inline CSS only, no remote images, readable on a phone.
+fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Option<&str>) -> String {
+    let mut h = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 15px; line-height: 1.45; color: #222; max-width: 640px; margin: 0 auto; padding: 12px;\">\n",
+    );
+    h.push_str(&format!(
+        "<p style=\"font-size: 17px;\">{}</p>\n",
+        html_escape(&verdict::what_happened(notice))
+    ));
+    h.push_str(&format!(
+        "<p><strong>Why:</strong> {}.</p>\n",
+        html_escape(&v.causes.iter().map(|c| c.label()).collect::<Vec<_>>().join("; "))
+    ));
+    h.push_str("<table style=\"border-collapse: collapse; width: 100%; margin: 8px 0;\">\n");
+    for f in findings {
+        let (mark, color) = if f.is_problem() {
+            ("✗", "#b00020")
+        } else {
+            ("✓", "#1b7f3b")
+        };
+        h.push_str(&format!(
+            "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px; word-break: break-word;\">{}</span></td></tr>\n",
+            html_escape(check_label(f.check)),
+            html_escape(&sanitize(&f.subject)),
+            html_escape(&f.result),
+            html_escape(&sanitize(&f.detail))
+        ));
+    }
+    h.push_str("</table>\n<p><strong>What to do:</strong></p>\n");
+    for c in &v.causes {
+        h.push_str(&format!("<p>{}</p>\n", html_escape(c.advice())));
+    }
+    if let Some(e) = escalation {
+        h.push_str(&format!("<p>{}</p>\n", html_escape(e)));
+    }
+    h.push_str(&format!(
+        "<p>{}</p>\n",
+        html_escape(&verdict::retry_sentence(notice))
+    ));
+    h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. Reply to this message with one word: <strong>support</strong> (send the full report to Support), <strong>recheck</strong>, <strong>mute</strong>, <strong>status</strong> or <strong>help</strong>.</p>\n</body></html>\n");
+    h
+}
+
+fn boundary(message_id: &str, tag: &str) -> String {
+    let clean: String = message_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(24)
+        .collect();
+    format!("=_bouncedoc_{tag}_{clean}")
+}
+
+/// The user's reply: `multipart/alternative` with plain text and HTML.
+pub fn user_reply(
+    ctx: &Context<'_>,
+    notice: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+) -> Result<Outgoing, ComposeError> {
+    let message_id = new_message_id(ctx.bot_address);
+    let state = if notice.kind == Kind::Failed {
+        "Not delivered"
+    } else {
+        "Delayed"
+    };
+    let subject = format!(
+        "{state}: {} → {} — {}",
+        original_subject(notice),
+        recipients_of(notice),
+        subject_reason(v.cause, findings)
+    );
+    let to = mailbox(None, ctx.user).ok_or_else(|| ComposeError::Address(ctx.user.into()))?;
+    let reply_to = mailbox(None, ctx.reply_to).ok_or_else(|| ComposeError::Address(ctx.reply_to.into()))?;
+    let escalation = match v.action {
+        verdict::Action::ForwardSupport => {
+            Some("The full notice and this diagnosis have been sent to Support.")
+        }
+        _ => None,
+    };
+    let b = boundary(&message_id, "alt");
+    let mut raw = common_headers(ctx, &to, &subject, &message_id)?;
+    raw.push_str(&header("Reply-To", &reply_to));
+    raw.push_str(&format!(
+        "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
+    ));
+    raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    raw.push_str(&quoted_printable(&text_body(notice, findings, v, escalation)));
+    raw.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    raw.push_str(&quoted_printable(&html_body(notice, findings, v, escalation)));
+    raw.push_str(&format!("\r\n--{b}--\r\n"));
+    Ok(Outgoing {
+        message_id,
+        from: ctx.bot_address.to_string(),
+        to: ctx.user.to_string(),
+        raw: raw.into_bytes(),
+    })
+}
+
+/// How an attached notice travels: as is when its lines allow (CRLF only, ≤ 998 bytes, no NUL),
+/// base64 otherwise, so that its bytes arrive unaltered.
+fn notice_part(raw: &[u8]) -> (String, String) {
+    let crlf_clean = raw.iter().enumerate().all(|(i, &b)| match b {
+        b'\n' => i > 0 && raw[i - 1] == b'\r',
+        b'\r' => raw.get(i + 1) == Some(&b'\n'),
+        0 => false,
+        _ => true,
+    });
+    let short_lines = raw.split(|b| *b == b'\n').all(|l| l.len() <= 998);
+    if crlf_clean && short_lines && raw.ends_with(b"\r\n") {
+        let encoding = if raw.is_ascii() { "7bit" } else { "8bit" };
+        (encoding.to_string(), String::from_utf8_lossy(raw).into_owned())
+    } else {
+        ("base64".to_string(), base64_lines(raw))
+    }
+}
+
+/// The Support package: the summary and every finding, the notice attached unaltered
+/// (`message/rfc822`), and `diagnosis.json`.
+pub fn support_package(
+    ctx: &Context<'_>,
+    notice: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    diagnosis_json: &str,
+) -> Result<Outgoing, ComposeError> {
+    let message_id = new_message_id(ctx.bot_address);
+    let status = notice
+        .recipients
+        .first()
+        .and_then(|r| r.status.as_deref())
+        .map(sanitize)
+        .unwrap_or_else(|| "no status".into());
+    let state = if notice.kind == Kind::Failed {
+        "failed"
+    } else {
+        "delayed"
+    };
+    let subject = format!(
+        "[bouncedoc] {} → {}: {status} {state} ({})",
+        sanitize(ctx.user),
+        recipients_of(notice),
+        v.cause.label()
+    );
+    let to = mailbox(None, ctx.support).ok_or_else(|| ComposeError::Address(ctx.support.into()))?;
+    let reply_to = mailbox(None, ctx.user).ok_or_else(|| ComposeError::Address(ctx.user.into()))?;
+    let why = match v.action {
+        verdict::Action::ForwardSupport => format!("Escalated because: {}.", v.cause.label()),
+        _ => format!(
+            "Sent to Support on request; the diagnosis found: {}.",
+            v.cause.label()
+        ),
+    };
+    let mut text = format!("Mailbox user: {}\n\n", sanitize(ctx.user));
+    text.push_str(&text_body(notice, findings, v, Some(&why)));
+    let b = boundary(&message_id, "mix");
+    let mut raw = common_headers(ctx, &to, &subject, &message_id)?;
+    raw.push_str(&header("Reply-To", &reply_to));
+    raw.push_str(&format!(
+        "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n"
+    ));
+    raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    raw.push_str(&quoted_printable(&text));
+    let (encoding, body) = notice_part(ctx.notice_raw);
+    raw.push_str(&format!(
+        "\r\n--{b}\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"notice.eml\"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+    ));
+    raw.push_str(&body);
+    // The line break before a boundary belongs to the boundary: add one, so the notice's own
+    // last line break stays part of the notice.
+    if encoding != "base64" || !body.ends_with("\r\n") {
+        raw.push_str("\r\n");
+    }
+    raw.push_str(&format!(
+        "--{b}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Disposition: attachment; filename=\"diagnosis.json\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ));
+    raw.push_str(&base64_lines(diagnosis_json.as_bytes()));
+    raw.push_str(&format!("--{b}--\r\n"));
+    Ok(Outgoing {
+        message_id,
+        from: ctx.bot_address.to_string(),
+        to: ctx.support.to_string(),
+        raw: raw.into_bytes(),
+    })
+}
