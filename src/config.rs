@@ -140,6 +140,167 @@ impl<'de> Deserialize<'de> for MailboxAddress {
     }
 }
 
+/// Where a password comes from: written in the file, a file, a command's first line, or an
+/// environment variable. Its value is never printed (not even by `Debug`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// `password:` (discouraged: the file then holds a secret).
+    Plain(String),
+    /// `password_file:`.
+    File(PathBuf),
+    /// `password_command:` (first line of its standard output).
+    Command(String),
+    /// `password_env:`.
+    Env(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Plain(_) => write!(f, "Secret::Plain(<redacted>)"),
+            Secret::File(p) => write!(f, "Secret::File({p:?})"),
+            Secret::Command(c) => write!(f, "Secret::Command({c:?})"),
+            Secret::Env(v) => write!(f, "Secret::Env({v:?})"),
+        }
+    }
+}
+
+impl Secret {
+    /// Reads the secret now. The error says where it failed, never what the secret is.
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            Secret::Plain(p) => Ok(p.clone()),
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| format!("password_file {}: {e}", path.display())),
+            Secret::Command(cmd) => {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .output()
+                    .map_err(|e| format!("password_command: cannot run it: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!("password_command exited with {}", out.status));
+                }
+                Ok(String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string())
+            }
+            Secret::Env(var) => std::env::var(var).map_err(|_| format!("password_env: {var} is not set")),
+        }
+    }
+}
+
+/// How a server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (SMTPS 465, IMAPS 993).
+    Implicit,
+    /// STARTTLS upgrade (587, 143), required.
+    Starttls,
+    /// Plain text: loopback hosts only.
+    None,
+}
+
+/// The `smtp` block as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    password_command: Option<String>,
+    password_env: Option<String>,
+}
+
+/// How the bot sends its mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Server host name or IP.
+    pub host: String,
+    /// Port (default 465 implicit, 587 STARTTLS, 25 none).
+    pub port: u16,
+    /// TLS mode.
+    pub tls: TlsMode,
+    /// A private CA's certificates (PEM), trusted besides the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// SMTP AUTH user and password source.
+    pub auth: Option<(String, Secret)>,
+}
+
+/// True for host names that are this machine (plain text is allowed only to those).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_matches(['[', ']']);
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn smtp_config(raw: RawSmtp) -> Result<SmtpConfig, (String, String)> {
+    let tls = raw.tls.unwrap_or(TlsMode::Starttls);
+    if tls == TlsMode::None && !is_loopback_host(&raw.host) {
+        return Err((
+            "smtp.tls".into(),
+            format!(
+                "tls: none is allowed only for loopback hosts, not {:?}: use implicit or starttls",
+                raw.host
+            ),
+        ));
+    }
+    let sources: Vec<Secret> = [
+        raw.password.map(Secret::Plain),
+        raw.password_file.map(Secret::File),
+        raw.password_command.map(Secret::Command),
+        raw.password_env.map(Secret::Env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let auth = match (raw.username, sources.len()) {
+        (None, 0) => None,
+        (Some(u), 1) => Some((
+            u,
+            sources.into_iter().next().unwrap_or(Secret::Plain(String::new())),
+        )),
+        (Some(_), 0) => {
+            return Err((
+                "smtp.username".into(),
+                "a username needs one of password, password_file, password_command, password_env".into(),
+            ))
+        }
+        (None, _) => {
+            return Err((
+                "smtp.username".into(),
+                "a password is given but no username".into(),
+            ))
+        }
+        (Some(_), _) => {
+            return Err((
+                "smtp.password".into(),
+                "give only one of password, password_file, password_command, password_env".into(),
+            ))
+        }
+    };
+    Ok(SmtpConfig {
+        port: raw.port.unwrap_or(match tls {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        }),
+        host: raw.host,
+        tls,
+        ca_file: raw.ca_file,
+        auth,
+    })
+}
+
 /// The `dns` block as written.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -175,7 +336,7 @@ struct RawConfig {
     from: Option<MailboxAddress>,
     support: Option<MailboxAddress>,
     log_level: Option<serde_yaml::Value>,
-    smtp: Option<serde_yaml::Value>,
+    smtp: Option<RawSmtp>,
     limits: Option<serde_yaml::Value>,
     mailboxes: Option<serde_yaml::Value>,
 }
@@ -208,6 +369,8 @@ pub struct Config {
     pub from: Option<MailboxAddress>,
     /// Where Support packages go.
     pub support: Option<MailboxAddress>,
+    /// How the bot sends mail.
+    pub smtp: Option<SmtpConfig>,
 }
 
 /// The blocklists a mail administrator would pick today (no dead lists such as SORBS).
@@ -232,6 +395,7 @@ impl Default for Config {
             probe_smtp: false,
             from: None,
             support: None,
+            smtp: None,
         }
     }
 }
@@ -300,15 +464,16 @@ impl Config {
                 format!("{attempts} is out of range: write a number from 1 to 10"),
             ));
         }
-        let _ = (
-            &raw.state_dir,
-            &raw.from,
-            &raw.support,
-            &raw.log_level,
-            &raw.smtp,
-            &raw.limits,
-            &raw.mailboxes,
-        );
+        let _ = (&raw.state_dir, &raw.log_level, &raw.limits, &raw.mailboxes);
+        let smtp = match raw.smtp {
+            Some(s) => Some(smtp_config(s).map_err(|(key, message)| {
+                let line = line_of_path(text, &key)
+                    .or_else(|| line_of_path(text, "smtp"))
+                    .unwrap_or(0);
+                (line, key, message)
+            })?),
+            None => None,
+        };
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
@@ -324,6 +489,7 @@ impl Config {
             probe_smtp: raw.probe_smtp,
             from: raw.from,
             support: raw.support,
+            smtp,
         })
     }
 }
@@ -431,6 +597,22 @@ mod tests {
             c.from.as_ref().map(|f| (f.name.as_deref(), f.address.as_str())),
             Some((Some("bouncedoc"), "bot@corp.example"))
         );
+        let (line, key, msg) = Config::parse("smtp:\n  host: mail.example.com\n  tls: none\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (3, "smtp.tls"), "{msg}");
+        let c = Config::parse(
+            "smtp:\n  host: 127.0.0.1\n  port: 2525\n  tls: none\n  username: bot\n  password_env: BOT_PW\n",
+        )
+        .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls), (2525, TlsMode::None));
+        assert_eq!(
+            format!("{:?}", Secret::Plain("hunter2".into())),
+            "Secret::Plain(<redacted>)"
+        );
+        let (_, key, _) =
+            Config::parse("smtp:\n  host: x.example\n  username: u\n  password: a\n  password_env: B\n")
+                .unwrap_err();
+        assert_eq!(key, "smtp.password");
         let (line, key, _) = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "dns.attempts"));
     }

@@ -7,4 +7,6 @@ pub mod compose;
 pub mod config;
 pub mod diagnose;
 pub mod notice;
+pub mod outbox;
+pub mod store;
 pub mod verdict;

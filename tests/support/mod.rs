@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod dovecot;
+pub mod imap;
 pub mod postfix;
 pub mod unbound;
 

@@ -19,6 +19,12 @@ impl Postfix {
     /// Starts Postfix with smtpd on a free loopback port; `tls` offers STARTTLS with a
     /// throw-away self-signed certificate.
     pub fn start(tls: bool) -> Postfix {
+        Postfix::start_with(tls, None, None)
+    }
+
+    /// As [`Postfix::start`], on `port` if given, delivering mail for `domain` over LMTP to
+    /// `lmtp` (a Dovecot) if given.
+    pub fn start_with(tls: bool, port: Option<u16>, lmtp: Option<(&str, SocketAddr)>) -> Postfix {
         assert!(
             Command::new("postconf")
                 .arg("-d")
@@ -27,7 +33,7 @@ impl Postfix {
                 .is_ok(),
             "postfix is not installed: .ci/run installs it"
         );
-        let port = super::unbound::free_port();
+        let port = port.unwrap_or_else(super::unbound::free_port);
         let dir = std::env::temp_dir().join(format!("bouncedoc-postfix-{}-{port}", std::process::id()));
         for sub in ["conf", "queue", "data", "log"] {
             std::fs::create_dir_all(dir.join(sub)).expect("dirs");
@@ -36,6 +42,13 @@ impl Postfix {
         let mut main = format!(
             "compatibility_level = 3.6\nqueue_directory = {d}/queue\ndata_directory = {d}/data\nmail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmyhostname = mx.test\nmydestination =\nmynetworks = 127.0.0.0/8\nsmtpd_peername_lookup = no\nmaillog_file = {d}/log/postfix.log\nmaillog_file_prefixes = {d}/log\ndefault_transport = error:not in tests\nrelay_transport = error:not in tests\n"
         );
+        if let Some((domain, addr)) = lmtp {
+            main.push_str(&format!(
+                "virtual_mailbox_domains = {domain}\nvirtual_transport = lmtp:inet:{}:{}\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n",
+                addr.ip(),
+                addr.port()
+            ));
+        }
         if tls {
             let ok = Command::new("openssl")
                 .args([
@@ -62,7 +75,7 @@ impl Postfix {
             ));
         }
         let master = format!(
-            "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\n"
+            "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\nlmtp unix - - n - - lmtp\n"
         );
         std::fs::write(dir.join("conf/main.cf"), main).expect("main.cf");
         std::fs::write(dir.join("conf/master.cf"), master).expect("master.cf");

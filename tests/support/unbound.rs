@@ -102,6 +102,11 @@ impl Unbound {
 
 impl Drop for Unbound {
     fn drop(&mut self) {
+        // Unbound itself first (its pid file), then the watcher shell.
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("unbound.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -1,0 +1,218 @@
+//! The outbox: messages are stored (see [`crate::store`]) before they are sent; a sender task
+//! delivers what is due through lettre (tokio, rustls): implicit TLS, STARTTLS, or plain text
+//! to loopback hosts; SMTP AUTH; a private CA. Transient SMTP errors (4xx, no connection) retry
+//! with exponential backoff; permanent ones (5xx) are recorded and logged, not retried. After a
+//! restart, what was not sent goes out; what was sent never goes out again.
+
+use crate::compose::Outgoing;
+use crate::config::{SmtpConfig, TlsMode};
+use crate::store::{Store, StoreError};
+use lettre::address::{Address, Envelope};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify};
+
+/// First retry delay; it doubles per attempt up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest retry delay.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Why the sender could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The SMTP settings cannot be used.
+    #[error("smtp: {0}")]
+    Smtp(String),
+    /// The state database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The server accepted the message.
+    Sent,
+    /// Try again later (4xx, connection failures).
+    Transient(String),
+    /// Do not try again (5xx, a bad address).
+    Permanent(String),
+}
+
+/// An SMTP client for the configured server.
+#[derive(Clone)]
+pub struct Sender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl Sender {
+    /// Builds the client (the password is read now, and never logged).
+    pub fn new(cfg: &SmtpConfig) -> Result<Sender, OutboxError> {
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
+            .port(cfg.port)
+            .timeout(Some(Duration::from_secs(30)));
+        let tls = match cfg.tls {
+            TlsMode::None => Tls::None,
+            mode => {
+                let mut params = TlsParameters::builder(cfg.host.clone());
+                if let Some(ca) = &cfg.ca_file {
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| OutboxError::Smtp(format!("ca_file {}: {e}", ca.display())))?;
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| OutboxError::Smtp(format!("ca_file {}: {e}", ca.display())))?;
+                    params = params.add_root_certificate(cert);
+                }
+                let params = params
+                    .build_rustls()
+                    .map_err(|e| OutboxError::Smtp(format!("TLS: {e}")))?;
+                if mode == TlsMode::Implicit {
+                    Tls::Wrapper(params)
+                } else {
+                    Tls::Required(params)
+                }
+            }
+        };
+        builder = builder.tls(tls);
+        if let Some((user, secret)) = &cfg.auth {
+            let password = secret.resolve().map_err(OutboxError::Smtp)?;
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(Sender {
+            transport: builder.build(),
+        })
+    }
+
+    /// Tries to deliver one message.
+    pub async fn send(&self, mail_from: &str, rcpt_to: &str, raw: &[u8]) -> Attempt {
+        let from = match mail_from.parse::<Address>() {
+            Ok(a) => a,
+            Err(e) => return Attempt::Permanent(format!("invalid sender {mail_from:?}: {e}")),
+        };
+        let to = match rcpt_to.parse::<Address>() {
+            Ok(a) => a,
+            Err(e) => return Attempt::Permanent(format!("invalid recipient {rcpt_to:?}: {e}")),
+        };
+        let envelope = match Envelope::new(Some(from), vec![to]) {
+            Ok(e) => e,
+            Err(e) => return Attempt::Permanent(e.to_string()),
+        };
+        match self.transport.send_raw(&envelope, raw).await {
+            Ok(_) => Attempt::Sent,
+            Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
+            Err(e) => Attempt::Transient(e.to_string()),
+        }
+    }
+}
+
+/// The delay before attempt `attempts + 1`.
+pub fn backoff(attempts: u32) -> Duration {
+    let factor = 1u64 << attempts.min(16);
+    (FIRST_BACKOFF * factor as u32).min(MAX_BACKOFF)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The outbox: the store, the sender, and a bell rung when a message is queued.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<Mutex<Store>>,
+    bell: Arc<Notify>,
+}
+
+impl Outbox {
+    /// An outbox over an open store.
+    pub fn new(store: Store) -> Outbox {
+        Outbox {
+            store: Arc::new(Mutex::new(store)),
+            bell: Arc::new(Notify::new()),
+        }
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    /// Stores a composed message for sending (before anything is sent).
+    pub fn enqueue(&self, m: &Outgoing) -> Result<(), StoreError> {
+        self.with_store(|s| s.enqueue(&m.message_id, &m.from, &m.to, &m.raw, now()))?;
+        self.bell.notify_one();
+        Ok(())
+    }
+
+    /// Where a message stands.
+    pub fn status(&self, message_id: &str) -> Result<Option<crate::store::Status>, StoreError> {
+        self.with_store(|s| s.status(message_id))
+    }
+
+    /// Attempts every message due now, once. Returns how many were sent.
+    pub async fn deliver_due(&self, sender: &Sender) -> Result<usize, StoreError> {
+        self.deliver_due_at(sender, now()).await
+    }
+
+    /// As [`Outbox::deliver_due`], as if the time were `at` (Unix seconds): for tests of
+    /// backoff, without waiting.
+    pub async fn deliver_due_at(&self, sender: &Sender, at: i64) -> Result<usize, StoreError> {
+        let due = self.with_store(|s| s.due(at, 100))?;
+        let mut sent = 0;
+        for q in due {
+            match sender.send(&q.mail_from, &q.rcpt_to, &q.raw).await {
+                Attempt::Sent => {
+                    self.with_store(|s| s.mark_sent(q.id, now()))?;
+                    tracing::info!(message_id = %q.message_id, to = %q.rcpt_to, "sent");
+                    sent += 1;
+                }
+                Attempt::Transient(e) => {
+                    let wait = backoff(q.attempts);
+                    self.with_store(|s| s.mark_retry(q.id, now() + wait.as_secs() as i64, &e))?;
+                    tracing::warn!(message_id = %q.message_id, error = %e, retry_in_s = wait.as_secs(), "not sent; will retry");
+                }
+                Attempt::Permanent(e) => {
+                    self.with_store(|s| s.mark_failed(q.id, &e))?;
+                    tracing::error!(message_id = %q.message_id, to = %q.rcpt_to, error = %e, "not sent; permanent failure, not retried");
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The sender task: delivers what is due, then sleeps until the next message is due, a
+    /// message is queued, or shutdown. On shutdown it makes one last pass and returns.
+    pub async fn run(&self, sender: Sender, mut shutdown: broadcast::Receiver<()>) -> Result<(), StoreError> {
+        loop {
+            self.deliver_due(&sender).await?;
+            let wait = match self.with_store(|s| s.next_due())? {
+                Some(at) => Duration::from_secs((at - now()).clamp(0, 3600) as u64),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+                _ = self.bell.notified() => {}
+                _ = shutdown.recv() => {
+                    self.deliver_due(&sender).await?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(0), Duration::from_secs(30));
+        assert_eq!(backoff(1), Duration::from_secs(60));
+        assert_eq!(backoff(3), Duration::from_secs(240));
+        assert_eq!(backoff(20), MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,198 @@
+//! Sending through the outbox, with a real Postfix delivering into a real Dovecot, read back
+//! over IMAP: the user's reply and the Support package arrive whole; SMTP down means messages
+//! wait and go out when it returns; a restarted sender sends each message exactly once.
+
+mod support;
+
+use bouncedoc::compose::{self, Context, Outgoing};
+use bouncedoc::config::{SmtpConfig, TlsMode};
+use bouncedoc::diagnose::{Check, Finding};
+use bouncedoc::outbox::{Outbox, Sender};
+use bouncedoc::store::Store;
+use bouncedoc::{notice, verdict};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use std::path::{Path, PathBuf};
+use support::dovecot::Dovecot;
+use support::imap;
+use support::postfix::Postfix;
+
+fn example() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exchange-delay.eml")).expect("example")
+}
+
+fn state_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bouncedoc-outbox-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn smtp(port: u16) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: TlsMode::None,
+        ca_file: None,
+        auth: None,
+    }
+}
+
+fn messages(raw: &[u8], thread: &[String]) -> (Outgoing, Outgoing) {
+    let n = notice::read(raw).expect("notice");
+    let findings = vec![Finding {
+        check: Check::SenderListed,
+        subject: "203.0.113.77".into(),
+        result: "listed".into(),
+        detail: "203.0.113.77 is listed on zen.spamhaus.org".into(),
+    }];
+    let v = verdict::decide(&n, &findings);
+    let ctx = Context {
+        bot_name: Some("bouncedoc"),
+        bot_address: "bouncedoc@northwind.example",
+        user: "maria@northwind.example",
+        reply_to: "bouncedoc@northwind.example",
+        support: "support@northwind.example",
+        notice_raw: raw,
+        notice_message_id: Some("5c1e0a7b2d4f@MBX02.northwind.example"),
+        thread,
+        now: 1_795_800_000,
+    };
+    let reply = compose::user_reply(&ctx, &n, &findings, &v).expect("reply");
+    let package = compose::support_package(&ctx, &n, &findings, &v, "{\"verdict\":\"sender_listed\"}")
+        .expect("package");
+    (reply, package)
+}
+
+fn by_id<'a>(all: &'a [Vec<u8>], id: &str) -> Vec<&'a Vec<u8>> {
+    all.iter()
+        .filter(|raw| {
+            MessageParser::default()
+                .parse(raw.as_slice())
+                .and_then(|m| m.message_id().map(|i| i == id))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_and_package_arrive_whole() {
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_with(false, None, Some(("northwind.example", dovecot.lmtp)));
+    let raw = example();
+    let earlier = vec!["bouncedoc.first.1@northwind.example".to_string()];
+    let (reply, package) = messages(&raw, &earlier);
+    let outbox = Outbox::new(Store::open(&state_dir("whole")).expect("store"));
+    outbox.enqueue(&reply).expect("queued");
+    outbox.enqueue(&package).expect("queued");
+    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    assert_eq!(outbox.deliver_due(&sender).await.expect("delivered"), 2);
+
+    let inbox = imap::wait_for(dovecot.imap, "maria", 1).await;
+    let found = by_id(&inbox, &reply.message_id);
+    assert_eq!(found.len(), 1, "the reply arrives once");
+    let m = MessageParser::default()
+        .parse(found[0].as_slice())
+        .expect("parses");
+    assert_eq!(
+        m.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    assert_eq!(
+        m.in_reply_to().as_text(),
+        Some("bouncedoc.first.1@northwind.example")
+    );
+    assert_eq!(
+        m.references()
+            .as_text_list()
+            .map(|l| l.to_vec())
+            .unwrap_or_default(),
+        vec![
+            "5c1e0a7b2d4f@MBX02.northwind.example",
+            "bouncedoc.first.1@northwind.example"
+        ]
+    );
+    assert!(m.body_text(0).is_some_and(|t| t.contains("What to do")));
+    assert!(m.body_html(0).is_some_and(|h| h.contains("<table")));
+
+    let support = imap::wait_for(dovecot.imap, "support", 1).await;
+    let found = by_id(&support, &package.message_id);
+    assert_eq!(found.len(), 1, "the package arrives once");
+    let m = MessageParser::default()
+        .parse(found[0].as_slice())
+        .expect("parses");
+    assert_eq!(
+        m.reply_to().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("maria@northwind.example")
+    );
+    let attached = m
+        .parts
+        .iter()
+        .find(|p| p.content_type().is_some_and(|c| c.ctype() == "message"))
+        .expect("attachment");
+    let bytes = match &attached.body {
+        PartType::Message(inner) => inner.raw_message().to_vec(),
+        other => panic!("not a message part: {other:?}"),
+    };
+    assert!(
+        bytes == raw,
+        "the attached notice is byte-identical ({} vs {} bytes)",
+        bytes.len(),
+        raw.len()
+    );
+    assert!(m
+        .parts
+        .iter()
+        .any(|p| p.attachment_name() == Some("diagnosis.json")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_then_back_and_restart_sends_each_once() {
+    let dovecot = Dovecot::start();
+    let port = support::unbound::free_port();
+    let dir = state_dir("down");
+    let raw = example();
+    let mut ids = Vec::new();
+    {
+        let outbox = Outbox::new(Store::open(&dir).expect("store"));
+        for i in 0..4 {
+            let thread = vec![format!("bouncedoc.t{i}@northwind.example")];
+            let (reply, _) = messages(&raw, &thread);
+            ids.push(reply.message_id.clone());
+            outbox.enqueue(&reply).expect("queued");
+        }
+        // Nobody listens: every attempt is transient; the messages wait in the outbox.
+        let sender = Sender::new(&smtp(port)).expect("sender");
+        assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
+        for id in &ids {
+            let s = outbox.status(id).expect("status").expect("stored");
+            assert_eq!((s.state.as_str(), s.attempts), ("queued", 1), "{s:?}");
+            assert!(s.last_error.is_some());
+        }
+    }
+    // SMTP comes back; the process restarts: the stored messages go out, once.
+    let postfix = Postfix::start_with(false, Some(port), Some(("northwind.example", dovecot.lmtp)));
+    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    {
+        let outbox = Outbox::new(Store::open(&dir).expect("reopened"));
+        // The retry is due after the backoff: pretend the time has come.
+        let sent = outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass");
+        assert_eq!(sent, 4);
+    }
+    {
+        // Another restart: nothing is sent again.
+        let outbox = Outbox::new(Store::open(&dir).expect("reopened"));
+        assert_eq!(
+            outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+            0
+        );
+    }
+    let inbox = imap::wait_for(dovecot.imap, "maria", 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let inbox = if inbox.len() < 4 {
+        imap::fetch_all(dovecot.imap, "maria").await
+    } else {
+        inbox
+    };
+    for id in &ids {
+        assert_eq!(by_id(&inbox, id).len(), 1, "{id} arrives exactly once");
+    }
+}

@@ -1,0 +1,86 @@
+//! A private Dovecot on loopback (see ../shared/notes/test-env.md): IMAP and LMTP over TCP,
+//! Maildir under a temp directory, any user with the password "secret" (static passdb), mail
+//! owned by uid/gid 65534. Killed on drop.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The password every test user has.
+pub const PASSWORD: &str = "secret";
+
+/// A running Dovecot.
+pub struct Dovecot {
+    /// IMAP (plain text, loopback).
+    pub imap: SocketAddr,
+    /// LMTP (for Postfix to deliver into).
+    pub lmtp: SocketAddr,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Dovecot {
+    /// Starts Dovecot and waits until IMAP answers.
+    pub fn start() -> Dovecot {
+        assert!(
+            Command::new("dovecot").arg("--version").output().is_ok(),
+            "dovecot is not installed: .ci/run installs it"
+        );
+        let imap_port = super::unbound::free_port();
+        let lmtp_port = super::unbound::free_port();
+        let dir = std::env::temp_dir().join(format!("bouncedoc-dovecot-{}-{imap_port}", std::process::id()));
+        for sub in ["run", "state", "log", "mail", "home"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("dirs");
+        }
+        let _ = Command::new("chmod").args(["0755"]).arg(&dir).status();
+        let _ = Command::new("chown")
+            .args(["65534:65534"])
+            .arg(dir.join("mail"))
+            .arg(dir.join("home"))
+            .status();
+        let d = dir.display();
+        let conf = format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={PASSWORD}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
+        );
+        let conf_path = dir.join("dovecot.conf");
+        std::fs::write(&conf_path, conf).expect("dovecot.conf");
+        let child = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dovecot");
+        let mut dv = Dovecot {
+            imap: ([127, 0, 0, 1], imap_port).into(),
+            lmtp: ([127, 0, 0, 1], lmtp_port).into(),
+            child,
+            dir,
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(dv.imap).is_err() || std::net::TcpStream::connect(dv.lmtp).is_err()
+        {
+            if let Ok(Some(status)) = dv.child.try_wait() {
+                let log = std::fs::read_to_string(dv.dir.join("log/dovecot.log")).unwrap_or_default();
+                panic!("dovecot exited ({status}):\n{log}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "dovecot did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        dv
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
