@@ -196,3 +196,22 @@ async fn smtp_down_then_back_and_restart_sends_each_once() {
         assert_eq!(by_id(&inbox, id).len(), 1, "{id} arrives exactly once");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_rejection_is_recorded_not_retried() {
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_with(false, None, Some(("northwind.example", dovecot.lmtp)));
+    let outbox = Outbox::new(Store::open(&state_dir("permanent")).expect("store"));
+    let (mut reply, _) = messages(&example(), &[]);
+    // The test Postfix delivers only to northwind.example; other recipients are refused (5xx).
+    reply.to = "someone@elsewhere.example".into();
+    outbox.enqueue(&reply).expect("queued");
+    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
+    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    assert_eq!(s.state, "failed", "{s:?}");
+    assert!(s.last_error.as_deref().unwrap_or("").contains("(55"), "a 5xx reply: {s:?}");
+    // Not tried again, whatever the time.
+    assert_eq!(outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"), 0);
+    assert_eq!(outbox.status(&reply.message_id).expect("status").expect("stored").attempts, 1);
+}
