@@ -210,8 +210,105 @@ async fn permanent_rejection_is_recorded_not_retried() {
     assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
     let s = outbox.status(&reply.message_id).expect("status").expect("stored");
     assert_eq!(s.state, "failed", "{s:?}");
-    assert!(s.last_error.as_deref().unwrap_or("").contains("(55"), "a 5xx reply: {s:?}");
+    assert!(
+        s.last_error.as_deref().unwrap_or("").contains("(55"),
+        "a 5xx reply: {s:?}"
+    );
     // Not tried again, whatever the time.
-    assert_eq!(outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"), 0);
-    assert_eq!(outbox.status(&reply.message_id).expect("status").expect("stored").attempts, 1);
+    assert_eq!(
+        outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+        0
+    );
+    assert_eq!(
+        outbox
+            .status(&reply.message_id)
+            .expect("status")
+            .expect("stored")
+            .attempts,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
+    use bouncedoc::config::Secret;
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_tls_auth(("northwind.example", dovecot.lmtp), dovecot.auth);
+    let ca = postfix.ca_file.clone().expect("test CA");
+    let outbox = Outbox::new(Store::open(&state_dir("tls")).expect("store"));
+    let mut sent_ids = Vec::new();
+    for (mode, addr) in [
+        (TlsMode::Implicit, postfix.smtps),
+        (TlsMode::Starttls, postfix.submission),
+    ] {
+        let addr = addr.expect("listener");
+        let cfg = SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            tls: mode,
+            ca_file: Some(ca.clone()),
+            auth: Some((
+                "bouncedoc".into(),
+                Secret::Plain(support::dovecot::PASSWORD.into()),
+            )),
+        };
+        let (reply, _) = messages(&example(), &[]);
+        outbox.enqueue(&reply).expect("queued");
+        assert_eq!(
+            outbox
+                .deliver_due(&Sender::new(&cfg).expect("sender"))
+                .await
+                .expect("pass"),
+            1,
+            "{mode:?}"
+        );
+        sent_ids.push(reply.message_id);
+    }
+    // Without the private CA the server is not trusted: nothing is sent (TLS verified by default).
+    let untrusted = SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: postfix.smtps.expect("smtps").port(),
+        tls: TlsMode::Implicit,
+        ca_file: None,
+        auth: Some((
+            "bouncedoc".into(),
+            Secret::Plain(support::dovecot::PASSWORD.into()),
+        )),
+    };
+    let (reply, _) = messages(&example(), &[]);
+    outbox.enqueue(&reply).expect("queued");
+    assert_eq!(
+        outbox
+            .deliver_due(&Sender::new(&untrusted).expect("sender"))
+            .await
+            .expect("pass"),
+        0
+    );
+    assert_eq!(
+        outbox
+            .status(&reply.message_id)
+            .expect("status")
+            .expect("stored")
+            .state,
+        "queued"
+    );
+    // A wrong password is refused.
+    let wrong = SmtpConfig {
+        auth: Some(("bouncedoc".into(), Secret::Plain("wrong".into()))),
+        ca_file: Some(ca.clone()),
+        ..untrusted.clone()
+    };
+    let (reply2, _) = messages(&example(), &[]);
+    outbox.enqueue(&reply2).expect("queued");
+    assert_eq!(
+        outbox
+            .deliver_due(&Sender::new(&wrong).expect("sender"))
+            .await
+            .expect("pass"),
+        0
+    );
+    let inbox = imap::wait_for(dovecot.imap, "maria", 2).await;
+    for id in &sent_ids {
+        assert_eq!(by_id(&inbox, id).len(), 1, "{id}");
+    }
 }

@@ -17,6 +17,8 @@ pub struct Dovecot {
     pub imap: SocketAddr,
     /// LMTP (for Postfix to deliver into).
     pub lmtp: SocketAddr,
+    /// The auth service (for Postfix's SMTP AUTH: smtpd_sasl_type = dovecot).
+    pub auth: SocketAddr,
     child: Child,
     dir: PathBuf,
 }
@@ -30,6 +32,7 @@ impl Dovecot {
         );
         let imap_port = super::unbound::free_port();
         let lmtp_port = super::unbound::free_port();
+        let auth_port = super::unbound::free_port();
         let dir = std::env::temp_dir().join(format!("bouncedoc-dovecot-{}-{imap_port}", std::process::id()));
         for sub in ["run", "state", "log", "mail", "home"] {
             std::fs::create_dir_all(dir.join(sub)).expect("dirs");
@@ -42,7 +45,7 @@ impl Dovecot {
             .status();
         let d = dir.display();
         let conf = format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={PASSWORD}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={PASSWORD}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
         );
         let conf_path = dir.join("dovecot.conf");
         std::fs::write(&conf_path, conf).expect("dovecot.conf");
@@ -57,6 +60,7 @@ impl Dovecot {
         let mut dv = Dovecot {
             imap: ([127, 0, 0, 1], imap_port).into(),
             lmtp: ([127, 0, 0, 1], lmtp_port).into(),
+            auth: ([127, 0, 0, 1], auth_port).into(),
             child,
             dir,
         };

@@ -12,19 +12,104 @@ use std::time::{Duration, Instant};
 pub struct Postfix {
     /// Where its smtpd listens.
     pub addr: SocketAddr,
+    /// Implicit-TLS submission (smtps), when started with TLS and AUTH.
+    pub smtps: Option<SocketAddr>,
+    /// STARTTLS submission requiring AUTH, when started with TLS and AUTH.
+    pub submission: Option<SocketAddr>,
+    /// The test CA's certificate (PEM) that signed the server's certificate.
+    pub ca_file: Option<PathBuf>,
     dir: PathBuf,
+}
+
+/// Makes a test CA and a server certificate for localhost / 127.0.0.1 signed by it (rustls
+/// rejects a self-signed leaf that is also a CA). Returns (ca, cert, key) paths.
+fn test_pki(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(ok, "openssl {args:?} failed");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=bouncedoc test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"))
 }
 
 impl Postfix {
     /// Starts Postfix with smtpd on a free loopback port; `tls` offers STARTTLS with a
-    /// throw-away self-signed certificate.
+    /// certificate from a throw-away test CA.
     pub fn start(tls: bool) -> Postfix {
-        Postfix::start_with(tls, None, None)
+        Postfix::start_full(tls, None, None, None)
+    }
+
+    /// As [`Postfix::start_with`], plus an implicit-TLS (smtps) and a STARTTLS submission
+    /// listener that require SMTP AUTH, checked by the Dovecot auth service at `auth`.
+    pub fn start_tls_auth(lmtp: (&str, SocketAddr), auth: SocketAddr) -> Postfix {
+        Postfix::start_full(true, None, Some(lmtp), Some(auth))
     }
 
     /// As [`Postfix::start`], on `port` if given, delivering mail for `domain` over LMTP to
     /// `lmtp` (a Dovecot) if given.
     pub fn start_with(tls: bool, port: Option<u16>, lmtp: Option<(&str, SocketAddr)>) -> Postfix {
+        Postfix::start_full(tls, port, lmtp, None)
+    }
+
+    fn start_full(
+        tls: bool,
+        port: Option<u16>,
+        lmtp: Option<(&str, SocketAddr)>,
+        auth: Option<SocketAddr>,
+    ) -> Postfix {
         assert!(
             Command::new("postconf")
                 .arg("-d")
@@ -40,7 +125,7 @@ impl Postfix {
         }
         let d = dir.display();
         let mut main = format!(
-            "compatibility_level = 3.6\nqueue_directory = {d}/queue\ndata_directory = {d}/data\nmail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmyhostname = mx.test\nmydestination =\nmynetworks = 127.0.0.0/8\nsmtpd_peername_lookup = no\nmaillog_file = {d}/log/postfix.log\nmaillog_file_prefixes = {d}/log\ndefault_transport = error:not in tests\nrelay_transport = error:not in tests\n"
+            "compatibility_level = 3.6\nqueue_directory = {d}/queue\ndata_directory = {d}/data\nmail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmyhostname = mx.test\nmydestination =\nmynetworks = 127.0.0.0/8\nsmtpd_peername_lookup = no\nmaillog_file = {d}/log/postfix.log\nmaillog_file_prefixes = {d}/log\ndefault_transport = error:not in tests\nrelay_transport = error:not in tests\nalias_maps =\nalias_database =\nbiff = no\n"
         );
         if let Some((domain, addr)) = lmtp {
             main.push_str(&format!(
@@ -49,33 +134,31 @@ impl Postfix {
                 addr.port()
             ));
         }
+        let mut ca_file = None;
         if tls {
-            let ok = Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=mx.test",
-                ])
-                .arg("-keyout")
-                .arg(dir.join("conf/key.pem"))
-                .arg("-out")
-                .arg(dir.join("conf/cert.pem"))
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            assert!(ok, "openssl could not make a test certificate");
+            let (ca, cert, key) = test_pki(&dir.join("conf"));
             main.push_str(&format!(
-                "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {d}/conf/cert.pem\nsmtpd_tls_key_file = {d}/conf/key.pem\n"
+                "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n",
+                cert.display(),
+                key.display()
+            ));
+            ca_file = Some(ca);
+        }
+        let (smtps_port, sub_port) = (super::unbound::free_port(), super::unbound::free_port());
+        let mut extra_services = String::new();
+        if let Some(auth) = auth {
+            main.push_str(&format!(
+                "smtpd_sasl_type = dovecot\nsmtpd_sasl_path = inet:{}:{}\n",
+                auth.ip(),
+                auth.port()
+            ));
+            let restrict = "-o smtpd_sasl_auth_enable=yes -o smtpd_client_restrictions=permit_sasl_authenticated,reject -o smtpd_relay_restrictions=permit_sasl_authenticated,reject";
+            extra_services.push_str(&format!(
+                "127.0.0.1:{smtps_port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes {restrict}\n127.0.0.1:{sub_port} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt {restrict}\n"
             ));
         }
         let master = format!(
-            "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\nlmtp unix - - n - - lmtp\n"
+            "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\nlmtp unix - - n - - lmtp\n{extra_services}"
         );
         std::fs::write(dir.join("conf/main.cf"), main).expect("main.cf");
         std::fs::write(dir.join("conf/master.cf"), master).expect("master.cf");
@@ -97,12 +180,27 @@ impl Postfix {
             .arg("start")
             .output()
             .expect("postfix start");
+        let with_auth = auth.is_some();
         let pf = Postfix {
             addr: ([127, 0, 0, 1], port).into(),
+            smtps: with_auth.then(|| ([127, 0, 0, 1], smtps_port).into()),
+            submission: with_auth.then(|| ([127, 0, 0, 1], sub_port).into()),
+            ca_file,
             dir,
         };
         let start = Instant::now();
-        while std::net::TcpStream::connect(pf.addr).is_err() {
+        // Ready when smtpd greets (a bare connect can succeed before it is ready to talk).
+        let greets = |a: SocketAddr| {
+            use std::io::Read;
+            let Ok(mut s) = std::net::TcpStream::connect(a) else {
+                return false;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).is_ok() && &buf[..3] == b"220"
+        };
+        let listening = |a: Option<SocketAddr>| a.is_none_or(|a| std::net::TcpStream::connect(a).is_ok());
+        while !greets(pf.addr) || !listening(pf.smtps) || !listening(pf.submission) {
             if start.elapsed() > Duration::from_secs(15) {
                 let log = std::fs::read_to_string(pf.dir.join("log/postfix.log")).unwrap_or_default();
                 panic!(
@@ -118,6 +216,12 @@ impl Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
+        if std::env::var_os("BOUNCEDOC_TEST_LOGS").is_some() {
+            eprintln!(
+                "{}",
+                std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
+            );
+        }
         if let Ok(pid) = std::fs::read_to_string(self.dir.join("queue/pid/master.pid")) {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
