@@ -332,7 +332,7 @@ struct RawConfig {
     #[serde(default)]
     probe_smtp: bool,
     // Read by the daemon's commands; accepted as written here.
-    state_dir: Option<serde_yaml::Value>,
+    state_dir: Option<PathBuf>,
     from: Option<MailboxAddress>,
     support: Option<MailboxAddress>,
     log_level: Option<serde_yaml::Value>,
@@ -371,6 +371,8 @@ pub struct Config {
     pub support: Option<MailboxAddress>,
     /// How the bot sends mail.
     pub smtp: Option<SmtpConfig>,
+    /// Where the state database lives.
+    pub state_dir: PathBuf,
 }
 
 /// The blocklists a mail administrator would pick today (no dead lists such as SORBS).
@@ -396,6 +398,7 @@ impl Default for Config {
             from: None,
             support: None,
             smtp: None,
+            state_dir: PathBuf::from("/var/lib/bouncedoc"),
         }
     }
 }
@@ -464,7 +467,7 @@ impl Config {
                 format!("{attempts} is out of range: write a number from 1 to 10"),
             ));
         }
-        let _ = (&raw.state_dir, &raw.log_level, &raw.limits, &raw.mailboxes);
+        let _ = (&raw.log_level, &raw.limits, &raw.mailboxes);
         let smtp = match raw.smtp {
             Some(s) => Some(smtp_config(s).map_err(|(key, message)| {
                 let line = line_of_path(text, &key)
@@ -490,6 +493,7 @@ impl Config {
             from: raw.from,
             support: raw.support,
             smtp,
+            state_dir: raw.state_dir.unwrap_or(default.state_dir),
         })
     }
 }

@@ -312,3 +312,35 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
         assert_eq!(by_id(&inbox, id).len(), 1, "{id}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_task_sends_what_is_queued_and_stops_on_shutdown() {
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_with(false, None, Some(("northwind.example", dovecot.lmtp)));
+    let outbox = Outbox::new(Store::open(&state_dir("task")).expect("store"));
+    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let (stop, rx) = tokio::sync::broadcast::channel(1);
+    let task = tokio::spawn({
+        let outbox = outbox.clone();
+        async move { outbox.run(sender, rx).await }
+    });
+    // Queued while the task sleeps: the bell wakes it.
+    let (reply, _) = messages(&example(), &[]);
+    outbox.enqueue(&reply).expect("queued");
+    let start = std::time::Instant::now();
+    while outbox.status(&reply.message_id).expect("status").map(|s| s.state) != Some("sent".into()) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "not sent by the task"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(()).expect("shutdown");
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the task stops on shutdown")
+        .expect("joined")
+        .expect("no store error");
+    let inbox = imap::wait_for(dovecot.imap, "maria", 1).await;
+    assert_eq!(by_id(&inbox, &reply.message_id).len(), 1);
+}
