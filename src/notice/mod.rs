@@ -415,12 +415,18 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
     let delay = scan.delay_wording(parsed);
     let notice_date = parsed.date_unix;
     for r in &mut recipients {
-        let block = scan.block_for(&r.address);
         if exchange_wording {
-            exchange.enrich(r, &formats::exchange::read(&block));
+            exchange.enrich(r, &formats::exchange::read(&scan.block_for(&r.address)));
         }
         scan.enrich(r);
-        formats::remote::enrich(r, if remote_wording { &block } else { "" });
+        let address = r.address.clone();
+        formats::remote::enrich(r, || {
+            if remote_wording {
+                scan.remote_in_block(&address)
+            } else {
+                (None, None)
+            }
+        });
         if r.action.is_none() {
             r.action = Some(match delay {
                 Some(true) => Action::Delayed,

@@ -464,6 +464,39 @@ impl Scan {
             .unwrap_or(self.lines.len())
     }
 
+    /// The byte range (in the joined text) of the lines about one recipient.
+    fn block_range(&self, address: &str) -> Option<Range<usize>> {
+        let start = self.line_of(address)?;
+        let next = self.next_other_recipient(start, address);
+        let first = self.lines.get(start)?;
+        let last = self.lines.get(next.checked_sub(1)?)?;
+        Some(first.start..last.end.max(first.start))
+    }
+
+    /// The remote server the lines about one recipient name, found from the phrases the
+    /// single pass already located (no second scan of the text).
+    pub fn remote_in_block(&self, address: &str) -> (Option<String>, Option<String>) {
+        let Some(range) = self.block_range(address) else {
+            return (None, None);
+        };
+        let keys = crate::notice::formats::remote::KEYS.len();
+        let mut qmail = false;
+        for h in self.hits.of(List::Remote, range.clone()) {
+            let index = usize::from(h.index);
+            if index < keys {
+                if let Some(found) = crate::notice::formats::remote::named_at(&self.all, index, h.end) {
+                    return found;
+                }
+            } else {
+                qmail = true;
+            }
+        }
+        if qmail {
+            return crate::notice::formats::remote::qmail(&self.all[range]);
+        }
+        (None, None)
+    }
+
     /// The lines about one recipient: from its first mention in a recipient's position to
     /// the next other recipient's.
     pub fn block_for(&self, address: &str) -> String {

@@ -272,7 +272,8 @@ pub const EXCHANGE_KEYS: &[&str] = &[
     "\n#",
 ];
 
-/// How Postfix, Exim, Sendmail and qmail name the remote server.
+/// How Postfix, Exim, Sendmail and qmail name the remote server (the first four are
+/// `formats::remote::KEYS`, in order; the rest are qmail's).
 pub const REMOTE_KEYS: &[&str] = &[
     "connect to ",
     "host ",

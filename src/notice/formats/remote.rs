@@ -6,34 +6,44 @@ use crate::notice::phrases::Phrases;
 use crate::notice::Recipient;
 use std::sync::LazyLock;
 
-/// Finds the remote host and IP in a recipient's diagnostic or text block: the first phrase
-/// that names a server with its IP (or Sendmail's host alone).
+/// The phrases after which MTAs name the remote server (the first four entries of
+/// `wording::REMOTE_KEYS`, in the same order).
+pub const KEYS: [&str; 4] = ["connect to ", "host ", "remote server at ", "while talking to "];
+
+/// The server named right after key phrase `key` (an index into [`KEYS`]) ending at `end`:
+/// `name[IP]`, `name [IP]`, `name (IP)`, or Sendmail's bare host.
+pub fn named_at(text: &str, key: usize, end: usize) -> Option<(Option<String>, Option<String>)> {
+    let rest = text.get(end..)?;
+    let name_len = rest
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+        .count();
+    let name = &rest[..name_len];
+    let after_t = rest[name_len..].trim_start_matches([' ', '\t']);
+    let ip = match after_t.as_bytes().first() {
+        Some(b'[') | Some(b'(') => {
+            let close = if after_t.starts_with('[') { ']' } else { ')' };
+            after_t[1..]
+                .split(close)
+                .next()
+                .map(|s| s.trim().trim_start_matches("IPv6:"))
+                .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+        }
+        _ => None,
+    };
+    let host = name.trim_end_matches('.').to_ascii_lowercase();
+    let host_ok = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
+    (ip.is_some() || (KEYS.get(key) == Some(&"while talking to ") && host_ok))
+        .then(|| (host_ok.then_some(host), ip.map(|i| i.to_string())))
+}
+
+/// Finds the remote host and IP in a text (a diagnostic): the first phrase that names a
+/// server with its IP (or Sendmail's host alone), else qmail's wording.
 pub fn find(text: &str) -> (Option<String>, Option<String>) {
-    const KEYS: [&str; 4] = ["connect to ", "host ", "remote server at ", "while talking to "];
     static PHRASES: LazyLock<Phrases> = LazyLock::new(|| Phrases::dfa(&KEYS));
     for (key, _, end) in PHRASES.find_iter(text) {
-        let rest = &text[end..];
-        let name_len = rest
-            .bytes()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
-            .count();
-        let name = &rest[..name_len];
-        let after_t = rest[name_len..].trim_start_matches([' ', '\t']);
-        let ip = match after_t.as_bytes().first() {
-            Some(b'[') | Some(b'(') => {
-                let close = if after_t.starts_with('[') { ']' } else { ')' };
-                after_t[1..]
-                    .split(close)
-                    .next()
-                    .map(|s| s.trim().trim_start_matches("IPv6:"))
-                    .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-            }
-            _ => None,
-        };
-        let host = name.trim_end_matches('.').to_ascii_lowercase();
-        let host_ok = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
-        if ip.is_some() || (KEYS[key] == "while talking to " && host_ok) {
-            return (host_ok.then_some(host), ip.map(|i| i.to_string()));
+        if let Some(found) = named_at(text, key, end) {
+            return found;
         }
     }
     qmail(text)
@@ -41,7 +51,7 @@ pub fn find(text: &str) -> (Option<String>, Option<String>) {
 
 /// qmail: "Connected to 192.0.2.1 but …", "192.0.2.1 does not like recipient.",
 /// "Giving up on 192.0.2.1."
-fn qmail(text: &str) -> (Option<String>, Option<String>) {
+pub fn qmail(text: &str) -> (Option<String>, Option<String>) {
     static KEYS: LazyLock<Phrases> =
         LazyLock::new(|| Phrases::new(&["connected to ", "giving up on ", " does not like "]));
     if !KEYS.any(text) {
@@ -66,14 +76,15 @@ fn qmail(text: &str) -> (Option<String>, Option<String>) {
     (None, None)
 }
 
-/// Fills a recipient's remote host and IP from its diagnostic, else its text block.
-pub fn enrich(r: &mut Recipient, block: &str) {
+/// Fills a recipient's remote host and IP from its diagnostic, else from `in_block` (what its
+/// text block names).
+pub fn enrich(r: &mut Recipient, in_block: impl FnOnce() -> (Option<String>, Option<String>)) {
     if r.remote_host.is_some() && r.remote_ip.is_some() {
         return;
     }
     let (mut host, mut ip) = r.diagnostic.as_deref().map(find).unwrap_or((None, None));
     if host.is_none() && ip.is_none() {
-        (host, ip) = find(block);
+        (host, ip) = in_block();
     }
     if r.remote_ip.is_none() {
         r.remote_ip = ip;
@@ -93,6 +104,11 @@ pub fn enrich(r: &mut Recipient, block: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_match_the_catalog() {
+        assert_eq!(&crate::notice::wording::REMOTE_KEYS[..KEYS.len()], &KEYS[..]);
+    }
 
     #[test]
     fn postfix_exim_sendmail() {
