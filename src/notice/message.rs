@@ -80,7 +80,12 @@ impl Parsed {
             }
         }
         let mut html = Vec::new();
-        for leaf in mime::leaves(section, body) {
+        let leaves = mime::leaves_of(
+            mime::header(&headers, "Content-Type"),
+            mime::header(&headers, "Content-Transfer-Encoding"),
+            body,
+        );
+        for leaf in leaves {
             match leaf {
                 Leaf::Text(t) => parsed.texts.push(t),
                 Leaf::Html(h) => html.push(h),
@@ -127,6 +132,7 @@ fn reader_keeps(name: &str) -> mime::Keep {
         "In-Reply-To",
         "References",
         "Content-Type",
+        "Content-Transfer-Encoding",
         "Return-Path",
         "Auto-Submitted",
         "Precedence",

@@ -238,26 +238,41 @@ pub enum Leaf {
 /// Walks the MIME tree of a message (its raw header section and body) and returns its leaves
 /// in order.
 pub fn leaves(section: &[u8], body: &[u8]) -> Vec<Leaf> {
+    leaves_of(
+        find_header(section, "Content-Type").as_deref(),
+        find_header(section, "Content-Transfer-Encoding").as_deref(),
+        body,
+    )
+}
+
+/// As [`leaves`], for a message whose Content-Type and Content-Transfer-Encoding are already
+/// known (the top level, whose headers the reader parsed anyway).
+pub fn leaves_of(content_type: Option<&str>, encoding: Option<&str>, body: &[u8]) -> Vec<Leaf> {
     let mut out = Vec::new();
     let mut budget = MAX_PARTS;
-    walk(section, body, 0, false, &mut out, &mut budget);
+    walk(content_type, encoding, body, 0, false, &mut out, &mut budget);
     out
 }
 
-fn walk(section: &[u8], body: &[u8], depth: usize, in_digest: bool, out: &mut Vec<Leaf>, budget: &mut usize) {
+fn walk(
+    content_type: Option<&str>,
+    encoding: Option<&str>,
+    body: &[u8],
+    depth: usize,
+    in_digest: bool,
+    out: &mut Vec<Leaf>,
+    budget: &mut usize,
+) {
     if *budget == 0 {
         return;
     }
     *budget -= 1;
-    let ct = match find_header(section, "Content-Type") {
-        Some(v) => ContentType::parse(&v),
+    let ct = match content_type {
+        Some(v) => ContentType::parse(v),
         None if in_digest => ContentType::parse("message/rfc822"),
         None => ContentType::parse("text/plain"),
     };
-    let encoding = find_header(section, "Content-Transfer-Encoding")
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let encoding = encoding.unwrap_or_default().trim().to_ascii_lowercase();
     let charset = ct.param("charset");
     let mime = ct.mime.as_str();
     if let Some(sub) = mime.strip_prefix("multipart/") {
@@ -274,7 +289,17 @@ fn walk(section: &[u8], body: &[u8], depth: usize, in_digest: bool, out: &mut Ve
         }
         for part in parts {
             let (part_section, part_body) = split(part);
-            walk(part_section, part_body, depth + 1, sub == "digest", out, budget);
+            let part_ct = find_header(part_section, "Content-Type");
+            let part_cte = find_header(part_section, "Content-Transfer-Encoding");
+            walk(
+                part_ct.as_deref(),
+                part_cte.as_deref(),
+                part_body,
+                depth + 1,
+                sub == "digest",
+                out,
+                budget,
+            );
         }
         return;
     }
