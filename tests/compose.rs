@@ -1,6 +1,8 @@
 //! The composed messages, parsed back: headers, threading, alternatives, the attachment's bytes,
 //! and hostile values from a notice that must not reach a header unescaped.
 
+mod support;
+
 use bouncedoc::compose::{support_package, user_reply, Context, Outgoing};
 use bouncedoc::diagnose::{Check, Finding};
 use bouncedoc::notice;
@@ -149,17 +151,7 @@ fn support_package_carries_the_notice_unaltered() {
             m.reply_to().and_then(|a| a.first()).and_then(|a| a.address()),
             Some("maria@northwind.example")
         );
-        let attached = m
-            .parts
-            .iter()
-            .find(|p| p.content_type().is_some_and(|c| c.ctype() == "message"))
-            .unwrap_or_else(|| panic!("{name}: no message/rfc822 part"));
-        let bytes: Vec<u8> = match &attached.body {
-            PartType::Message(inner) => inner.raw_message().to_vec(),
-            PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
-            PartType::Text(t) => t.as_bytes().to_vec(),
-            _ => Vec::new(),
-        };
+        let bytes = support::attached_message(&m).unwrap_or_else(|| panic!("{name}: no message/rfc822 part"));
         assert!(
             bytes == raw,
             "{name}: the attached notice must be byte-identical ({} bytes attached, {} sent; first difference at {:?})",

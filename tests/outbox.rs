@@ -10,7 +10,7 @@ use bouncedoc::diagnose::{Check, Finding};
 use bouncedoc::outbox::{Outbox, Sender};
 use bouncedoc::store::Store;
 use bouncedoc::{notice, verdict};
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{MessageParser, MimeHeaders};
 use std::path::{Path, PathBuf};
 use support::dovecot::Dovecot;
 use support::imap;
@@ -24,6 +24,20 @@ fn state_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("bouncedoc-outbox-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
+}
+
+/// TLS with SMTP AUTH as `bouncedoc`.
+fn smtp_tls(port: u16, tls: TlsMode, ca_file: Option<PathBuf>, password: &str) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls,
+        ca_file,
+        auth: Some((
+            "bouncedoc".into(),
+            bouncedoc::config::Secret::Plain(password.into()),
+        )),
+    }
 }
 
 fn smtp(port: u16) -> SmtpConfig {
@@ -123,15 +137,7 @@ async fn reply_and_package_arrive_whole() {
         m.reply_to().and_then(|a| a.first()).and_then(|a| a.address()),
         Some("maria@northwind.example")
     );
-    let attached = m
-        .parts
-        .iter()
-        .find(|p| p.content_type().is_some_and(|c| c.ctype() == "message"))
-        .expect("attachment");
-    let bytes = match &attached.body {
-        PartType::Message(inner) => inner.raw_message().to_vec(),
-        other => panic!("not a message part: {other:?}"),
-    };
+    let bytes = support::attached_message(&m).expect("attachment");
     assert!(
         bytes == raw,
         "the attached notice is byte-identical ({} vs {} bytes)",
@@ -231,7 +237,6 @@ async fn permanent_rejection_is_recorded_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
-    use bouncedoc::config::Secret;
     let dovecot = Dovecot::start();
     let postfix = Postfix::start_tls_auth(("northwind.example", dovecot.lmtp), dovecot.auth);
     let ca = postfix.ca_file.clone().expect("test CA");
@@ -242,16 +247,7 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
         (TlsMode::Starttls, postfix.submission),
     ] {
         let addr = addr.expect("listener");
-        let cfg = SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: addr.port(),
-            tls: mode,
-            ca_file: Some(ca.clone()),
-            auth: Some((
-                "bouncedoc".into(),
-                Secret::Plain(support::dovecot::PASSWORD.into()),
-            )),
-        };
+        let cfg = smtp_tls(addr.port(), mode, Some(ca.clone()), support::dovecot::PASSWORD);
         let (reply, _) = messages(&example(), &[]);
         outbox.enqueue(&reply).expect("queued");
         assert_eq!(
@@ -265,16 +261,8 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
         sent_ids.push(reply.message_id);
     }
     // Without the private CA the server is not trusted: nothing is sent (TLS verified by default).
-    let untrusted = SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: postfix.smtps.expect("smtps").port(),
-        tls: TlsMode::Implicit,
-        ca_file: None,
-        auth: Some((
-            "bouncedoc".into(),
-            Secret::Plain(support::dovecot::PASSWORD.into()),
-        )),
-    };
+    let smtps_port = postfix.smtps.expect("smtps").port();
+    let untrusted = smtp_tls(smtps_port, TlsMode::Implicit, None, support::dovecot::PASSWORD);
     let (reply, _) = messages(&example(), &[]);
     outbox.enqueue(&reply).expect("queued");
     assert_eq!(
@@ -293,11 +281,7 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
         "queued"
     );
     // A wrong password is refused.
-    let wrong = SmtpConfig {
-        auth: Some(("bouncedoc".into(), Secret::Plain("wrong".into()))),
-        ca_file: Some(ca.clone()),
-        ..untrusted.clone()
-    };
+    let wrong = smtp_tls(smtps_port, TlsMode::Implicit, Some(ca.clone()), "wrong");
     let (reply2, _) = messages(&example(), &[]);
     outbox.enqueue(&reply2).expect("queued");
     assert_eq!(

@@ -33,3 +33,18 @@ pub fn shared_dir(what: &str) -> Option<PathBuf> {
     eprintln!("{msg}");
     None
 }
+
+/// The bytes of the first attached message (`message/rfc822`) of a parsed message, as decoded.
+pub fn attached_message(m: &mail_parser::Message<'_>) -> Option<Vec<u8>> {
+    use mail_parser::{MimeHeaders, PartType};
+    let part = m
+        .parts
+        .iter()
+        .find(|p| p.content_type().is_some_and(|c| c.ctype() == "message"))?;
+    Some(match &part.body {
+        PartType::Message(inner) => inner.raw_message().to_vec(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+        PartType::Text(t) => t.as_bytes().to_vec(),
+        _ => return None,
+    })
+}
