@@ -1,7 +1,11 @@
 //! bouncedoc: reads email delay notices, finds out why mail is stuck, and answers by email.
 //!
 //! The pipeline (see the README's architecture section): [`notice`] reads raw messages into
-//! [`notice::Notice`]s; later stages diagnose, decide, compose and send.
+//! [`notice::Notice`]s; [`diagnose`] checks DNS, blocklists and reverse DNS; [`verdict`]
+//! decides; [`compose`] writes the messages; [`outbox`] (over [`store`]) sends them.
+//! [`config`] reads the YAML configuration.
+
+#![warn(missing_docs)]
 
 pub mod compose;
 pub mod config;
