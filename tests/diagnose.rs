@@ -482,3 +482,30 @@ fn preview_prints_the_exact_messages_and_sends_nothing() {
         "the package attaches the notice"
     );
 }
+
+#[test]
+fn a_notice_with_many_recipients_is_checked_within_bounds() {
+    let u = unbound();
+    let mut dsn = String::new();
+    for i in 0..60 {
+        dsn.push_str(&format!(
+            "Final-Recipient: rfc822; u{i}@d{i}.example\nAction: delayed\nStatus: 4.4.1\n\n"
+        ));
+    }
+    let text = format!(
+        "From: MAILER-DAEMON@mx.corp.example\nTo: alice@corp.example\nSubject: Delayed Mail (still being retried)\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.corp.example\n\n{dsn}--B--\n"
+    );
+    let path = temp_dir().join("many.eml");
+    std::fs::write(&path, text).expect("write");
+    let c = config("many", u.addr, &["bl.test"], &["203.0.113.5"], "5s");
+    let r = diagnose(&path, &c);
+    assert_eq!(r.code, Some(0));
+    let domains = r.json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["check"] == "recipient_domain")
+        .count();
+    assert_eq!(domains, bouncedoc::diagnose::MAX_DOMAINS);
+    assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
+}

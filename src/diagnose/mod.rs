@@ -20,6 +20,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Most recipient domains checked for one notice.
+pub const MAX_DOMAINS: usize = 20;
+/// Most addresses (recipient servers, our sending IPs) checked against blocklists per notice.
+pub const MAX_IPS: usize = 16;
+
 /// Which check a finding comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,10 +121,12 @@ impl Diagnoser {
         let deadline = Instant::now() + self.budget;
         let dns = Dns::new(self.resolver.clone(), deadline);
 
+        // A notice may name hundreds of recipients (or a hostile one, thousands): the checks
+        // are bounded so one notice cannot set off a storm of queries.
         let mut recipient_domains: Vec<String> = Vec::new();
         for r in &notice.recipients {
             if let Some(d) = domain_of(&r.address) {
-                if !recipient_domains.contains(&d) {
+                if !recipient_domains.contains(&d) && recipient_domains.len() < MAX_DOMAINS {
                     recipient_domains.push(d);
                 }
             }
@@ -134,7 +141,10 @@ impl Diagnoser {
             .iter()
             .filter_map(|r| r.remote_ip.as_deref()?.parse().ok())
             .filter(is_public)
-            .fold(Vec::new(), push_unique);
+            .fold(Vec::new(), push_unique)
+            .into_iter()
+            .take(MAX_IPS)
+            .collect();
         let mut sending: Vec<IpAddr> = notice
             .sending_ips
             .iter()
@@ -146,6 +156,7 @@ impl Diagnoser {
                 sending.push(*ip);
             }
         }
+        sending.truncate(MAX_IPS);
 
         // Self-tests start at once, beside the first lookups: they are not on the critical path.
         let zones = self.blocklists.zones().to_vec();
@@ -176,7 +187,7 @@ impl Diagnoser {
                 }
             }
         }
-        let mx_ips: Vec<IpAddr> = mx_all.iter().copied().filter(is_public).collect();
+        let mx_ips: Vec<IpAddr> = mx_all.iter().copied().filter(is_public).take(MAX_IPS).collect();
         if let Some(f) = sender {
             findings.push(f);
         }
