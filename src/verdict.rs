@@ -53,8 +53,19 @@ impl Cause {
         }
     }
 
-    /// What the user is told about this cause.
-    pub fn advice(self) -> &'static str {
+    /// What the user is told about this cause. `forwarded` says whether the verdict sends the
+    /// package to Support; a cause of ours that did not decide the verdict invites the user to
+    /// reply "support" instead of claiming it was sent.
+    pub fn advice(self, forwarded: bool) -> &'static str {
+        match (self, forwarded) {
+            (Cause::SenderListed, false) => {
+                return "Our sending server is on a blocklist. Reply \"support\" to send the full report to Support, who can get it delisted."
+            }
+            (Cause::SenderPtr, false) => {
+                return "Our sending server has no matching reverse DNS, which many receivers require. Reply \"support\" to send the full report to Support."
+            }
+            _ => {}
+        }
         match self {
             Cause::RecipientDomain => {
                 "The recipient's mail setup is broken: their domain cannot receive mail. Check the address for typos, and contact the recipient by another channel (phone, another address) so their administrator can fix it."
@@ -162,7 +173,7 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
         summary.push_str(&format!("Found: {}. ", labels.join("; ")));
     }
     for c in &causes {
-        summary.push_str(c.advice());
+        summary.push_str(c.advice(action == Action::ForwardSupport));
         summary.push(' ');
     }
     summary.push_str(&retry_sentence(notice));
@@ -380,6 +391,21 @@ mod tests {
         let v = decide(&notice(Kind::Delayed), &findings);
         assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
         assert!(v.summary.contains("our sending server is on a blocklist"));
+        // A cause of ours that did not decide the verdict does not claim a forward.
+        let v2 = decide(
+            &notice(Kind::Delayed),
+            &[
+                f(Check::RecipientDomain, "nxdomain"),
+                f(Check::SenderPtr, "no-ptr"),
+            ],
+        );
+        assert_eq!(v2.action, Action::ReplyUser);
+        assert!(
+            v2.summary.contains("Reply \"support\" to send the full report"),
+            "{}",
+            v2.summary
+        );
+        assert!(!v2.summary.contains("has been sent to Support"), "{}", v2.summary);
         assert!(v.summary.contains("the recipient's server is on a blocklist"));
         assert!(
             v.summary

@@ -233,7 +233,16 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
         )?;
     }
     writeln!(out)?;
-    writeln!(out, "What to do: {}", v.summary)?;
+    writeln!(out, "{}", verdict::what_happened(n))?;
+    writeln!(out, "What to do:")?;
+    for c in &v.causes {
+        writeln!(
+            out,
+            "  - {}",
+            c.advice(v.action == verdict::Action::ForwardSupport)
+        )?;
+    }
+    writeln!(out, "{}", verdict::retry_sentence(n))?;
     let action = match v.action {
         verdict::Action::ReplyUser => "advise the user",
         verdict::Action::ForwardSupport => "forward the full notice to Support",
