@@ -93,18 +93,24 @@ fn rfc5322_date(unix: i64) -> String {
     )
 }
 
-/// The headers every bot message carries; `to_header` is a ready mailbox value.
+/// The headers every bot message carries (addresses checked: a bad one is an error).
 fn common_headers(
     ctx: &Context<'_>,
-    to_header: &str,
+    to: &str,
+    reply_to: &str,
     subject: &str,
     message_id: &str,
 ) -> Result<String, ComposeError> {
-    let from = mailbox(ctx.bot_name, ctx.bot_address)
-        .ok_or_else(|| ComposeError::Address(ctx.bot_address.into()))?;
+    let address = |name: Option<&str>, addr: &str| {
+        mailbox(name, addr).ok_or_else(|| ComposeError::Address(addr.into()))
+    };
+    let from = address(ctx.bot_name, ctx.bot_address)?;
+    let to_header = address(None, to)?;
+    let reply_to = address(None, reply_to)?;
     let mut h = String::new();
     h.push_str(&header("From", &from));
-    h.push_str(&header("To", to_header));
+    h.push_str(&header("To", &to_header));
+    h.push_str(&header("Reply-To", &reply_to));
     h.push_str(&header("Subject", &encode_unstructured(subject)));
     h.push_str(&header("Date", &rfc5322_date(ctx.now)));
     h.push_str(&header("Message-ID", &format!("<{message_id}>")));
@@ -342,8 +348,6 @@ pub fn user_reply(
         recipients_of(notice),
         subject_reason(v.cause, findings)
     );
-    let to = mailbox(None, ctx.user).ok_or_else(|| ComposeError::Address(ctx.user.into()))?;
-    let reply_to = mailbox(None, ctx.reply_to).ok_or_else(|| ComposeError::Address(ctx.reply_to.into()))?;
     let escalation = match v.action {
         verdict::Action::ForwardSupport => {
             Some("The full notice and this diagnosis have been sent to Support.")
@@ -351,8 +355,7 @@ pub fn user_reply(
         _ => None,
     };
     let b = boundary(&message_id, "alt");
-    let mut raw = common_headers(ctx, &to, &subject, &message_id)?;
-    raw.push_str(&header("Reply-To", &reply_to));
+    let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, &subject, &message_id)?;
     raw.push_str(&format!(
         "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
     ));
@@ -414,8 +417,6 @@ pub fn support_package(
         recipients_of(notice),
         v.cause.label()
     );
-    let to = mailbox(None, ctx.support).ok_or_else(|| ComposeError::Address(ctx.support.into()))?;
-    let reply_to = mailbox(None, ctx.user).ok_or_else(|| ComposeError::Address(ctx.user.into()))?;
     let why = match v.action {
         verdict::Action::ForwardSupport => format!("Escalated because: {}.", v.cause.label()),
         _ => format!(
@@ -426,8 +427,7 @@ pub fn support_package(
     let mut text = format!("Mailbox user: {}\n\n", sanitize(ctx.user));
     text.push_str(&text_body(notice, findings, v, Some(&why)));
     let b = boundary(&message_id, "mix");
-    let mut raw = common_headers(ctx, &to, &subject, &message_id)?;
-    raw.push_str(&header("Reply-To", &reply_to));
+    let mut raw = common_headers(ctx, ctx.support, ctx.user, &subject, &message_id)?;
     raw.push_str(&format!(
         "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n"
     ));

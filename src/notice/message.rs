@@ -267,16 +267,17 @@ pub fn classify(p: &Parsed, scan: &super::text::Scan) -> Class {
     if !bounce_subject && !body_marker && !strong_header && is_autoreply(p, &subject) {
         return Class::Autoreply;
     }
-    if strong_header || (bounce_subject && (body_marker || from_daemon || null_sender)) {
-        return Class::Notice;
-    }
-    if (from_daemon || null_sender) && (body_marker || bounce_subject) {
-        return Class::Notice;
-    }
-    if body_marker && !replied && (from_daemon || null_sender || bounce_subject || p.from.is_empty()) {
-        return Class::Notice;
-    }
-    if body_marker && !replied && scan.has_unquoted_marker() && looks_machine_written(p) {
+    // Mail from a mail system (MAILER-DAEMON, an empty Return-Path) with notice wording, or a
+    // notice's subject with notice wording or such a sender; else notice wording that is not a
+    // reply, from nobody or from a machine, outside quoted lines.
+    let automatic = from_daemon || null_sender;
+    let notice = strong_header
+        || (bounce_subject && (body_marker || automatic))
+        || (automatic && body_marker)
+        || (body_marker
+            && !replied
+            && (p.from.is_empty() || (scan.has_unquoted_marker() && looks_machine_written(p))));
+    if notice {
         return Class::Notice;
     }
     Class::NotNotice
