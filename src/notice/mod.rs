@@ -360,23 +360,21 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         formats::exchange::Exchange::default()
     };
 
-    let mut recipients: Vec<Recipient> = Vec::new();
-    if !report.recipients.is_empty() {
-        for r in report.recipients.iter().take(MAX_RECIPIENTS) {
-            recipients.push(r.to_recipient(&report));
-        }
+    let mut recipients: Vec<Recipient> = if !report.recipients.is_empty() {
+        report
+            .recipients
+            .iter()
+            .take(MAX_RECIPIENTS)
+            .map(|r| r.to_recipient(&report))
+            .collect()
     } else if let Some(ses) = formats::ses::read(scan.error_text()) {
-        recipients = ses;
+        ses
     } else {
         let mut failed_header: Vec<String> = parsed
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("X-Failed-Recipients"))
-            .flat_map(|(_, v)| {
-                v.split(',')
-                    .filter_map(address::first_address)
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|(_, v)| v.split(',').filter_map(address::first_address))
             .collect();
         address::dedup_addresses(&mut failed_header);
         let mut excluded: Vec<String> = parsed
@@ -404,13 +402,15 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
             }
             found = original.as_ref().map(|o| o.to.clone()).unwrap_or_default();
         }
-        for a in found.into_iter().take(MAX_RECIPIENTS) {
-            recipients.push(Recipient {
-                address: a,
+        found
+            .into_iter()
+            .take(MAX_RECIPIENTS)
+            .map(|address| Recipient {
+                address,
                 ..Recipient::default()
-            });
-        }
-    }
+            })
+            .collect()
+    };
 
     let delay = scan.delay_wording(parsed);
     let notice_date = parsed.date_unix;
@@ -442,9 +442,6 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         if r.status.is_none() {
             r.status = derived_status(r);
         }
-        if r.retry_until.is_none() {
-            r.retry_until = report.retry_until.clone();
-        }
         if r.retry_until.is_none() && r.action == Some(Action::Delayed) {
             // Exchange's "for the next 1 days, 19 hours…" counted from the notice's Date.
             if let (Some(left), Some(now)) = (exchange.remaining_seconds, notice_date) {
@@ -467,18 +464,15 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         Kind::Failed
     } else if recipients.iter().any(|r| r.action == Some(Action::Delayed)) {
         Kind::Delayed
-    } else if let Some(a) = recipients.iter().find_map(|r| r.action) {
-        match a {
-            Action::Delivered => Kind::Delivered,
-            Action::Relayed => Kind::Relayed,
-            Action::Expanded => Kind::Expanded,
-            Action::Failed => Kind::Failed,
-            Action::Delayed => Kind::Delayed,
-        }
-    } else if delay == Some(true) {
-        Kind::Delayed
     } else {
-        Kind::Failed
+        // Every recipient has an action by now; none failed or is delayed.
+        match recipients.first().and_then(|r| r.action) {
+            Some(Action::Delivered) => Kind::Delivered,
+            Some(Action::Relayed) => Kind::Relayed,
+            Some(Action::Expanded) => Kind::Expanded,
+            _ if delay == Some(true) => Kind::Delayed,
+            _ => Kind::Failed,
+        }
     };
 
     let reporting_mta = report
