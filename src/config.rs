@@ -243,51 +243,50 @@ pub fn is_loopback_host(host: &str) -> bool {
     h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn smtp_config(raw: RawSmtp) -> Result<SmtpConfig, (String, String)> {
+/// One password source out of the four keys, or an error naming the key (`at` is the block's
+/// path, e.g. `smtp` or `mailboxes[0].imap`).
+fn password_source(
+    at: &str,
+    username: Option<String>,
+    sources: [Option<Secret>; 4],
+) -> Result<Option<(String, Secret)>, (String, String)> {
+    let mut sources: Vec<Secret> = sources.into_iter().flatten().collect();
+    match (username, sources.len()) {
+        (None, 0) => Ok(None),
+        (Some(u), 1) => Ok(sources.pop().map(|s| (u, s))),
+        (Some(_), 0) => Err((
+            format!("{at}.username"),
+            "a username needs one of password, password_file, password_command, password_env".into(),
+        )),
+        (None, _) => Err((format!("{at}.username"), "a password is given but no username".into())),
+        (Some(_), _) => Err((
+            format!("{at}.password"),
+            "give only one of password, password_file, password_command, password_env".into(),
+        )),
+    }
+}
+
+fn smtp_config(at: &str, raw: RawSmtp) -> Result<SmtpConfig, (String, String)> {
     let tls = raw.tls.unwrap_or(TlsMode::Starttls);
     if tls == TlsMode::None && !is_loopback_host(&raw.host) {
         return Err((
-            "smtp.tls".into(),
+            format!("{at}.tls"),
             format!(
                 "tls: none is allowed only for loopback hosts, not {:?}: use implicit or starttls",
                 raw.host
             ),
         ));
     }
-    let sources: Vec<Secret> = [
-        raw.password.map(Secret::Plain),
-        raw.password_file.map(Secret::File),
-        raw.password_command.map(Secret::Command),
-        raw.password_env.map(Secret::Env),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let auth = match (raw.username, sources.len()) {
-        (None, 0) => None,
-        (Some(u), 1) => Some((
-            u,
-            sources.into_iter().next().unwrap_or(Secret::Plain(String::new())),
-        )),
-        (Some(_), 0) => {
-            return Err((
-                "smtp.username".into(),
-                "a username needs one of password, password_file, password_command, password_env".into(),
-            ))
-        }
-        (None, _) => {
-            return Err((
-                "smtp.username".into(),
-                "a password is given but no username".into(),
-            ))
-        }
-        (Some(_), _) => {
-            return Err((
-                "smtp.password".into(),
-                "give only one of password, password_file, password_command, password_env".into(),
-            ))
-        }
-    };
+    let auth = password_source(
+        at,
+        raw.username,
+        [
+            raw.password.map(Secret::Plain),
+            raw.password_file.map(Secret::File),
+            raw.password_command.map(Secret::Command),
+            raw.password_env.map(Secret::Env),
+        ],
+    )?;
     Ok(SmtpConfig {
         port: raw.port.unwrap_or(match tls {
             TlsMode::Implicit => 465,
@@ -299,6 +298,145 @@ fn smtp_config(raw: RawSmtp) -> Result<SmtpConfig, (String, String)> {
         ca_file: raw.ca_file,
         auth,
     })
+}
+
+/// The `imap` block of a mailbox as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: String,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    password_command: Option<String>,
+    password_env: Option<String>,
+}
+
+/// The `after_processing` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAfter {
+    keyword: Option<String>,
+    move_to: Option<String>,
+}
+
+/// One `mailboxes[]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    name: String,
+    user: MailboxAddress,
+    imap: RawImap,
+    folder: Option<String>,
+    mode: Option<WatchMode>,
+    poll_interval: Option<ConfigDuration>,
+    smtp: Option<RawSmtp>,
+    support: Option<MailboxAddress>,
+    #[serde(default)]
+    sending_ips: Vec<IpAddr>,
+    escalation: Option<Escalation>,
+    reply_to: Option<MailboxAddress>,
+    #[serde(default)]
+    after_processing: RawAfter,
+}
+
+/// The `limits` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    replies_per_hour: Option<u32>,
+    forwards_per_hour: Option<u32>,
+}
+
+/// How a mailbox is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// IMAP IDLE when the server offers it (polling otherwise).
+    Idle,
+    /// Polling every `poll_interval`.
+    Poll,
+}
+
+/// Whether the bot forwards packages to Support on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Escalation {
+    /// Forward when the verdict says so.
+    Auto,
+    /// Say what would be sent; the user's `support` reply sends it.
+    Ask,
+    /// Never forward.
+    Never,
+}
+
+/// What happens to a notice in the user's mailbox once it is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterProcessing {
+    /// Nothing: the mail stays as it was, unread if it was unread.
+    Leave,
+    /// An IMAP keyword is set (e.g. `$BounceDoc`).
+    Keyword(String),
+    /// The notice is moved to this folder.
+    MoveTo(String),
+}
+
+/// How the bot logs in to a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    /// Server host name or IP.
+    pub host: String,
+    /// Port (default 993 implicit, 143 STARTTLS or none).
+    pub port: u16,
+    /// TLS mode.
+    pub tls: TlsMode,
+    /// A private CA's certificates (PEM), trusted besides the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// The login name.
+    pub username: String,
+    /// Where the password comes from.
+    pub password: Secret,
+}
+
+/// One watched mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxConfig {
+    /// Its name in logs, the state and `history --mailbox`.
+    pub name: String,
+    /// Who receives the replies (and may send commands).
+    pub user: MailboxAddress,
+    /// The IMAP account.
+    pub imap: ImapConfig,
+    /// The folder watched (default `INBOX`).
+    pub folder: String,
+    /// IDLE or polling.
+    pub mode: WatchMode,
+    /// How often to poll (polling mode, or servers without IDLE).
+    pub poll_interval: Duration,
+    /// This mailbox's own SMTP server, overriding the global one.
+    pub smtp: Option<SmtpConfig>,
+    /// This mailbox's own Support address, overriding the global one.
+    pub support: Option<MailboxAddress>,
+    /// Sending IPs checked besides the global ones.
+    pub sending_ips: Vec<IpAddr>,
+    /// Forwarding to Support: auto, ask or never.
+    pub escalation: Escalation,
+    /// Where the user's answers go (default: the user's own address, i.e. this mailbox).
+    pub reply_to: Option<MailboxAddress>,
+    /// What happens to an answered notice in the mailbox.
+    pub after_processing: AfterProcessing,
+}
+
+/// How much the bot may send per mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Replies to the user per hour.
+    pub replies_per_hour: u32,
+    /// Packages to Support per hour.
+    pub forwards_per_hour: u32,
 }
 
 /// The `dns` block as written.
@@ -335,10 +473,12 @@ struct RawConfig {
     state_dir: Option<PathBuf>,
     from: Option<MailboxAddress>,
     support: Option<MailboxAddress>,
-    log_level: Option<serde_yaml::Value>,
+    log_level: Option<String>,
     smtp: Option<RawSmtp>,
-    limits: Option<serde_yaml::Value>,
-    mailboxes: Option<serde_yaml::Value>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    mailboxes: Vec<RawMailbox>,
 }
 
 /// How DNS is queried.
@@ -373,6 +513,24 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Where the state database lives.
     pub state_dir: PathBuf,
+    /// The log filter (`info`, `debug`, or a `tracing` directive); `RUST_LOG` overrides it.
+    pub log_level: Option<String>,
+    /// Sending limits per mailbox.
+    pub limits: Limits,
+    /// The watched mailboxes.
+    pub mailboxes: Vec<MailboxConfig>,
+}
+
+impl Config {
+    /// The SMTP server a mailbox's answers go through.
+    pub fn smtp_for<'a>(&'a self, m: &'a MailboxConfig) -> Option<&'a SmtpConfig> {
+        m.smtp.as_ref().or(self.smtp.as_ref())
+    }
+
+    /// The Support address of a mailbox.
+    pub fn support_for<'a>(&'a self, m: &'a MailboxConfig) -> Option<&'a MailboxAddress> {
+        m.support.as_ref().or(self.support.as_ref())
+    }
 }
 
 /// The blocklists a mail administrator would pick today (no dead lists such as SORBS).
@@ -399,6 +557,12 @@ impl Default for Config {
             support: None,
             smtp: None,
             state_dir: PathBuf::from("/var/lib/bouncedoc"),
+            log_level: None,
+            limits: Limits {
+                replies_per_hour: 20,
+                forwards_per_hour: 10,
+            },
+            mailboxes: Vec::new(),
         }
     }
 }
@@ -467,15 +631,60 @@ impl Config {
                 format!("{attempts} is out of range: write a number from 1 to 10"),
             ));
         }
-        let _ = (&raw.log_level, &raw.limits, &raw.mailboxes);
+        let at = |(key, message): (String, String)| {
+            let parent = key.rsplit_once('.').map_or(key.as_str(), |(p, _)| p);
+            let line = line_of_path(text, &key)
+                .or_else(|| line_of_path(text, parent))
+                .unwrap_or(0);
+            (line, key, message)
+        };
         let smtp = match raw.smtp {
-            Some(s) => Some(smtp_config(s).map_err(|(key, message)| {
-                let line = line_of_path(text, &key)
-                    .or_else(|| line_of_path(text, "smtp"))
-                    .unwrap_or(0);
-                (line, key, message)
-            })?),
+            Some(s) => Some(smtp_config("smtp", s).map_err(at)?),
             None => None,
+        };
+        if let Some(level) = &raw.log_level {
+            let word = ["off", "error", "warn", "info", "debug", "trace"].contains(&level.trim());
+            let directive = level.contains('=') && tracing_subscriber::EnvFilter::try_new(level).is_ok();
+            if !word && !directive {
+                return Err(at((
+                    "log_level".into(),
+                    format!("{level:?} is not a log level: write error, warn, info or debug"),
+                )));
+            }
+        }
+        let mut mailboxes = Vec::with_capacity(raw.mailboxes.len());
+        for (i, m) in raw.mailboxes.into_iter().enumerate() {
+            let path = format!("mailboxes[{i}]");
+            let m = mailbox_config(&path, m).map_err(at)?;
+            if mailboxes.iter().any(|o: &MailboxConfig| o.name == m.name) {
+                return Err(at((
+                    format!("{path}.name"),
+                    format!("{:?} is used twice: every mailbox needs its own name", m.name),
+                )));
+            }
+            if m.smtp.is_none() && smtp.is_none() {
+                return Err(at((
+                    path.clone(),
+                    "no smtp block: add a global `smtp` or one in this mailbox, so answers can be sent".into(),
+                )));
+            }
+            if m.support.is_none() && raw.support.is_none() {
+                return Err(at((
+                    path.clone(),
+                    "no support address: add a global `support` or one in this mailbox".into(),
+                )));
+            }
+            mailboxes.push(m);
+        }
+        if !mailboxes.is_empty() && raw.from.is_none() {
+            return Err(at((
+                "from".into(),
+                "watching mailboxes needs `from`: the bot's own address, like \"bouncedoc <bouncedoc@corp.example>\"".into(),
+            )));
+        }
+        let limits = Limits {
+            replies_per_hour: raw.limits.replies_per_hour.unwrap_or(default.limits.replies_per_hour),
+            forwards_per_hour: raw.limits.forwards_per_hour.unwrap_or(default.limits.forwards_per_hour),
         };
         Ok(Config {
             dns: DnsConfig {
@@ -494,8 +703,125 @@ impl Config {
             support: raw.support,
             smtp,
             state_dir: raw.state_dir.unwrap_or(default.state_dir),
+            log_level: raw.log_level,
+            limits,
+            mailboxes,
         })
     }
+}
+
+/// True for a name usable in logs and the state: letters, digits, `.`, `_`, `-`, `@`, `+`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b'+'))
+}
+
+/// True for an IMAP keyword (an atom that is not a system flag such as `\Seen`).
+fn valid_keyword(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 64
+        && k.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+        })
+}
+
+/// True for a folder name that can be sent as an IMAP quoted string.
+fn valid_folder(f: &str) -> bool {
+    !f.trim().is_empty() && f.len() <= 255 && !f.chars().any(|c| c.is_control() || c == '"' || c == '\\')
+}
+
+fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, String)> {
+    if !valid_name(&raw.name) {
+        return Err((
+            format!("{at}.name"),
+            format!("{:?} is not a usable name: use letters, digits, '.', '_', '-' (like alice)", raw.name),
+        ));
+    }
+    let imap_at = format!("{at}.imap");
+    let tls = raw.imap.tls.unwrap_or(TlsMode::Implicit);
+    if tls == TlsMode::None && !is_loopback_host(&raw.imap.host) {
+        return Err((
+            format!("{imap_at}.tls"),
+            format!(
+                "tls: none is allowed only for loopback hosts, not {:?}: use implicit or starttls",
+                raw.imap.host
+            ),
+        ));
+    }
+    let username = raw.imap.username.clone();
+    let auth = password_source(
+        &imap_at,
+        raw.imap.username,
+        [
+            raw.imap.password.map(Secret::Plain),
+            raw.imap.password_file.map(Secret::File),
+            raw.imap.password_command.map(Secret::Command),
+            raw.imap.password_env.map(Secret::Env),
+        ],
+    )?;
+    let Some((username, password)) = auth else {
+        let key = if username.is_none() { "username" } else { "password" };
+        return Err((
+            format!("{imap_at}.{key}"),
+            "the mailbox needs a username and one of password, password_file, password_command, password_env"
+                .into(),
+        ));
+    };
+    let folder = raw.folder.unwrap_or_else(|| "INBOX".into());
+    if !valid_folder(&folder) {
+        return Err((format!("{at}.folder"), format!("{folder:?} is not a usable folder name")));
+    }
+    let after_processing = match (raw.after_processing.keyword, raw.after_processing.move_to) {
+        (None, None) => AfterProcessing::Leave,
+        (Some(k), None) if valid_keyword(&k) => AfterProcessing::Keyword(k),
+        (Some(k), None) => {
+            return Err((
+                format!("{at}.after_processing.keyword"),
+                format!("{k:?} is not an IMAP keyword: write one word without spaces or a leading \\, like $BounceDoc"),
+            ))
+        }
+        (None, Some(f)) if valid_folder(&f) && f != folder => AfterProcessing::MoveTo(f),
+        (None, Some(f)) => {
+            return Err((
+                format!("{at}.after_processing.move_to"),
+                format!("{f:?} cannot be used: name a folder other than the watched one"),
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err((
+                format!("{at}.after_processing"),
+                "give either keyword or move_to, not both".into(),
+            ))
+        }
+    };
+    let smtp = match raw.smtp {
+        Some(s) => Some(smtp_config(&format!("{at}.smtp"), s)?),
+        None => None,
+    };
+    Ok(MailboxConfig {
+        name: raw.name,
+        user: raw.user,
+        imap: ImapConfig {
+            port: raw.imap.port.unwrap_or(if tls == TlsMode::Implicit { 993 } else { 143 }),
+            host: raw.imap.host,
+            tls,
+            ca_file: raw.imap.ca_file,
+            username,
+            password,
+        },
+        folder,
+        mode: raw.mode.unwrap_or(WatchMode::Idle),
+        poll_interval: raw.poll_interval.map_or(Duration::from_secs(60), |d| d.0),
+        smtp,
+        support: raw.support,
+        sending_ips: raw.sending_ips,
+        escalation: raw.escalation.unwrap_or(Escalation::Auto),
+        reply_to: raw.reply_to,
+        after_processing,
+    })
 }
 
 /// The 1-based line of a key path such as `dns.timeout` or `dnsbl.zones[1]` in block-style
@@ -619,6 +945,42 @@ mod tests {
         assert_eq!(key, "smtp.password");
         let (line, key, _) = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "dns.attempts"));
+    }
+
+    const MAILBOX: &str = "from: bot@corp.example\nsupport: help@corp.example\nsmtp:\n  host: 127.0.0.1\n  tls: none\nmailboxes:\n  - name: alice\n    user: alice@corp.example\n    imap:\n      host: imap.corp.example\n      username: alice\n      password_env: ALICE_PW\n";
+
+    #[test]
+    fn mailboxes_are_validated() {
+        let c = Config::parse(MAILBOX).unwrap();
+        let m = &c.mailboxes[0];
+        assert_eq!((m.name.as_str(), m.folder.as_str(), m.mode), ("alice", "INBOX", WatchMode::Idle));
+        assert_eq!((m.imap.port, m.imap.tls), (993, TlsMode::Implicit));
+        assert_eq!(m.imap.password, Secret::Env("ALICE_PW".into()));
+        assert_eq!(m.after_processing, AfterProcessing::Leave);
+        assert_eq!(c.smtp_for(m).map(|s| s.port), Some(25));
+        assert_eq!(c.limits.replies_per_hour, 20);
+        let bad = |extra: &str| Config::parse(&format!("{MAILBOX}{extra}")).unwrap_err();
+        let (line, key, _) = bad("    after_processing: {keyword: \"\\\\Seen\"}\n");
+        assert_eq!((line, key.as_str()), (13, "mailboxes[0].after_processing.keyword"));
+        let (_, key, _) = bad("    after_processing: {keyword: a, move_to: b}\n");
+        assert_eq!(key, "mailboxes[0].after_processing");
+        let (line, key, _) = bad("    mode: push\n");
+        assert_eq!((line, key.as_str()), (13, "mailboxes[0].mode"));
+        let (line, key, _) = bad("  - name: alice\n    user: a@x.example\n    imap: {host: h.example, username: u, password: p}\n");
+        assert_eq!((line, key.as_str()), (13, "mailboxes[1].name"));
+        let (_, key, msg) = bad("    flder: INBOX\n");
+        assert_eq!(key, "mailboxes[0].flder", "{msg}");
+        let no_tls = MAILBOX.replace("host: imap.corp.example", "host: imap.corp.example\n      tls: none");
+        let (line, key, _) = Config::parse(&no_tls).unwrap_err();
+        assert_eq!((line, key.as_str()), (11, "mailboxes[0].imap.tls"));
+        let no_pw = MAILBOX.replace("      password_env: ALICE_PW\n", "");
+        let (_, key, _) = Config::parse(&no_pw).unwrap_err();
+        assert_eq!(key, "mailboxes[0].imap.username");
+        let no_from = MAILBOX.replace("from: bot@corp.example\n", "");
+        let (_, key, _) = Config::parse(&no_from).unwrap_err();
+        assert_eq!(key, "from");
+        let (line, key, _) = Config::parse("log_level: loud\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (1, "log_level"));
     }
 
     #[test]
