@@ -8,9 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod compose;
+pub mod conversation;
 pub mod config;
 pub mod diagnose;
 pub mod notice;
 pub mod outbox;
+pub mod process;
 pub mod store;
 pub mod verdict;
+pub mod watch;

@@ -13,7 +13,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, watch};
 
 /// First retry delay; it doubles per attempt up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
@@ -119,11 +119,12 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// The outbox: the store, the sender, and a bell rung when a message is queued.
+/// The outbox: the store, and a bell rung when messages are queued (every sender task hears
+/// it).
 #[derive(Clone)]
 pub struct Outbox {
     store: Arc<Mutex<Store>>,
-    bell: Arc<Notify>,
+    bell: Arc<watch::Sender<u64>>,
 }
 
 impl Outbox {
@@ -131,19 +132,26 @@ impl Outbox {
     pub fn new(store: Store) -> Outbox {
         Outbox {
             store: Arc::new(Mutex::new(store)),
-            bell: Arc::new(Notify::new()),
+            bell: Arc::new(watch::Sender::new(0)),
         }
     }
 
-    fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+    /// Runs `f` with the state database (the watcher records notices through it, so that a
+    /// notice and its answers are one transaction).
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
         let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
         f(&guard)
+    }
+
+    /// Wakes the sender tasks: something was queued.
+    pub fn ring(&self) {
+        self.bell.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Stores a composed message for sending (before anything is sent).
     pub fn enqueue(&self, m: &Outgoing) -> Result<(), StoreError> {
         self.with_store(|s| s.enqueue(&m.message_id, &m.from, &m.to, &m.raw, now()))?;
-        self.bell.notify_one();
+        self.ring();
         Ok(())
     }
 
@@ -157,10 +165,20 @@ impl Outbox {
         self.deliver_due_at(sender, now()).await
     }
 
+    /// As [`Outbox::deliver_due`] for the messages that go through the SMTP server `via`
+    /// (`""` is the global one; a mailbox with its own `smtp` block uses its name).
+    pub async fn deliver_due_via(&self, sender: &Sender, via: &str) -> Result<usize, StoreError> {
+        self.deliver(sender, now(), via).await
+    }
+
     /// As [`Outbox::deliver_due`], as if the time were `at` (Unix seconds): for tests of
     /// backoff, without waiting.
     pub async fn deliver_due_at(&self, sender: &Sender, at: i64) -> Result<usize, StoreError> {
-        let due = self.with_store(|s| s.due(at, 100))?;
+        self.deliver(sender, at, "").await
+    }
+
+    async fn deliver(&self, sender: &Sender, at: i64, via: &str) -> Result<usize, StoreError> {
+        let due = self.with_store(|s| s.due(at, 100, via))?;
         let mut sent = 0;
         for q in due {
             match sender.send(&q.mail_from, &q.rcpt_to, &q.raw).await {
@@ -183,20 +201,33 @@ impl Outbox {
         Ok(sent)
     }
 
-    /// The sender task: delivers what is due, then sleeps until the next message is due, a
-    /// message is queued, or shutdown. On shutdown it makes one last pass and returns.
-    pub async fn run(&self, sender: Sender, mut shutdown: broadcast::Receiver<()>) -> Result<(), StoreError> {
+    /// The sender task for the global SMTP server: see [`Outbox::run_via`].
+    pub async fn run(&self, sender: Sender, shutdown: broadcast::Receiver<()>) -> Result<(), StoreError> {
+        self.run_via(sender, "", shutdown).await
+    }
+
+    /// The sender task for the messages through `via`: delivers what is due, then sleeps until
+    /// the next message is due, a message is queued, or shutdown. On shutdown it makes one last
+    /// pass and returns.
+    pub async fn run_via(
+        &self,
+        sender: Sender,
+        via: &str,
+        mut shutdown: broadcast::Receiver<()>,
+    ) -> Result<(), StoreError> {
+        let mut bell = self.bell.subscribe();
         loop {
-            self.deliver_due(&sender).await?;
-            let wait = match self.with_store(|s| s.next_due())? {
+            bell.mark_unchanged();
+            self.deliver(&sender, now(), via).await?;
+            let wait = match self.with_store(|s| s.next_due(via))? {
                 Some(at) => Duration::from_secs((at - now()).clamp(0, 3600) as u64),
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
-                _ = self.bell.notified() => {}
+                _ = bell.changed() => {}
                 _ = shutdown.recv() => {
-                    self.deliver_due(&sender).await?;
+                    self.deliver(&sender, now(), via).await?;
                     return Ok(());
                 }
             }

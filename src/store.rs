@@ -1,6 +1,9 @@
 //! The bot's state: one SQLite file (WAL) under `state_dir`, with schema migrations from day
-//! one (`PRAGMA user_version`). For now it holds the outbox: every message is stored before it
-//! is sent, and marked sent only after the SMTP server accepted it.
+//! one (`PRAGMA user_version`). It holds the outbox (every message is stored before it is sent,
+//! and marked sent only after the SMTP server accepted it), each mailbox's cursor (UIDVALIDITY
+//! and last UID seen), every processed notice, the threads that make repeated notices one
+//! conversation, and which message the bot sent for what. Recording a notice, its thread, its
+//! answers and the cursor is one transaction ([`Store::record`]).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -43,7 +46,164 @@ const MIGRATIONS: &[&str] = &[
         sent_at INTEGER
     );
     CREATE INDEX outbox_due ON outbox (state, next_attempt);",
+    // 2: the watcher's state: cursors, notices, threads, and what was sent for them.
+    "ALTER TABLE outbox ADD COLUMN via TEXT NOT NULL DEFAULT '';
+    CREATE TABLE cursor (
+        mailbox TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL,
+        since INTEGER NOT NULL
+    );
+    CREATE TABLE thread (
+        id INTEGER PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        original TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed', 'muted')),
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        UNIQUE (mailbox, original, recipient)
+    );
+    CREATE TABLE notice (
+        id INTEGER PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        message_id TEXT,
+        received INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT,
+        thread_id INTEGER REFERENCES thread (id),
+        verdict TEXT,
+        summary TEXT,
+        outcome TEXT NOT NULL,
+        raw BLOB,
+        next_check INTEGER,
+        checks INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (mailbox, fingerprint)
+    );
+    CREATE INDEX notice_pending ON notice (mailbox, next_check) WHERE next_check IS NOT NULL;
+    CREATE TABLE sent (
+        message_id TEXT PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        thread_id INTEGER REFERENCES thread (id),
+        notice_id INTEGER REFERENCES notice (id),
+        role TEXT NOT NULL,
+        rcpt TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX sent_thread ON sent (thread_id);",
 ];
+
+/// A mailbox's position: the folder's UIDVALIDITY and the last UID processed in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The folder's UIDVALIDITY when the UIDs were seen.
+    pub uidvalidity: u32,
+    /// The highest UID processed.
+    pub last_uid: u32,
+}
+
+/// A conversation about one original message and recipient, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    /// Row id.
+    pub id: i64,
+    /// The verdict last told (`action/cause`).
+    pub verdict: String,
+    /// `open`, `closed` or `muted`.
+    pub state: String,
+    /// Message-IDs the bot sent to the user in it, oldest first.
+    pub messages: Vec<String>,
+    /// Whether a package went to Support in it.
+    pub package_sent: bool,
+}
+
+/// A message to queue with a notice, and its role in the thread.
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    /// `reply`, `package` or `closing`.
+    pub role: &'a str,
+    /// The message.
+    pub message: &'a crate::compose::Outgoing,
+}
+
+/// Everything recorded about one processed notice, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    /// The mailbox's name.
+    pub mailbox: &'a str,
+    /// Where the notice sits: the folder's UIDVALIDITY and its UID.
+    pub uidvalidity: u32,
+    /// The notice's UID.
+    pub uid: u32,
+    /// What identifies the notice across UIDVALIDITY changes.
+    pub fingerprint: &'a str,
+    /// The notice's own Message-ID.
+    pub message_id: Option<&'a str>,
+    /// `delayed`, `failed`, ...
+    pub kind: &'a str,
+    /// The recipients, comma-separated.
+    pub recipients: &'a str,
+    /// The original message's subject.
+    pub subject: Option<&'a str>,
+    /// The thread (original, recipient), its verdict and state after this notice; `None`
+    /// when the notice joins no thread (nothing decided yet).
+    pub thread: Option<(&'a str, &'a str, &'a str, &'a str)>,
+    /// The verdict (`action/cause`).
+    pub verdict: Option<&'a str>,
+    /// The verdict's summary.
+    pub summary: Option<&'a str>,
+    /// What was done: `answered`, `updated`, `closed`, `repeat`, `recheck`, `after-close`.
+    pub outcome: &'a str,
+    /// For a notice to diagnose again: its bytes, when, and how many checks ran.
+    pub pending: Option<(&'a [u8], i64, u32)>,
+    /// Messages queued with it.
+    pub answers: &'a [Answer<'a>],
+    /// Which SMTP server sends them (`""`: the global one, else the mailbox's name).
+    pub via: &'a str,
+    /// Whether the mailbox's cursor moves to this UID (not for a recheck of an older notice).
+    pub move_cursor: bool,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// A notice waiting to be diagnosed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Row id.
+    pub id: i64,
+    /// The notice's bytes.
+    pub raw: Vec<u8>,
+    /// Checks so far.
+    pub checks: u32,
+}
+
+/// One line of `bouncedoc history`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The mailbox.
+    pub mailbox: String,
+    /// When it was processed (Unix seconds).
+    pub received: i64,
+    /// The notice's UID.
+    pub uid: u32,
+    /// `delayed`, `failed`, ...
+    pub kind: String,
+    /// Its recipients.
+    pub recipients: String,
+    /// The original subject.
+    pub subject: Option<String>,
+    /// The verdict (`action/cause`).
+    pub verdict: Option<String>,
+    /// What was done.
+    pub outcome: String,
+    /// What was sent for it: (role, recipient, outbox state).
+    pub sent: Vec<(String, String, String)>,
+}
 
 /// A queued message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,17 +320,17 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Messages due for an attempt at `now`, oldest first.
-    pub fn due(&self, now: i64, limit: usize) -> Result<Vec<Queued>, StoreError> {
+    /// Messages due for an attempt at `now` through the SMTP server `via`, oldest first.
+    pub fn due(&self, now: i64, limit: usize, via: &str) -> Result<Vec<Queued>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT id, message_id, mail_from, rcpt_to, raw, attempts FROM outbox
-                 WHERE state = 'queued' AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2",
+                 WHERE state = 'queued' AND next_attempt <= ?1 AND via = ?3 ORDER BY next_attempt, id LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![now, limit as i64], |r| {
+            .query_map(params![now, limit as i64, via], |r| {
                 Ok(Queued {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
@@ -184,12 +344,12 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
-    /// When the next queued message is due, if any is queued.
-    pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
+    /// When the next queued message through `via` is due, if any is queued.
+    pub fn next_due(&self, via: &str) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
-                "SELECT MIN(next_attempt) FROM outbox WHERE state = 'queued'",
-                [],
+                "SELECT MIN(next_attempt) FROM outbox WHERE state = 'queued' AND via = ?1",
+                params![via],
                 |r| r.get::<_, Option<i64>>(0),
             )
             .optional()
@@ -230,6 +390,297 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// A mailbox's cursor, if it has one.
+    pub fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT uidvalidity, last_uid FROM cursor WHERE mailbox = ?1",
+                params![mailbox],
+                |r| {
+                    Ok(Cursor {
+                        uidvalidity: r.get(0)?,
+                        last_uid: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets a mailbox's cursor (after messages that are not notices, or a new UIDVALIDITY).
+    pub fn set_cursor(&self, mailbox: &str, c: Cursor) -> Result<(), StoreError> {
+        set_cursor(&self.conn, mailbox, c).map_err(|e| self.err(e))
+    }
+
+    /// Moves a mailbox's cursor forward (never back) within the same UIDVALIDITY.
+    pub fn set_cursor_forward(&self, mailbox: &str, c: Cursor) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE cursor SET last_uid = MAX(last_uid, ?3) WHERE mailbox = ?1 AND uidvalidity = ?2",
+                params![mailbox, c.uidvalidity, c.last_uid],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// When the bot started watching a mailbox (Unix seconds): a rescan after a UIDVALIDITY
+    /// change looks no further back.
+    pub fn cursor_since(&self, mailbox: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT since FROM cursor WHERE mailbox = ?1",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether a notice with this fingerprint was already processed in the mailbox.
+    pub fn seen(&self, mailbox: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM notice WHERE mailbox = ?1 AND fingerprint = ?2",
+                params![mailbox, fingerprint],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The thread about (original, recipient) in a mailbox, if there is one.
+    pub fn thread(&self, mailbox: &str, original: &str, recipient: &str) -> Result<Option<Thread>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, verdict, state FROM thread WHERE mailbox = ?1 AND original = ?2 AND recipient = ?3",
+                params![mailbox, original, recipient],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((id, verdict, state)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT message_id, role FROM sent WHERE thread_id = ?1 ORDER BY created, rowid")
+            .map_err(|e| self.err(e))?;
+        let sent = stmt
+            .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(Some(Thread {
+            id,
+            verdict,
+            state,
+            package_sent: sent.iter().any(|(_, role)| role == "package"),
+            messages: sent
+                .into_iter()
+                .filter(|(_, role)| role != "package")
+                .map(|(m, _)| m)
+                .collect(),
+        }))
+    }
+
+    /// Records a processed notice, its thread, its answers (queued in the outbox) and the
+    /// mailbox's cursor, in one transaction: all of it or none of it.
+    pub fn record(&self, r: &Record<'_>) -> Result<i64, StoreError> {
+        self.record_tx(r).map_err(|e| self.err(e))
+    }
+
+    fn record_tx(&self, r: &Record<'_>) -> Result<i64, rusqlite::Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let thread_id: Option<i64> = match r.thread {
+            Some((original, recipient, verdict, state)) => Some(tx.query_row(
+                "INSERT INTO thread (mailbox, original, recipient, verdict, state, created, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                 ON CONFLICT (mailbox, original, recipient)
+                 DO UPDATE SET verdict = excluded.verdict, state = excluded.state, updated = excluded.updated
+                 RETURNING id",
+                params![r.mailbox, original, recipient, verdict, state, r.now],
+                |row| row.get(0),
+            )?),
+            None => None,
+        };
+        let (raw, next_check, checks) = match r.pending {
+            Some((raw, at, checks)) => (Some(raw), Some(at), checks),
+            None => (None, None, 0),
+        };
+        let notice_id: i64 = tx.query_row(
+            "INSERT INTO notice (mailbox, fingerprint, uidvalidity, uid, message_id, received, kind, recipients,
+                                 subject, thread_id, verdict, summary, outcome, raw, next_check, checks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT (mailbox, fingerprint) DO UPDATE SET
+                thread_id = excluded.thread_id, verdict = excluded.verdict, summary = excluded.summary,
+                outcome = excluded.outcome, raw = excluded.raw, next_check = excluded.next_check,
+                checks = excluded.checks
+             RETURNING id",
+            params![
+                r.mailbox,
+                r.fingerprint,
+                r.uidvalidity,
+                r.uid,
+                r.message_id,
+                r.now,
+                r.kind,
+                r.recipients,
+                r.subject,
+                thread_id,
+                r.verdict,
+                r.summary,
+                r.outcome,
+                raw,
+                next_check,
+                checks
+            ],
+            |row| row.get(0),
+        )?;
+        for a in r.answers {
+            let m = a.message;
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (message_id, mail_from, rcpt_to, raw, next_attempt, created, via)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                params![m.message_id, m.from, m.to, m.raw, r.now, r.via],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO sent (message_id, mailbox, thread_id, notice_id, role, rcpt, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![m.message_id, r.mailbox, thread_id, notice_id, a.role, m.to, r.now],
+            )?;
+        }
+        if !r.move_cursor {
+            tx.commit()?;
+            return Ok(notice_id);
+        }
+        // The cursor never moves back.
+        let current: Option<(u32, u32)> = tx
+            .query_row(
+                "SELECT uidvalidity, last_uid FROM cursor WHERE mailbox = ?1",
+                params![r.mailbox],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let last = match current {
+            Some((v, last)) if v == r.uidvalidity => last.max(r.uid),
+            _ => r.uid,
+        };
+        set_cursor(
+            &tx,
+            r.mailbox,
+            Cursor {
+                uidvalidity: r.uidvalidity,
+                last_uid: last,
+            },
+        )?;
+        tx.commit()?;
+        Ok(notice_id)
+    }
+
+    /// Notices of a mailbox due to be diagnosed again at `now`.
+    pub fn pending(&self, mailbox: &str, now: i64) -> Result<Vec<Pending>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, raw, checks FROM notice WHERE mailbox = ?1 AND next_check IS NOT NULL
+                 AND next_check <= ?2 AND raw IS NOT NULL ORDER BY next_check LIMIT 50",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map(params![mailbox, now], |r| {
+            Ok(Pending {
+                id: r.get(0)?,
+                raw: r.get(1)?,
+                checks: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| self.err(e))
+    }
+
+    /// When the mailbox's next pending notice is due, if any.
+    pub fn next_pending(&self, mailbox: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MIN(next_check) FROM notice WHERE mailbox = ?1 AND next_check IS NOT NULL",
+                params![mailbox],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// The notice row's (uidvalidity, uid, fingerprint), for re-recording a pending notice.
+    pub fn notice_position(&self, id: i64) -> Result<Option<(u32, u32, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT uidvalidity, uid, fingerprint FROM notice WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Recent notices, newest first, with what was sent for each.
+    pub fn history(&self, mailbox: Option<&str>, limit: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, mailbox, received, uid, kind, recipients, subject, verdict, outcome FROM notice
+                 WHERE ?1 IS NULL OR mailbox = ?1 ORDER BY received DESC, id DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![mailbox, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    HistoryEntry {
+                        mailbox: r.get(1)?,
+                        received: r.get(2)?,
+                        uid: r.get(3)?,
+                        kind: r.get(4)?,
+                        recipients: r.get(5)?,
+                        subject: r.get(6)?,
+                        verdict: r.get(7)?,
+                        outcome: r.get(8)?,
+                        sent: Vec::new(),
+                    },
+                ))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        let mut sent = self
+            .conn
+            .prepare(
+                "SELECT s.role, s.rcpt, COALESCE(o.state, 'unknown') FROM sent s
+                 LEFT JOIN outbox o ON o.message_id = s.message_id WHERE s.notice_id = ?1 ORDER BY s.rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, mut entry) in rows {
+            entry.sent = sent
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.err(e))?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Whether the bot itself sent a message with this Message-ID (a notice about it must not
+    /// be answered: that would be a loop).
+    pub fn is_ours(&self, message_id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sent WHERE message_id = ?1",
+                params![message_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
+    }
+
     /// Where a message stands, by Message-ID.
     pub fn status(&self, message_id: &str) -> Result<Option<Status>, StoreError> {
         self.conn
@@ -249,6 +700,18 @@ impl Store {
     }
 }
 
+fn set_cursor(conn: &Connection, mailbox: &str, c: Cursor) -> Result<(), rusqlite::Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    conn.execute(
+        "INSERT INTO cursor (mailbox, uidvalidity, last_uid, since) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+        params![mailbox, c.uidvalidity, c.last_uid, now],
+    )
+    .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,22 +726,22 @@ mod tests {
             s.enqueue("a@x", "bot@x", "u@x", b"raw a", 100).unwrap();
             s.enqueue("a@x", "bot@x", "u@x", b"raw a", 100).unwrap();
             s.enqueue("b@x", "bot@x", "u@x", b"raw b", 100).unwrap();
-            let due = s.due(100, 10).unwrap();
+            let due = s.due(100, 10, "").unwrap();
             assert_eq!(due.len(), 2, "stored once per Message-ID");
             s.mark_sent(due[0].id, 101).unwrap();
             s.mark_retry(due[1].id, 200, "451 try later").unwrap();
-            assert!(s.due(150, 10).unwrap().is_empty());
-            assert_eq!(s.next_due().unwrap(), Some(200));
+            assert!(s.due(150, 10, "").unwrap().is_empty());
+            assert_eq!(s.next_due("").unwrap(), Some(200));
         }
         // Reopened (a restart): the sent one stays sent, the other is still queued.
         let s = Store::open(&dir).unwrap();
         assert_eq!(s.status("a@x").unwrap().unwrap().state, "sent");
-        let due = s.due(200, 10).unwrap();
+        let due = s.due(200, 10, "").unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].message_id, "b@x");
         s.mark_failed(due[0].id, "550 no such user").unwrap();
         assert_eq!(s.status("b@x").unwrap().unwrap().state, "failed");
-        assert_eq!(s.next_due().unwrap(), None);
+        assert_eq!(s.next_due("").unwrap(), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

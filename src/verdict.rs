@@ -64,6 +64,12 @@ impl Cause {
             (Cause::SenderPtr, false) => {
                 return "Our sending server has no matching reverse DNS, which many receivers require. Reply \"support\" to send the full report to Support."
             }
+            (Cause::Unexplained, false) => {
+                return "Nothing on your side or the recipient's explains the delay. Reply \"support\" to send the full report to Support so they can find the root cause."
+            }
+            (Cause::DnsInconclusive, true) => {
+                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. The full report, with that gap stated, has been sent to Support."
+            }
             _ => {}
         }
         match self {
@@ -164,7 +170,47 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
     }
     let cause = causes[0];
     let action = cause.action();
+    let summary = summarize(notice, &causes, action == Action::ForwardSupport);
+    Verdict {
+        action,
+        cause,
+        causes,
+        summary,
+    }
+}
 
+/// The verdict when the mailbox's `escalation` is `ask` or `never`: nothing goes to Support on
+/// the bot's own; the user's reply says what a "support" reply would send instead.
+pub fn hold_forwarding(notice: &Notice, v: Verdict) -> Verdict {
+    if v.action != Action::ForwardSupport {
+        return v;
+    }
+    let summary = summarize(notice, &v.causes, false);
+    Verdict {
+        action: Action::ReplyUser,
+        summary,
+        ..v
+    }
+}
+
+/// The verdict after the last recheck still could not decide (DNS kept failing): the package
+/// goes to Support with the gap stated, rather than waiting for ever.
+pub fn after_last_recheck(notice: &Notice, v: Verdict, checks: u32) -> Verdict {
+    if v.action != Action::Recheck {
+        return v;
+    }
+    let mut summary = summarize(notice, &v.causes, true);
+    summary.push_str(&format!(
+        " (DNS checks tried {checks} times without an answer; forwarded with that gap stated.)"
+    ));
+    Verdict {
+        action: Action::ForwardSupport,
+        summary,
+        ..v
+    }
+}
+
+fn summarize(notice: &Notice, causes: &[Cause], forwarded: bool) -> String {
     let mut summary = String::new();
     summary.push_str(&what_happened(notice));
     summary.push(' ');
@@ -172,17 +218,12 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
         let labels: Vec<&str> = causes.iter().map(|c| c.label()).collect();
         summary.push_str(&format!("Found: {}. ", labels.join("; ")));
     }
-    for c in &causes {
-        summary.push_str(c.advice(action == Action::ForwardSupport));
+    for c in causes {
+        summary.push_str(c.advice(forwarded));
         summary.push(' ');
     }
     summary.push_str(&retry_sentence(notice));
-    Verdict {
-        action,
-        cause,
-        causes,
-        summary: summary.trim().to_string(),
-    }
+    summary.trim().to_string()
 }
 
 /// One sentence: what happened to the message.

@@ -116,6 +116,17 @@ impl Diagnoser {
         })
     }
 
+    /// The same diagnoser, also checking `extra` sending IPs (a mailbox's own `sending_ips`).
+    pub fn with_sending_ips(&self, extra: &[IpAddr]) -> Diagnoser {
+        let mut d = self.clone();
+        for ip in extra {
+            if !d.sending_ips.contains(ip) {
+                d.sending_ips.push(*ip);
+            }
+        }
+        d
+    }
+
     /// Runs every check for a notice, all at once, within the budget.
     pub async fn diagnose(&self, notice: &Notice) -> Diagnosis {
         let deadline = Instant::now() + self.budget;

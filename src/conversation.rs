@@ -1,0 +1,161 @@
+//! Conversations: repeated notices about the same original message and recipient (Exchange
+//! sends several) form one thread. What the bot sends for a notice depends on the thread:
+//! the first notice is answered; a later delay notice only when the verdict changed; the final
+//! failure closes the thread with one last message; nothing after that. Pure: the watcher
+//! records the [`Plan`] and its messages in one transaction.
+
+use crate::notice::{Kind, Notice};
+use crate::store::Thread;
+use crate::verdict::{Action, Verdict};
+
+/// What to do with one decided notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// The user's message, if one is sent: `reply` or `closing`.
+    pub message: Option<&'static str>,
+    /// Whether the package goes to Support.
+    pub package: bool,
+    /// The thread's state afterwards: `open`, `closed` or `muted`.
+    pub state: &'static str,
+    /// What was done, for the record and `history`: `answered`, `updated`, `closed`,
+    /// `repeat`, `after-close`, `muted`.
+    pub outcome: &'static str,
+}
+
+/// The verdict as the thread remembers it: `action/cause`.
+pub fn verdict_key(v: &Verdict) -> String {
+    let name = |value: serde_json::Result<serde_json::Value>| {
+        value
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    format!(
+        "{}/{}",
+        name(serde_json::to_value(v.action)),
+        name(serde_json::to_value(v.cause))
+    )
+}
+
+/// What the thread is keyed by: the original message (its Message-ID, else the notice's
+/// own identity) and the recipients still delayed or failed.
+pub fn thread_key(notice: &Notice, fingerprint: &str) -> (String, String) {
+    let original = notice
+        .original
+        .as_ref()
+        .and_then(|o| o.message_id.clone())
+        .map(|id| format!("mid:{}", id.to_ascii_lowercase()))
+        .unwrap_or_else(|| fingerprint.to_string());
+    let mut recipients: Vec<String> = notice
+        .recipients
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.action,
+                Some(crate::notice::Action::Delayed | crate::notice::Action::Failed)
+            )
+        })
+        .map(|r| r.address.to_ascii_lowercase())
+        .collect();
+    if recipients.is_empty() {
+        recipients = notice
+            .recipients
+            .iter()
+            .map(|r| r.address.to_ascii_lowercase())
+            .collect();
+    }
+    recipients.sort();
+    recipients.dedup();
+    (original, recipients.join(","))
+}
+
+/// Decides what a decided notice (not `Recheck`) sends, given its thread.
+pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>) -> Plan {
+    let forward = v.action == Action::ForwardSupport;
+    let final_failure = kind == Kind::Failed;
+    let Some(t) = thread else {
+        return Plan {
+            message: Some("reply"),
+            package: forward,
+            state: if final_failure { "closed" } else { "open" },
+            outcome: "answered",
+        };
+    };
+    let quiet = |state, outcome| Plan {
+        message: None,
+        package: false,
+        state,
+        outcome,
+    };
+    match t.state.as_str() {
+        "muted" => quiet("muted", "muted"),
+        "closed" => quiet("closed", "after-close"),
+        _ if final_failure => Plan {
+            message: Some("closing"),
+            package: forward && !t.package_sent,
+            state: "closed",
+            outcome: "closed",
+        },
+        _ if t.verdict == verdict_key(v) => quiet("open", "repeat"),
+        _ => Plan {
+            message: Some("reply"),
+            package: forward && !t.package_sent,
+            state: "open",
+            outcome: "updated",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Cause;
+
+    fn verdict(action: Action, cause: Cause) -> Verdict {
+        Verdict {
+            action,
+            cause,
+            causes: vec![cause],
+            summary: String::new(),
+        }
+    }
+
+    fn thread(v: &Verdict, state: &str, package_sent: bool) -> Thread {
+        Thread {
+            id: 1,
+            verdict: verdict_key(v),
+            state: state.into(),
+            messages: vec!["m1@bot".into()],
+            package_sent,
+        }
+    }
+
+    #[test]
+    fn one_conversation_per_message_and_recipient() {
+        let reply = verdict(Action::ReplyUser, Cause::RecipientDomain);
+        let forward = verdict(Action::ForwardSupport, Cause::Unexplained);
+        assert_eq!(verdict_key(&forward), "forward_support/unexplained");
+        // First notice: answered; a forward sends the package too.
+        let p = plan(Kind::Delayed, &forward, None);
+        assert_eq!((p.message, p.package, p.state), (Some("reply"), true, "open"));
+        // The same verdict again: nothing.
+        let t = thread(&forward, "open", true);
+        let p = plan(Kind::Delayed, &forward, Some(&t));
+        assert_eq!((p.message, p.package, p.outcome), (None, false, "repeat"));
+        // A changed verdict: an update, no second package.
+        let p = plan(Kind::Delayed, &reply, Some(&t));
+        assert_eq!((p.message, p.package, p.outcome), (Some("reply"), false, "updated"));
+        // The final failure: one closing message.
+        let p = plan(Kind::Failed, &forward, Some(&t));
+        assert_eq!((p.message, p.package, p.state), (Some("closing"), false, "closed"));
+        // After the close, and when muted: silence.
+        let closed = thread(&forward, "closed", true);
+        assert_eq!(plan(Kind::Failed, &forward, Some(&closed)).message, None);
+        assert_eq!(plan(Kind::Delayed, &reply, Some(&closed)).outcome, "after-close");
+        let muted = thread(&forward, "muted", false);
+        assert_eq!(plan(Kind::Failed, &reply, Some(&muted)).message, None);
+        // A failure with no earlier delay: answered and closed at once.
+        let p = plan(Kind::Failed, &reply, None);
+        assert_eq!((p.message, p.state), (Some("reply"), "closed"));
+    }
+}

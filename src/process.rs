@@ -1,0 +1,367 @@
+//! Processing one message of a watched mailbox: read it, and if it is a delay or failure
+//! notice, diagnose it, decide, plan the thread's next step, compose the messages, and record
+//! the notice, its thread, its answers and the mailbox's cursor in one transaction. A notice
+//! whose DNS checks could not decide is kept and diagnosed again later; after the last
+//! recheck it is forwarded with the gap stated.
+
+use crate::compose::{self, Outgoing};
+use crate::config::{Config, Escalation, MailboxConfig};
+use crate::conversation;
+use crate::diagnose::{Diagnoser, Finding};
+use crate::notice::{self, Envelope, Kind, Notice};
+use crate::outbox::Outbox;
+use crate::store::{Answer, Record, StoreError};
+use crate::verdict::{self, Action, Verdict};
+use std::sync::Arc;
+
+/// Delays before each recheck of a notice whose DNS checks failed; after the last, it is
+/// forwarded with the gap stated.
+pub const RECHECK_AFTER: [i64; 3] = [5 * 60, 15 * 60, 45 * 60];
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processed {
+    /// Not a delay or failure notice: left alone.
+    NotANotice,
+    /// A notice that could not be read: logged and skipped.
+    Unreadable,
+    /// A notice processed before (under another UID or UIDVALIDITY): skipped.
+    Seen,
+    /// A notice about a message the bot itself sent: recorded, never answered.
+    Ours,
+    /// Recorded; `answered` when something was queued for it.
+    Recorded {
+        /// Whether messages were queued.
+        answered: bool,
+    },
+}
+
+/// Answers one mailbox's notices.
+#[derive(Clone)]
+pub struct Answerer {
+    /// The whole configuration (bot identity, support, limits).
+    pub config: Arc<Config>,
+    /// This mailbox.
+    pub mailbox: MailboxConfig,
+    /// Where messages are queued (and the state).
+    pub outbox: Outbox,
+    /// DNS checks, with this mailbox's sending IPs.
+    pub diagnoser: Diagnoser,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What identifies a notice across UIDs: its Message-ID, else a hash of its bytes.
+pub fn fingerprint(envelope: &Envelope, raw: &[u8]) -> String {
+    match &envelope.message_id {
+        Some(id) if !id.is_empty() && id.len() < 512 => format!("mid:{}", id.to_ascii_lowercase()),
+        _ => {
+            // FNV-1a twice with different bases: stable across builds (unlike std's hasher).
+            let fnv = |basis: u64| {
+                raw.iter().fold(basis, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+            };
+            format!(
+                "raw:{:016x}{:016x}:{}",
+                fnv(0xcbf2_9ce4_8422_2325),
+                fnv(0x6c62_272e_07bb_0142),
+                raw.len()
+            )
+        }
+    }
+}
+
+fn kind_name(kind: Kind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{kind:?}").to_ascii_lowercase())
+}
+
+/// Where a notice sits and how often it was diagnosed.
+struct Position<'a> {
+    uidvalidity: u32,
+    uid: u32,
+    fingerprint: &'a str,
+    checks: u32,
+}
+
+impl Answerer {
+    /// The SMTP server this mailbox's answers go through (`""`: the global one).
+    pub fn via(&self) -> &str {
+        if self.mailbox.smtp.is_some() {
+            &self.mailbox.name
+        } else {
+            ""
+        }
+    }
+
+    /// Processes one message (UID `uid` in a folder with `uidvalidity`). Store errors are the
+    /// only errors: the message is then processed again on the next pass.
+    pub async fn message(&self, uidvalidity: u32, uid: u32, raw: &[u8]) -> Result<Processed, StoreError> {
+        let n = match notice::read(raw) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(uid, error = %e, "cannot read this message; skipped");
+                return Ok(Processed::Unreadable);
+            }
+        };
+        if !matches!(n.kind, Kind::Delayed | Kind::Failed) {
+            tracing::debug!(uid, kind = ?n.kind, "not a delay or failure notice; left alone");
+            return Ok(Processed::NotANotice);
+        }
+        let envelope = notice::envelope(raw);
+        let fp = fingerprint(&envelope, raw);
+        let name = self.mailbox.name.as_str();
+        if self.outbox.with_store(|s| s.seen(name, &fp))? {
+            tracing::info!(uid, "notice already processed (seen under another UID); skipped");
+            return Ok(Processed::Seen);
+        }
+        let pos = Position {
+            uidvalidity,
+            uid,
+            fingerprint: &fp,
+            checks: 0,
+        };
+        let ours = match n.original.as_ref().and_then(|o| o.message_id.as_deref()) {
+            Some(id) => self.outbox.with_store(|s| s.is_ours(id))?,
+            None => false,
+        };
+        if ours {
+            tracing::info!(uid, "a notice about the bot's own message; recorded, not answered");
+            self.record_quiet(&pos, &n, &envelope, "ours", true)?;
+            return Ok(Processed::Ours);
+        }
+        let diagnosis = self.diagnoser.diagnose(&n).await;
+        let v = verdict::decide(&n, &diagnosis.findings);
+        let answered = self.conclude(&pos, raw, &n, &envelope, &diagnosis.findings, v, true)?;
+        Ok(Processed::Recorded { answered })
+    }
+
+    /// Diagnoses again every notice of this mailbox whose recheck is due. Returns how many.
+    pub async fn rechecks(&self) -> Result<usize, StoreError> {
+        let name = self.mailbox.name.as_str();
+        let due = self.outbox.with_store(|s| s.pending(name, now()))?;
+        let count = due.len();
+        for p in due {
+            let Some((uidvalidity, uid, fp)) = self.outbox.with_store(|s| s.notice_position(p.id))? else {
+                continue;
+            };
+            let n = match notice::read(&p.raw) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(uid, error = %e, "stored notice no longer reads; dropped");
+                    continue;
+                }
+            };
+            let envelope = notice::envelope(&p.raw);
+            let diagnosis = self.diagnoser.diagnose(&n).await;
+            let v = verdict::decide(&n, &diagnosis.findings);
+            let pos = Position {
+                uidvalidity,
+                uid,
+                fingerprint: &fp,
+                checks: p.checks,
+            };
+            tracing::info!(uid, checks = p.checks + 1, action = ?v.action, "notice diagnosed again");
+            self.conclude(&pos, &p.raw, &n, &envelope, &diagnosis.findings, v, false)?;
+        }
+        Ok(count)
+    }
+
+    /// When this mailbox's next recheck is due (Unix seconds), if any.
+    pub fn next_recheck(&self) -> Result<Option<i64>, StoreError> {
+        self.outbox.with_store(|s| s.next_pending(&self.mailbox.name))
+    }
+
+    fn record_quiet(
+        &self,
+        pos: &Position<'_>,
+        n: &Notice,
+        envelope: &Envelope,
+        outcome: &str,
+        move_cursor: bool,
+    ) -> Result<(), StoreError> {
+        let recipients = recipients_of(n);
+        let subject = n.original.as_ref().and_then(|o| o.subject.as_deref());
+        let record = Record {
+            mailbox: &self.mailbox.name,
+            uidvalidity: pos.uidvalidity,
+            uid: pos.uid,
+            fingerprint: pos.fingerprint,
+            message_id: envelope.message_id.as_deref(),
+            kind: &kind_name(n.kind),
+            recipients: &recipients,
+            subject,
+            thread: None,
+            verdict: None,
+            summary: None,
+            outcome,
+            pending: None,
+            answers: &[],
+            via: self.via(),
+            move_cursor,
+            now: now(),
+        };
+        self.outbox.with_store(|s| s.record(&record)).map(|_| ())
+    }
+
+    /// Records a diagnosed notice and queues what its thread needs. Returns whether anything
+    /// was queued.
+    #[allow(clippy::too_many_arguments)]
+    fn conclude(
+        &self,
+        pos: &Position<'_>,
+        raw: &[u8],
+        n: &Notice,
+        envelope: &Envelope,
+        findings: &[Finding],
+        v: Verdict,
+        move_cursor: bool,
+    ) -> Result<bool, StoreError> {
+        let checks = pos.checks + 1;
+        let v = match self.mailbox.escalation {
+            Escalation::Auto => v,
+            Escalation::Ask | Escalation::Never => verdict::hold_forwarding(n, v),
+        };
+        let v = if v.action == Action::Recheck && checks as usize > RECHECK_AFTER.len() {
+            let v = verdict::after_last_recheck(n, v, checks);
+            match self.mailbox.escalation {
+                Escalation::Auto => v,
+                _ => verdict::hold_forwarding(n, v),
+            }
+        } else {
+            v
+        };
+        let now = now();
+        let recipients = recipients_of(n);
+        let subject = n.original.as_ref().and_then(|o| o.subject.as_deref());
+        let key = conversation::verdict_key(&v);
+        let base = Record {
+            mailbox: &self.mailbox.name,
+            uidvalidity: pos.uidvalidity,
+            uid: pos.uid,
+            fingerprint: pos.fingerprint,
+            message_id: envelope.message_id.as_deref(),
+            kind: &kind_name(n.kind),
+            recipients: &recipients,
+            subject,
+            thread: None,
+            verdict: Some(&key),
+            summary: Some(&v.summary),
+            outcome: "recheck",
+            pending: None,
+            answers: &[],
+            via: self.via(),
+            move_cursor,
+            now,
+        };
+        if v.action == Action::Recheck {
+            let at = now + RECHECK_AFTER[(checks as usize - 1).min(RECHECK_AFTER.len() - 1)];
+            tracing::info!(uid = pos.uid, recheck_in_s = at - now, "DNS checks inconclusive; nothing sent yet");
+            let record = Record {
+                pending: Some((raw, at, checks)),
+                ..base
+            };
+            self.outbox.with_store(|s| s.record(&record))?;
+            return Ok(false);
+        }
+        let (original, recipient) = conversation::thread_key(n, pos.fingerprint);
+        let name = self.mailbox.name.as_str();
+        let thread = self
+            .outbox
+            .with_store(|s| s.thread(name, &original, &recipient))?;
+        let plan = conversation::plan(n.kind, &v, thread.as_ref());
+        let messages = match self.compose(raw, n, envelope, findings, &v, &plan, thread.as_ref()) {
+            Ok(m) => m,
+            Err(e) => {
+                // Only a configured address can fail here; the notice is recorded unanswered.
+                tracing::error!(uid = pos.uid, error = %e, "cannot compose the answer");
+                Vec::new()
+            }
+        };
+        let answers: Vec<Answer<'_>> = messages
+            .iter()
+            .map(|(role, message)| Answer { role, message })
+            .collect();
+        let record = Record {
+            thread: Some((&original, &recipient, &key, plan.state)),
+            outcome: plan.outcome,
+            answers: &answers,
+            ..base
+        };
+        self.outbox.with_store(|s| s.record(&record))?;
+        if !answers.is_empty() {
+            self.outbox.ring();
+        }
+        tracing::info!(
+            uid = pos.uid,
+            kind = %kind_name(n.kind),
+            recipients = %recipients,
+            verdict = %key,
+            outcome = plan.outcome,
+            queued = answers.len(),
+            "notice processed"
+        );
+        Ok(!answers.is_empty())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compose(
+        &self,
+        raw: &[u8],
+        n: &Notice,
+        envelope: &Envelope,
+        findings: &[Finding],
+        v: &Verdict,
+        plan: &conversation::Plan,
+        thread: Option<&crate::store::Thread>,
+    ) -> Result<Vec<(&'static str, Outgoing)>, compose::ComposeError> {
+        let mut out = Vec::new();
+        let Some(role) = plan.message else {
+            return Ok(out);
+        };
+        let from = self.config.from.as_ref();
+        let bot_address = from.map_or("bouncedoc@localhost", |f| f.address.as_str());
+        let support = self
+            .config
+            .support_for(&self.mailbox)
+            .map_or(bot_address, |s| s.address.as_str());
+        let user = self.mailbox.user.address.as_str();
+        let reply_to = self
+            .mailbox
+            .reply_to
+            .as_ref()
+            .map_or(user, |r| r.address.as_str());
+        let earlier: Vec<String> = thread.map(|t| t.messages.clone()).unwrap_or_default();
+        let ctx = compose::Context {
+            bot_name: from.and_then(|f| f.name.as_deref()),
+            bot_address,
+            user,
+            reply_to,
+            support,
+            notice_raw: raw,
+            notice_message_id: envelope.message_id.as_deref(),
+            thread: &earlier,
+            now: now(),
+        };
+        out.push((role, compose::user_reply(&ctx, n, findings, v)?));
+        if plan.package {
+            let json = serde_json::json!({
+                "notice": notice::ParseLine { file: "notice.eml", notice: n },
+                "findings": findings,
+                "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
+            });
+            out.push(("package", compose::support_package(&ctx, n, findings, v, &json.to_string())?));
+        }
+        Ok(out)
+    }
+}
+
+fn recipients_of(n: &Notice) -> String {
+    let list: Vec<&str> = n.recipients.iter().take(20).map(|r| r.address.as_str()).collect();
+    list.join(", ")
+}

@@ -1,0 +1,147 @@
+//! Logging in to a mailbox: TCP, then implicit TLS, STARTTLS, or plain text (loopback hosts
+//! only, which the configuration enforces), then LOGIN. TLS is verified against the public
+//! roots (webpki-roots) plus the mailbox's `ca_file`.
+
+use crate::config::{ImapConfig, TlsMode};
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+
+/// How long connecting, the TLS handshake and LOGIN may take together.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A byte stream an IMAP session runs over (TCP or TLS over TCP).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
+
+/// A logged-in IMAP session.
+pub type Session = async_imap::Session<Box<dyn Io>>;
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    /// The server could not be reached, or the connection broke.
+    #[error("cannot reach {0}")]
+    Connect(String),
+    /// TLS could not be set up (untrusted certificate, wrong name, no STARTTLS).
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The server refused the login: wrong user name or password.
+    #[error("login refused: {0}")]
+    Auth(String),
+    /// The password could not be read.
+    #[error("{0}")]
+    Secret(String),
+    /// The server answered something unusable.
+    #[error("IMAP: {0}")]
+    Protocol(String),
+}
+
+/// The TLS client settings: public roots, plus the certificates in `ca_file`.
+pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, ImapError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ImapError::Tls(format!("ca_file {}: {e}", path.display())))?;
+        let mut n = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| ImapError::Tls(format!("ca_file {}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| ImapError::Tls(format!("ca_file {}: {e}", path.display())))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(ImapError::Tls(format!(
+                "ca_file {}: no certificate in it",
+                path.display()
+            )));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ImapError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+async fn handshake(
+    stream: TcpStream,
+    host: &str,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Box<dyn Io>, ImapError> {
+    let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+        .map_err(|e| ImapError::Tls(format!("{host:?} is not a valid server name: {e}")))?;
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, stream)
+        .await
+        .map_err(|e| ImapError::Tls(e.to_string()))?;
+    Ok(Box::new(stream))
+}
+
+/// Connects and logs in, all within [`CONNECT_TIMEOUT`]. The password is sent only over TLS
+/// (or to a loopback host with `tls: none`) and never appears in an error.
+pub async fn connect(cfg: &ImapConfig, password: &str) -> Result<Session, ImapError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(cfg, password)).await {
+        Ok(r) => r,
+        Err(_) => Err(ImapError::Connect(format!(
+            "{}:{}: no answer within {} s",
+            cfg.host,
+            cfg.port,
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+async fn connect_inner(cfg: &ImapConfig, password: &str) -> Result<Session, ImapError> {
+    let target = format!("{}:{}", cfg.host, cfg.port);
+    let host = cfg.host.trim_matches(['[', ']']);
+    let tcp = TcpStream::connect((host, cfg.port))
+        .await
+        .map_err(|e| ImapError::Connect(format!("{target}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = match cfg.tls {
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Implicit => handshake(tcp, host, tls_config(cfg.ca_file.as_deref())?).await?,
+        TlsMode::Starttls => {
+            let tls = tls_config(cfg.ca_file.as_deref())?;
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client, &target).await?;
+            client
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|e| ImapError::Tls(format!("{target}: STARTTLS refused: {e}")))?;
+            // Anything the server sent after its OK is dropped with the plain-text buffer.
+            handshake(client.into_inner(), host, tls).await?
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if cfg.tls != TlsMode::Starttls {
+        greeting(&mut client, &target).await?;
+    }
+    client.login(&cfg.username, password).await.map_err(|(e, _)| match e {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            ImapError::Auth(format!("{target} as {}: {}", cfg.username, text.trim()))
+        }
+        other => ImapError::Connect(format!("{target}: {other}")),
+    })
+}
+
+async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
+    client: &mut async_imap::Client<T>,
+    target: &str,
+) -> Result<(), ImapError> {
+    match client.read_response().await {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(ImapError::Connect(format!("{target}: {e}"))),
+        None => Err(ImapError::Connect(format!("{target}: closed before its greeting"))),
+    }
+}
