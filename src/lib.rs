@@ -9,6 +9,7 @@
 
 pub mod compose;
 pub mod conversation;
+pub mod daemon;
 pub mod config;
 pub mod diagnose;
 pub mod notice;

@@ -1,4 +1,5 @@
-//! The `bouncedoc` command line: `parse` reads notices; later commands run the daemon.
+//! The `bouncedoc` command line: `run` (the daemon), `check-config`, `history`, `parse`,
+//! `diagnose`.
 
 mod cli;
 
@@ -18,8 +19,38 @@ struct Cli {
     command: Command,
 }
 
+/// Where the configuration is read from when `--config` is not given.
+const DEFAULT_CONFIG: &str = "/etc/bouncedoc/config.yaml";
+
 #[derive(Subcommand)]
 enum Command {
+    /// Watch every configured mailbox and answer each delay notice (the daemon).
+    Run {
+        /// The configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: std::path::PathBuf,
+    },
+    /// Validate the configuration, resolve every secret, and log in to each IMAP and SMTP server.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: std::path::PathBuf,
+    },
+    /// Show recent notices, their verdicts, and what was sent.
+    History {
+        /// The configuration file (for `state_dir`).
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: std::path::PathBuf,
+        /// Only this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// How many notices, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read delay/failure notices and print what they say.
     Parse {
         /// Print one JSON object per file (the notice contract) instead of a summary.
@@ -51,6 +82,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config } => cli::run::run(&config),
+        Command::CheckConfig { config } => cli::check::run(&config),
+        Command::History {
+            config,
+            mailbox,
+            limit,
+            json,
+        } => cli::history::run(&config, mailbox.as_deref(), limit, json),
         Command::Parse { json, files } => cli::parse::run(&files, json),
         Command::Diagnose {
             config,

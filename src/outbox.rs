@@ -85,6 +85,16 @@ impl Sender {
         })
     }
 
+    /// Connects, logs in (when configured) and says goodbye, sending nothing: for
+    /// `bouncedoc check-config`.
+    pub async fn check(&self) -> Result<(), String> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the server did not answer NOOP".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Tries to deliver one message.
     pub async fn send(&self, mail_from: &str, rcpt_to: &str, raw: &[u8]) -> Attempt {
         let from = match mail_from.parse::<Address>() {

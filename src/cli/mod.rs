@@ -1,4 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
+pub mod check;
 pub mod diagnose;
+pub mod history;
 pub mod parse;
+pub mod run;

@@ -1,0 +1,81 @@
+//! `bouncedoc check-config [--config FILE]`: validates the file, resolves every secret, logs
+//! in to each mailbox's IMAP server (read-only EXAMINE) and SMTP server, and prints one line
+//! per mailbox. Exit 0 when all is well, 1 when anything failed, 78 for an invalid file.
+
+use bouncedoc::config::{Config, MailboxConfig};
+use bouncedoc::outbox::Sender;
+use bouncedoc::watch::imap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+async fn check_imap(m: &MailboxConfig) -> Result<String, String> {
+    let secret = m.imap.password.clone();
+    let password = tokio::task::spawn_blocking(move || secret.resolve())
+        .await
+        .map_err(|e| e.to_string())??;
+    let mut session = imap::connect(&m.imap, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let examined = session.examine(format!("\"{}\"", m.folder)).await;
+    let _ = session.logout().await;
+    let mb = examined.map_err(|e| format!("folder {:?}: {e}", m.folder))?;
+    Ok(format!(
+        "imap {}@{}:{} {} ({} messages)",
+        m.imap.username, m.imap.host, m.imap.port, m.folder, mb.exists
+    ))
+}
+
+async fn check_smtp(config: &Config, m: &MailboxConfig) -> Result<String, String> {
+    let Some(smtp) = config.smtp_for(m).cloned() else {
+        return Err("no smtp block".into());
+    };
+    let label = format!("smtp {}:{}", smtp.host, smtp.port);
+    let sender = tokio::task::spawn_blocking(move || Sender::new(&smtp))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    sender.check().await.map_err(|e| format!("{label}: {e}"))?;
+    Ok(label)
+}
+
+/// Runs `check-config`.
+pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bouncedoc: {e}");
+            return Ok(ExitCode::from(super::run::EX_CONFIG));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if config.mailboxes.is_empty() {
+        writeln!(out, "ok    (no mailboxes configured; the file is valid)")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = 0;
+    for m in &config.mailboxes {
+        let (imap, smtp) = runtime.block_on(async { (check_imap(m).await, check_smtp(&config, m).await) });
+        let line = match (imap, smtp) {
+            (Ok(i), Ok(s)) => format!("ok    {}: {i}; {s}", m.name),
+            (i, s) => {
+                failed += 1;
+                let part = |r: Result<String, String>, what: &str| match r {
+                    Ok(v) => v,
+                    Err(e) => format!("{what} FAILED: {e}"),
+                };
+                format!("FAIL  {}: {}; {}", m.name, part(i, "imap"), part(s, "smtp"))
+            }
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,356 @@
+//! `bouncedoc run`: wires the pieces together. One watcher task per mailbox, one sender task
+//! per SMTP server, systemd notifications (READY, WATCHDOG, RELOADING, STOPPING), SIGHUP to
+//! reload the configuration (mailboxes added, removed or changed restart alone; the others go
+//! on), SIGTERM/SIGINT to stop: no new work, the current notice finished, the outbox flushed
+//! as far as it goes, LOGOUT, exit — all within [`STOP_WITHIN`].
+
+use crate::config::{Config, MailboxConfig, SmtpConfig};
+use crate::diagnose::Diagnoser;
+use crate::outbox::{Outbox, Sender};
+use crate::process::Answerer;
+use crate::store::Store;
+use crate::watch::mailbox;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// How long a stop may take in all (systemd's TimeoutStopSec is larger).
+pub const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// Of that, how long the watchers get to finish their current notice and log out.
+const WATCHERS_WITHIN: Duration = Duration::from_secs(7);
+/// And the outbox's last delivery pass.
+const OUTBOX_WITHIN: Duration = Duration::from_secs(2);
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state database could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// DNS could not be set up.
+    #[error(transparent)]
+    Diagnose(#[from] crate::diagnose::DiagnoseError),
+    /// A signal handler could not be installed.
+    #[error("signals: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Sends a state line to systemd when it started us with `Type=notify` (`$NOTIFY_SOCKET`);
+/// does nothing otherwise.
+pub fn sd_notify(state: &str) {
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        SocketAddr::from_abstract_name(name).and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, "sd_notify failed");
+    }
+}
+
+struct Watcher {
+    config: MailboxConfig,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+struct SenderTask {
+    smtp: SmtpConfig,
+    shutdown: broadcast::Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+/// The running daemon.
+struct Daemon {
+    path: PathBuf,
+    config: Arc<Config>,
+    outbox: Outbox,
+    diagnoser: Diagnoser,
+    watchers: HashMap<String, Watcher>,
+    senders: HashMap<String, SenderTask>,
+}
+
+/// The SMTP servers needed: `""` for the global one (when a mailbox uses it), else the name
+/// of a mailbox with its own `smtp` block.
+fn smtp_servers(config: &Config) -> HashMap<String, SmtpConfig> {
+    let mut out = HashMap::new();
+    for m in &config.mailboxes {
+        match (&m.smtp, &config.smtp) {
+            (Some(own), _) => {
+                out.insert(m.name.clone(), own.clone());
+            }
+            (None, Some(global)) => {
+                out.insert(String::new(), global.clone());
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// The configuration without its mailboxes (what every watcher shares).
+fn shared_part(c: &Config) -> Config {
+    Config {
+        mailboxes: Vec::new(),
+        ..c.clone()
+    }
+}
+
+impl Daemon {
+    fn answerer(&self, m: &MailboxConfig) -> Answerer {
+        Answerer {
+            config: self.config.clone(),
+            mailbox: m.clone(),
+            outbox: self.outbox.clone(),
+            diagnoser: self.diagnoser.with_sending_ips(&m.sending_ips),
+        }
+    }
+
+    fn start_watcher(&mut self, m: &MailboxConfig) {
+        let (stop, rx) = watch::channel(false);
+        let span = tracing::info_span!("mailbox", name = %m.name);
+        let handle = tokio::spawn(mailbox::watch(self.answerer(m), rx).instrument(span));
+        self.watchers.insert(
+            m.name.clone(),
+            Watcher {
+                config: m.clone(),
+                stop,
+                handle,
+            },
+        );
+    }
+
+    async fn stop_watchers(&mut self, names: &[String], within: Duration) {
+        let mut handles = Vec::new();
+        for name in names {
+            if let Some(w) = self.watchers.remove(name) {
+                let _ = w.stop.send(true);
+                handles.push((name.clone(), w.handle));
+            }
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        for (name, mut handle) in handles {
+            if tokio::time::timeout_at(deadline, &mut handle).await.is_err() {
+                tracing::warn!(mailbox = %name, "watcher did not stop in time; aborted");
+                handle.abort();
+            }
+        }
+    }
+
+    async fn start_sender(&mut self, via: String, smtp: SmtpConfig) {
+        let config = smtp.clone();
+        let sender = match tokio::task::spawn_blocking(move || Sender::new(&config)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::error!(smtp = %via_label(&via), error = %e, "cannot set up sending; answers stay queued");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sender setup failed");
+                return;
+            }
+        };
+        let (shutdown, _) = broadcast::channel(1);
+        let rx = shutdown.subscribe();
+        let outbox = self.outbox.clone();
+        let label = via_label(&via);
+        let key = via.clone();
+        let handle = tokio::spawn(
+            async move {
+                let mut rx = rx;
+                loop {
+                    match outbox.run_via(sender.clone(), &key, rx.resubscribe()).await {
+                        Ok(()) => return,
+                        Err(e) => {
+                            tracing::error!(error = %e, "outbox failed; retrying in 5 s");
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                                _ = rx.recv() => return,
+                            }
+                        }
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("outbox", smtp = %label)),
+        );
+        self.senders.insert(
+            via,
+            SenderTask {
+                smtp,
+                shutdown,
+                handle,
+            },
+        );
+    }
+
+    async fn stop_senders(&mut self, vias: &[String], within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut handles = Vec::new();
+        for via in vias {
+            if let Some(s) = self.senders.remove(via) {
+                let _ = s.shutdown.send(());
+                handles.push(s.handle);
+            }
+        }
+        for mut handle in handles {
+            if tokio::time::timeout_at(deadline, &mut handle).await.is_err() {
+                tracing::warn!("outbox did not finish its last pass in time; what is queued goes out on the next start");
+                handle.abort();
+            }
+        }
+    }
+
+    /// Makes the sender tasks match the configuration: changed servers restart (the old task
+    /// ends before the new one starts, so nothing is sent twice).
+    async fn sync_senders(&mut self) {
+        let wanted = smtp_servers(&self.config);
+        let stale: Vec<String> = self
+            .senders
+            .iter()
+            .filter(|(via, s)| wanted.get(*via) != Some(&s.smtp))
+            .map(|(via, _)| via.clone())
+            .collect();
+        self.stop_senders(&stale, Duration::from_secs(35)).await;
+        for (via, smtp) in wanted {
+            if !self.senders.contains_key(&via) {
+                self.start_sender(via, smtp).await;
+            }
+        }
+    }
+
+    async fn reload(&mut self) {
+        sd_notify("RELOADING=1");
+        let mut new = match Config::load(&self.path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused: the configuration is not valid; the running one stays");
+                sd_notify("READY=1");
+                return;
+            }
+        };
+        if new.state_dir != self.config.state_dir {
+            tracing::warn!(
+                state_dir = %self.config.state_dir.display(),
+                "state_dir cannot change while running: restart the service to move it"
+            );
+            new.state_dir = self.config.state_dir.clone();
+        }
+        let everything = shared_part(&new) != shared_part(&self.config);
+        let old: HashMap<String, MailboxConfig> = self
+            .watchers
+            .iter()
+            .map(|(n, w)| (n.clone(), w.config.clone()))
+            .collect();
+        let restart: Vec<String> = old
+            .iter()
+            .filter(|(name, cfg)| everything || new.mailboxes.iter().find(|m| &&m.name == name) != Some(*cfg))
+            .map(|(name, _)| name.clone())
+            .collect();
+        self.stop_watchers(&restart, WATCHERS_WITHIN).await;
+        if everything {
+            match Diagnoser::new(&new) {
+                Ok(d) => self.diagnoser = d,
+                Err(e) => tracing::error!(error = %e, "DNS settings not usable; the old ones stay"),
+            }
+        }
+        self.config = Arc::new(new);
+        self.sync_senders().await;
+        let mut started = Vec::new();
+        for m in self.config.mailboxes.clone() {
+            if !self.watchers.contains_key(&m.name) {
+                self.start_watcher(&m);
+                started.push(m.name.clone());
+            }
+        }
+        let removed = restart.iter().filter(|n| !self.watchers.contains_key(*n)).count();
+        tracing::info!(
+            restarted_or_added = ?started,
+            removed,
+            unchanged = self.watchers.len() - started.len(),
+            "configuration reloaded"
+        );
+        sd_notify("READY=1");
+    }
+
+    async fn shutdown(&mut self) {
+        sd_notify("STOPPING=1");
+        tracing::info!("stopping: finishing the current notices");
+        let names: Vec<String> = self.watchers.keys().cloned().collect();
+        self.stop_watchers(&names, WATCHERS_WITHIN).await;
+        let vias: Vec<String> = self.senders.keys().cloned().collect();
+        self.stop_senders(&vias, OUTBOX_WITHIN).await;
+        tracing::info!("stopped");
+    }
+}
+
+fn via_label(via: &str) -> String {
+    if via.is_empty() {
+        "global".into()
+    } else {
+        format!("mailbox {via}")
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. `path` is re-read on SIGHUP.
+pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+    let store = Store::open(&config.state_dir)?;
+    let diagnoser = Diagnoser::new(&config)?;
+    let mut d = Daemon {
+        path: path.to_path_buf(),
+        config: Arc::new(config),
+        outbox: Outbox::new(store),
+        diagnoser,
+        watchers: HashMap::new(),
+        senders: HashMap::new(),
+    };
+    if d.config.mailboxes.is_empty() {
+        tracing::warn!("no mailboxes configured: nothing to watch (add some and reload)");
+    }
+    d.sync_senders().await;
+    for m in d.config.mailboxes.clone() {
+        d.start_watcher(&m);
+    }
+    tracing::info!(
+        mailboxes = d.watchers.len(),
+        state = %d.config.state_dir.display(),
+        "bouncedoc running"
+    );
+    sd_notify("READY=1");
+    let watchdog = std::env::var("WATCHDOG_USEC")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|us| *us > 0)
+        .map(|us| Duration::from_micros(us / 2));
+    let mut tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => d.reload().await,
+            _ = tick.tick() => {
+                if watchdog.is_some() {
+                    sd_notify("WATCHDOG=1");
+                }
+            }
+        }
+    }
+    let _ = tokio::time::timeout(STOP_WITHIN, d.shutdown()).await;
+    Ok(())
+}
