@@ -17,7 +17,7 @@ async fn check_imap(m: &MailboxConfig) -> Result<String, String> {
     let mut session = imap::connect(&m.imap, &password)
         .await
         .map_err(|e| e.to_string())?;
-    let examined = session.examine(format!("\"{}\"", m.folder)).await;
+    let examined = session.examine(&m.folder).await;
     let _ = session.logout().await;
     let mb = examined.map_err(|e| format!("folder {:?}: {e}", m.folder))?;
     Ok(format!(

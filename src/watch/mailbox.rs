@@ -94,10 +94,6 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
-fn quote(folder: &str) -> String {
-    format!("\"{folder}\"")
-}
-
 /// IMAP SEARCH's date form, e.g. `27-Nov-2026`.
 fn imap_date(unix: i64) -> String {
     const MONTHS: [&str; 12] = [
@@ -171,7 +167,7 @@ async fn session(
     if cfg.mode == WatchMode::Idle && !can_idle {
         tracing::warn!(poll_interval_s = cfg.poll_interval.as_secs(), "server does not offer IDLE; polling");
     }
-    let mb = timed("SELECT", s.select(quote(&cfg.folder))).await?;
+    let mb = timed("SELECT", s.select(&cfg.folder)).await?;
     let uidvalidity = mb
         .uid_validity
         .ok_or_else(|| WatchError::Session("SELECT gave no UIDVALIDITY".into()))?;
@@ -356,9 +352,9 @@ async fn after_processing(a: &Answerer, s: &mut Session, uids: &[u32], can_move:
         }
         AfterProcessing::MoveTo(folder) => {
             if can_move {
-                timed("UID MOVE", s.uid_mv(&set, quote(folder))).await?;
+                timed("UID MOVE", s.uid_mv(&set, folder)).await?;
             } else {
-                timed("UID COPY", s.uid_copy(&set, quote(folder))).await?;
+                timed("UID COPY", s.uid_copy(&set, folder)).await?;
                 timed(
                     "UID STORE",
                     async { s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect::<Vec<_>>().await },

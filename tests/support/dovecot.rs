@@ -19,6 +19,8 @@ pub struct Dovecot {
     pub lmtp: SocketAddr,
     /// The auth service (for Postfix's SMTP AUTH: smtpd_sasl_type = dovecot).
     pub auth: SocketAddr,
+    /// The password of every user of this instance.
+    pub password: String,
     child: Child,
     dir: PathBuf,
 }
@@ -26,6 +28,11 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts Dovecot and waits until IMAP answers.
     pub fn start() -> Dovecot {
+        Dovecot::start_with_password(PASSWORD)
+    }
+
+    /// As [`Dovecot::start`], where every user's password is `password`.
+    pub fn start_with_password(password: &str) -> Dovecot {
         assert!(
             Command::new("dovecot").arg("--version").output().is_ok(),
             "dovecot is not installed: .ci/run installs it"
@@ -45,25 +52,51 @@ impl Dovecot {
             .status();
         let d = dir.display();
         let conf = format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={PASSWORD}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
         );
         let conf_path = dir.join("dovecot.conf");
         std::fs::write(&conf_path, conf).expect("dovecot.conf");
-        let child = Command::new("dovecot")
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dovecot");
+        let child = spawn(&conf_path);
         let mut dv = Dovecot {
             imap: ([127, 0, 0, 1], imap_port).into(),
             lmtp: ([127, 0, 0, 1], lmtp_port).into(),
             auth: ([127, 0, 0, 1], auth_port).into(),
+            password: password.to_string(),
             child,
             dir,
         };
+        dv.wait_ready();
+        dv
+    }
+
+    /// Stops the server (connections drop) and starts it again on the same ports and mail.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn(&self.dir.join("dovecot.conf"));
+        self.wait_ready();
+    }
+
+    /// Stops the server; [`Dovecot::restart`] brings it back.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        // Its listeners are gone once it exited.
+        let start = Instant::now();
+        while std::net::TcpStream::connect(self.imap).is_ok() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The Maildir of `user` (for tests that edit it behind the server's back).
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.join("mail").join(user)
+    }
+
+    fn wait_ready(&mut self) {
+        let dv = self;
         let start = Instant::now();
         while std::net::TcpStream::connect(dv.imap).is_err() || std::net::TcpStream::connect(dv.lmtp).is_err()
         {
@@ -77,8 +110,18 @@ impl Dovecot {
             );
             std::thread::sleep(Duration::from_millis(30));
         }
-        dv
     }
+}
+
+fn spawn(conf_path: &std::path::Path) -> Child {
+    Command::new("dovecot")
+        .arg("-F")
+        .arg("-c")
+        .arg(conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dovecot")
 }
 
 impl Drop for Dovecot {

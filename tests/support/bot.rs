@@ -1,0 +1,289 @@
+//! The whole chain for daemon tests: a private Dovecot (the users' mailboxes), a Postfix that
+//! delivers `corp.test` into it over LMTP (the bot's SMTP server), an Unbound with the test
+//! world's DNS, and `bouncedoc run` as a child process with its own state and log file.
+#![allow(dead_code)]
+
+use super::dovecot::Dovecot;
+use super::postfix::Postfix;
+use super::unbound::Unbound;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The test world's DNS: corp.test (ours) works; partner.test works (an all-clear delay is
+/// unexplained → Support); gone.test does not exist (→ advice to the user).
+pub const ZONE: &[&str] = &[
+    "corp.test. MX 10 mail.corp.test.",
+    "corp.test. A 192.0.2.1",
+    "mail.corp.test. A 192.0.2.1",
+    "partner.test. MX 10 mx.partner.test.",
+    "mx.partner.test. A 192.0.2.25",
+];
+
+/// One mailbox in a test configuration.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// Name (and IMAP user).
+    pub name: String,
+    /// `idle` or `poll`.
+    pub mode: &'static str,
+    /// The IMAP password written in the config (`password_env` when it starts with `$`).
+    pub password: String,
+    /// More YAML lines for the block (indented by 4).
+    pub extra: String,
+}
+
+impl Mailbox {
+    /// An IDLE mailbox `name` with the right password.
+    pub fn idle(name: &str) -> Mailbox {
+        Mailbox {
+            name: name.into(),
+            mode: "idle",
+            password: super::dovecot::PASSWORD.into(),
+            extra: String::new(),
+        }
+    }
+}
+
+/// The servers.
+pub struct World {
+    /// The mail store.
+    pub dovecot: Dovecot,
+    /// The bot's SMTP server (delivers corp.test into Dovecot).
+    pub postfix: Postfix,
+    /// DNS.
+    pub unbound: Unbound,
+    /// A directory for this world's configs, state and logs.
+    pub dir: PathBuf,
+}
+
+impl World {
+    /// Starts Dovecot, Postfix and Unbound.
+    pub fn start(tag: &str) -> World {
+        World::start_with(tag, Dovecot::start())
+    }
+
+    /// As [`World::start`] with a given Dovecot.
+    pub fn start_with(tag: &str, dovecot: Dovecot) -> World {
+        let postfix = Postfix::start_with(false, None, Some(("corp.test", dovecot.lmtp)));
+        let unbound = Unbound::start(ZONE, &[]);
+        let dir = std::env::temp_dir().join(format!(
+            "bouncedoc-world-{tag}-{}-{}",
+            std::process::id(),
+            dovecot.imap.port()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("world dir");
+        World {
+            dovecot,
+            postfix,
+            unbound,
+            dir,
+        }
+    }
+
+    /// Writes a configuration for `mailboxes` (file `name.yaml`) and returns its path.
+    pub fn config(&self, name: &str, mailboxes: &[Mailbox]) -> PathBuf {
+        let mut text = format!(
+            "state_dir: {state}\nfrom: \"bouncedoc <bouncedoc@corp.test>\"\nsupport: support@corp.test\ndns:\n  nameservers: [\"{dns}\"]\n  timeout: 1s\n  attempts: 1\n  budget: 3s\ndnsbl:\n  zones: []\nsmtp:\n  host: 127.0.0.1\n  port: {smtp}\n  tls: none\nmailboxes:\n",
+            state = self.dir.join("state").display(),
+            dns = self.unbound.addr,
+            smtp = self.postfix.addr.port(),
+        );
+        for m in mailboxes {
+            let password = match m.password.strip_prefix('$') {
+                Some(var) => format!("password_env: {var}"),
+                None => format!("password: \"{}\"", m.password),
+            };
+            text.push_str(&format!(
+                "  - name: {name}\n    user: {name}@corp.test\n    imap:\n      host: 127.0.0.1\n      port: {port}\n      tls: none\n      username: {name}\n      {password}\n    mode: {mode}\n    poll_interval: 1s\n{extra}",
+                name = m.name,
+                port = self.dovecot.imap.port(),
+                mode = m.mode,
+                extra = m.extra,
+            ));
+        }
+        let path = self.dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}
+
+/// `bouncedoc run` as a child process; killed on drop.
+pub struct Bot {
+    child: Option<Child>,
+    /// Its stderr, appended across restarts.
+    pub log: PathBuf,
+    config: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Bot {
+    /// Starts `bouncedoc run --config config`, logging to `log`.
+    pub fn start(config: &Path, log: &Path) -> Bot {
+        Bot::start_env(config, log, &[])
+    }
+
+    /// As [`Bot::start`] with extra environment variables.
+    pub fn start_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Bot {
+        let mut bot = Bot {
+            child: None,
+            log: log.to_path_buf(),
+            config: config.to_path_buf(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        bot.spawn();
+        bot
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bouncedoc"));
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("start bouncedoc"));
+    }
+
+    /// Starts it again after a stop or a kill.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Everything it logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How often `needle` appears in the log.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log_text().matches(needle).count()
+    }
+
+    /// Waits until the log holds `needle` at least `n` times.
+    pub fn wait_log(&self, needle: &str, n: usize, within: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.log_count(needle) >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, `KILL`).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
+    }
+
+    /// Waits for the process to exit; `None` if it did not within `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        let child = self.child.as_mut()?;
+        while start.elapsed() < within {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::env::var_os("BOUNCEDOC_TEST_LOGS").is_some() {
+            eprintln!("--- bouncedoc log ---\n{}", self.log_text());
+        }
+    }
+}
+
+/// An Exchange-style notice to `user` about `original_id` sent to `recipient`: `failed` makes
+/// it the final failure. `notice_id` is the notice's own Message-ID.
+pub fn exchange_notice(user: &str, recipient: &str, original_id: &str, notice_id: &str, failed: bool) -> Vec<u8> {
+    let (subject, intro, action, status, text) = if failed {
+        (
+            "Undeliverable: Quarterly figures",
+            "Delivery has failed to these recipients or groups:",
+            "failed",
+            "5.4.7",
+            "The message couldn't be delivered in the time allowed.",
+        )
+    } else {
+        (
+            "Delivery delayed:Quarterly figures",
+            "Delivery is delayed to these recipients or groups:",
+            "delayed",
+            "4.4.7",
+            "This message hasn't been delivered yet. Delivery will continue to be attempted.\r\n\r\nThe server will keep trying to deliver this message for the next 1 days, 19 hours and 56 minutes. You'll be notified if the message can't be delivered by that time.",
+        )
+    };
+    let domain = recipient.rsplit_once('@').map_or("x.test", |(_, d)| d);
+    format!(
+        "From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@corp.test>\r\nTo: <{user}>\r\nSubject: {subject}\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{notice_id}>\r\nX-MS-Exchange-Message-Is-Ndr:\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: text/plain; charset=\"us-ascii\"\r\n\r\n{intro}\r\n\r\n{recipient} ({recipient})<mailto:{recipient}>\r\n\r\nSubject: Quarterly figures\r\n\r\n{text}\r\n\r\nDiagnostic information for administrators:\r\n\r\nGenerating server: MBX01.corp.test\r\nReceiving server: mx.{domain} (198.51.100.23)\r\n\r\n{recipient}\r\nRemote Server at mx.{domain} (198.51.100.23) returned '400 4.4.7 Message delayed'\r\n\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns;MBX01.corp.test\r\n\r\nFinal-Recipient: rfc822;{recipient}\r\nAction: {action}\r\nStatus: {status}\r\nDiagnostic-Code: smtp;400 4.4.7 Message delayed\r\n\r\n--B1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {user}\r\nTo: {recipient}\r\nSubject: Quarterly figures\r\nDate: Fri, 27 Nov 2026 09:00:00 +0000\r\nMessage-ID: <{original_id}>\r\n\r\n--B1--\r\n"
+    )
+    .into_bytes()
+}
+
+/// The header `name` of a raw message (first occurrence, unfolded), if present.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut value: Option<String> = None;
+    for line in head.split("\r\n") {
+        if let Some(v) = value.as_mut() {
+            if line.starts_with([' ', '\t']) {
+                v.push(' ');
+                v.push_str(line.trim());
+                continue;
+            }
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            if n.eq_ignore_ascii_case(name) {
+                value = Some(v.trim().to_string());
+            }
+        }
+    }
+    value
+}
+
+/// The messages in `all` the bot sent (its From).
+pub fn from_bot(all: &[Vec<u8>]) -> Vec<&Vec<u8>> {
+    all.iter()
+        .filter(|m| header(m, "From").is_some_and(|f| f.contains("bouncedoc@corp.test")))
+        .collect()
+}
