@@ -5,6 +5,7 @@ pub mod bot;
 pub mod dovecot;
 pub mod imap;
 pub mod postfix;
+pub mod smtp;
 pub mod unbound;
 
 use std::path::PathBuf;

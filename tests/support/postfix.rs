@@ -1,6 +1,12 @@
 //! A private Postfix instance on loopback (see ../shared/notes/test-env.md): its own config,
 //! queue and log directories, smtpd on a free port, optionally offering STARTTLS. Stopped (by
 //! SIGTERM to its master) on drop.
+//!
+//! [`Postfix::start_delaying`] makes Postfix write genuine delay notices: mail for a "stuck"
+//! domain is routed to a closed loopback port and stays deferred, and with
+//! `delay_warning_time = 1s` Postfix's bounce service sends the sender a "Delayed Mail (still
+//! being retried)" DSN at the first deferral. [`Postfix::expire_queue`] then makes it give up on that mail and send
+//! the final "Undelivered Mail Returned to Sender".
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -18,6 +24,11 @@ pub struct Postfix {
     pub submission: Option<SocketAddr>,
     /// The test CA's certificate (PEM) that signed the server's certificate.
     pub ca_file: Option<PathBuf>,
+    /// Where mail for the stuck domain is routed, when started by [`Postfix::start_delaying`]:
+    /// a port held bound but not listening, so connecting is refused and no other server (of
+    /// a test running alongside) can take it.
+    pub stuck_route: Option<SocketAddr>,
+    stuck_socket: Option<tokio::net::TcpSocket>,
     dir: PathBuf,
 }
 
@@ -89,19 +100,91 @@ impl Postfix {
     /// Starts Postfix with smtpd on a free loopback port; `tls` offers STARTTLS with a
     /// certificate from a throw-away test CA.
     pub fn start(tls: bool) -> Postfix {
-        Postfix::start_full(tls, None, None, None)
+        Postfix::start_full(tls, None, None, None, None)
     }
 
     /// As [`Postfix::start_with`], plus an implicit-TLS (smtps) and a STARTTLS submission
     /// listener that require SMTP AUTH, checked by the Dovecot auth service at `auth`.
     pub fn start_tls_auth(lmtp: (&str, SocketAddr), auth: SocketAddr) -> Postfix {
-        Postfix::start_full(true, None, Some(lmtp), Some(auth))
+        Postfix::start_full(true, None, Some(lmtp), Some(auth), None)
     }
 
     /// As [`Postfix::start`], on `port` if given, delivering mail for `domain` over LMTP to
     /// `lmtp` (a Dovecot) if given.
     pub fn start_with(tls: bool, port: Option<u16>, lmtp: Option<(&str, SocketAddr)>) -> Postfix {
-        Postfix::start_full(tls, port, lmtp, None)
+        Postfix::start_full(tls, port, lmtp, None, None)
+    }
+
+    /// Starts Postfix (plain SMTP, no TLS) that delivers mail for `lmtp.0` over LMTP to the
+    /// Dovecot at `lmtp.1`, and routes mail for `stuck_domain` to a closed loopback port, so
+    /// that mail stays deferred. Postfix then sends the envelope sender (which should be a user
+    /// of the LMTP domain, so the notice lands in Dovecot) a genuine "Delayed Mail (still being
+    /// retried)" notice at the first deferral, some 0.03 s after the message arrives (its text
+    /// says "for more than 0 hour(s)": Postfix's template rounds to hours). Postfix keeps
+    /// retrying (every second) for a day, so no final failure follows until
+    /// [`Postfix::expire_queue`].
+    pub fn start_delaying(lmtp: (&str, SocketAddr), stuck_domain: &str) -> Postfix {
+        Postfix::start_full(false, None, Some(lmtp), None, Some(stuck_domain))
+    }
+
+    /// The directory holding main.cf and master.cf (for `postconf -c`, `postqueue -c`, ...).
+    pub fn conf_dir(&self) -> PathBuf {
+        self.dir.join("conf")
+    }
+
+    /// Postfix's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
+    }
+
+    /// How many messages are in the queue (any of incoming, active, deferred, hold).
+    pub fn queued(&self) -> usize {
+        let out = Command::new("postqueue")
+            .arg("-c")
+            .arg(self.conf_dir())
+            .arg("-j")
+            .output()
+            .expect("postqueue -j");
+        assert!(
+            out.status.success(),
+            "postqueue -j: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+    }
+
+    /// Makes Postfix give up on every deferred message, as if its queue lifetime had run out:
+    /// sets `maximal_queue_lifetime` and `bounce_queue_lifetime` to 0 and reloads. The new
+    /// queue manager tries each deferred message once more and returns it to its sender with a
+    /// genuine "Undelivered Mail Returned to Sender" notice (`Action: failed`, the original
+    /// attached). Returns at once; the notice follows about 2 s later (the old queue manager
+    /// lingers that long after a reload). Meant for [`Postfix::start_delaying`], whose 1 s
+    /// backoff makes the deferred mail due at once; `postqueue -f` would not speed it up (it
+    /// blocks during the reload).
+    pub fn expire_queue(&self) {
+        let out = Command::new("postconf")
+            .arg("-c")
+            .arg(self.conf_dir())
+            .args(["-e", "maximal_queue_lifetime=0", "bounce_queue_lifetime=0"])
+            .output()
+            .expect("postconf");
+        assert!(
+            out.status.success(),
+            "postconf -e: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // What `postfix reload` does, without its script's second of checks: SIGHUP makes the
+        // master re-read main.cf and start a new queue manager.
+        self.signal_master("-HUP");
+    }
+
+    fn signal_master(&self, signal: &str) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("queue/pid/master.pid")) {
+            let _ = Command::new("kill").arg(signal).arg(pid.trim()).status();
+        }
     }
 
     fn start_full(
@@ -109,6 +192,7 @@ impl Postfix {
         port: Option<u16>,
         lmtp: Option<(&str, SocketAddr)>,
         auth: Option<SocketAddr>,
+        stuck: Option<&str>,
     ) -> Postfix {
         assert!(
             Command::new("postconf")
@@ -134,6 +218,25 @@ impl Postfix {
                 addr.port()
             ));
         }
+        let (mut stuck_route, mut stuck_socket) = (None, None);
+        if let Some(domain) = stuck {
+            // A port bound but not listening: connecting is refused at once, so the mail is
+            // deferred (never bounced). Literal [IP]:port route and no DNS at all (pitfall 9).
+            // qmgr sends the delay warning at a deferral once now >= arrival +
+            // delay_warning_time - 1 s, so 1s means the first deferral. Backoff and queue runs
+            // of 1 s keep retries (and expire_queue) prompt; a lifetime of a day means no final
+            // failure follows by itself.
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket.bind(([127, 0, 0, 1], 0).into()).expect("bind");
+            let closed = socket.local_addr().expect("local addr");
+            stuck_socket = Some(socket);
+            main.push_str(&format!(
+                "transport_maps = inline:{{ {domain}=smtp:[{}]:{} }}\nsmtp_dns_support_level = disabled\nsmtp_host_lookup = native\nlmtp_host_lookup = native\nsmtp_connect_timeout = 2s\ndelay_warning_time = 1s\nqueue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 1s\nmaximal_queue_lifetime = 1d\nbounce_queue_lifetime = 1d\n",
+                closed.ip(),
+                closed.port()
+            ));
+            stuck_route = Some(closed);
+        }
         let mut ca_file = None;
         if tls {
             let (ca, cert, key) = test_pki(&dir.join("conf"));
@@ -158,7 +261,7 @@ impl Postfix {
             ));
         }
         let master = format!(
-            "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\nlmtp unix - - n - - lmtp\n{extra_services}"
+            "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\nlmtp unix - - n - - lmtp\nsmtp unix - - n - - smtp\nretry unix - - n - - error\npickup unix n - n 60 1 pickup\n{extra_services}"
         );
         std::fs::write(dir.join("conf/main.cf"), main).expect("main.cf");
         std::fs::write(dir.join("conf/master.cf"), master).expect("master.cf");
@@ -186,6 +289,8 @@ impl Postfix {
             smtps: with_auth.then(|| ([127, 0, 0, 1], smtps_port).into()),
             submission: with_auth.then(|| ([127, 0, 0, 1], sub_port).into()),
             ca_file,
+            stuck_route,
+            stuck_socket,
             dir,
         };
         let start = Instant::now();
@@ -222,9 +327,7 @@ impl Drop for Postfix {
                 std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
             );
         }
-        if let Ok(pid) = std::fs::read_to_string(self.dir.join("queue/pid/master.pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
+        self.signal_master("-TERM");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
