@@ -102,6 +102,22 @@ impl Answerer {
     /// Processes one message (UID `uid` in a folder with `uidvalidity`). Store errors are the
     /// only errors: the message is then processed again on the next pass.
     pub async fn message(&self, uidvalidity: u32, uid: u32, raw: &[u8]) -> Result<Processed, StoreError> {
+        let envelope = notice::envelope(raw);
+        // The bot's own messages (its answers land in the watched mailbox too) are never read
+        // as notices: that would be a loop.
+        let bot = self.config.from.as_ref().map(|f| f.address.as_str());
+        let from_bot = envelope
+            .from
+            .iter()
+            .any(|a| bot.is_some_and(|b| a.eq_ignore_ascii_case(b)));
+        let sent_by_bot = match envelope.message_id.as_deref() {
+            Some(id) => self.outbox.with_store(|s| s.is_ours(id))?,
+            None => false,
+        };
+        if from_bot || sent_by_bot {
+            tracing::debug!(uid, "the bot's own message; left alone");
+            return Ok(Processed::NotANotice);
+        }
         let n = match notice::read(raw) {
             Ok(n) => n,
             Err(e) => {
@@ -113,7 +129,6 @@ impl Answerer {
             tracing::debug!(uid, kind = ?n.kind, "not a delay or failure notice; left alone");
             return Ok(Processed::NotANotice);
         }
-        let envelope = notice::envelope(raw);
         let fp = fingerprint(&envelope, raw);
         let name = self.mailbox.name.as_str();
         if self.outbox.with_store(|s| s.seen(name, &fp))? {

@@ -5,7 +5,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::bot::{exchange_notice, from_bot, header, Bot, Mailbox, World};
+use support::bot::{exchange_notice, from_bot, header, subject, text, Bot, Mailbox, World};
 use support::imap;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -46,8 +46,9 @@ fn exchange_notices_appended_are_answered_with_idle_and_the_mail_is_untouched() 
     assert_eq!(header(r, "To").as_deref(), Some("<alice@corp.test>"));
     assert_eq!(header(r, "In-Reply-To").as_deref(), Some("<n1@corp.test>"));
     assert_eq!(header(r, "Auto-Submitted").as_deref(), Some("auto-generated"));
-    let subject = header(r, "Subject").unwrap_or_default();
-    assert!(subject.contains("bob@gone.test"), "{subject}");
+    let subject = subject(r);
+    assert!(subject.contains("bob@gone.test") && subject.contains("their domain does not exist"), "{subject}");
+    assert!(text(r).contains("contact the recipient by another channel"), "{}", text(r));
 
     // An ordinary message is left alone; an all-clear delay goes to Support as a package.
     rt.block_on(imap::append(

@@ -165,13 +165,15 @@ pub struct Envelope {
     pub message_id: Option<String>,
     /// The addresses in the notice's To (the mailbox's user, normally).
     pub to: Vec<String>,
+    /// The addresses in its From.
+    pub from: Vec<String>,
 }
 
-/// Reads a notice's own Message-ID and To from its header section.
+/// Reads a notice's own Message-ID, To and From from its header section.
 pub fn envelope(raw: &[u8]) -> Envelope {
     let (section, _) = mime::split(&raw[..raw.len().min(MAX_NOTICE_BYTES)]);
     let h = mime::headers_kept(section, |n| {
-        if n.eq_ignore_ascii_case("Message-ID") || n.eq_ignore_ascii_case("To") {
+        if n.eq_ignore_ascii_case("Message-ID") || n.eq_ignore_ascii_case("To") || n.eq_ignore_ascii_case("From") {
             mime::Keep::Value
         } else {
             mime::Keep::Skip
@@ -182,6 +184,9 @@ pub fn envelope(raw: &[u8]) -> Envelope {
             .map(|v| v.trim().trim_matches(['<', '>']).trim().to_string())
             .filter(|v| !v.is_empty()),
         to: mime::header(&h, "To")
+            .map(message::header_addresses)
+            .unwrap_or_default(),
+        from: mime::header(&h, "From")
             .map(message::header_addresses)
             .unwrap_or_default(),
     }

@@ -287,3 +287,19 @@ pub fn from_bot(all: &[Vec<u8>]) -> Vec<&Vec<u8>> {
         .filter(|m| header(m, "From").is_some_and(|f| f.contains("bouncedoc@corp.test")))
         .collect()
 }
+
+/// The decoded Subject of a raw message.
+pub fn subject(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The decoded text body of a raw message.
+pub fn text(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
