@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The test world's DNS: corp.test (ours) works; partner.test works (an all-clear delay is
-/// unexplained → Support); gone.test does not exist (→ advice to the user).
+/// The test world's DNS: corp.test (ours) works; partner.test and stuck.test resolve (an
+/// all-clear delay is unexplained → Support; Postfix itself cannot reach stuck.test, it uses
+/// a fixed route); gone.test does not exist (→ advice to the user).
 pub const ZONE: &[&str] = &[
+    "stuck.test. MX 10 mx.stuck.test.",
+    "mx.stuck.test. A 192.0.2.99",
     "corp.test. MX 10 mail.corp.test.",
     "corp.test. A 192.0.2.1",
     "mail.corp.test. A 192.0.2.1",
@@ -49,7 +52,8 @@ impl Mailbox {
 pub struct World {
     /// The mail store.
     pub dovecot: Dovecot,
-    /// The bot's SMTP server (delivers corp.test into Dovecot).
+    /// The bot's SMTP server (delivers corp.test into Dovecot) and the users' too: mail to
+    /// stuck.test stays deferred and Postfix writes real delay notices.
     pub postfix: Postfix,
     /// DNS.
     pub unbound: Unbound,
@@ -65,7 +69,7 @@ impl World {
 
     /// As [`World::start`] with a given Dovecot.
     pub fn start_with(tag: &str, dovecot: Dovecot) -> World {
-        let postfix = Postfix::start_with(false, None, Some(("corp.test", dovecot.lmtp)));
+        let postfix = Postfix::start_delaying(("corp.test", dovecot.lmtp), "stuck.test");
         let unbound = Unbound::start(ZONE, &[]);
         let dir = std::env::temp_dir().join(format!(
             "bouncedoc-world-{tag}-{}-{}",
