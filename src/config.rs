@@ -258,7 +258,10 @@ fn password_source(
             format!("{at}.username"),
             "a username needs one of password, password_file, password_command, password_env".into(),
         )),
-        (None, _) => Err((format!("{at}.username"), "a password is given but no username".into())),
+        (None, _) => Err((
+            format!("{at}.username"),
+            "a password is given but no username".into(),
+        )),
         (Some(_), _) => Err((
             format!("{at}.password"),
             "give only one of password, password_file, password_command, password_env".into(),
@@ -665,7 +668,8 @@ impl Config {
             if m.smtp.is_none() && smtp.is_none() {
                 return Err(at((
                     path.clone(),
-                    "no smtp block: add a global `smtp` or one in this mailbox, so answers can be sent".into(),
+                    "no smtp block: add a global `smtp` or one in this mailbox, so answers can be sent"
+                        .into(),
                 )));
             }
             if m.support.is_none() && raw.support.is_none() {
@@ -683,8 +687,14 @@ impl Config {
             )));
         }
         let limits = Limits {
-            replies_per_hour: raw.limits.replies_per_hour.unwrap_or(default.limits.replies_per_hour),
-            forwards_per_hour: raw.limits.forwards_per_hour.unwrap_or(default.limits.forwards_per_hour),
+            replies_per_hour: raw
+                .limits
+                .replies_per_hour
+                .unwrap_or(default.limits.replies_per_hour),
+            forwards_per_hour: raw
+                .limits
+                .forwards_per_hour
+                .unwrap_or(default.limits.forwards_per_hour),
         };
         Ok(Config {
             dns: DnsConfig {
@@ -737,7 +747,10 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
     if !valid_name(&raw.name) {
         return Err((
             format!("{at}.name"),
-            format!("{:?} is not a usable name: use letters, digits, '.', '_', '-' (like alice)", raw.name),
+            format!(
+                "{:?} is not a usable name: use letters, digits, '.', '_', '-' (like alice)",
+                raw.name
+            ),
         ));
     }
     let imap_at = format!("{at}.imap");
@@ -763,7 +776,11 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
         ],
     )?;
     let Some((username, password)) = auth else {
-        let key = if username.is_none() { "username" } else { "password" };
+        let key = if username.is_none() {
+            "username"
+        } else {
+            "password"
+        };
         return Err((
             format!("{imap_at}.{key}"),
             "the mailbox needs a username and one of password, password_file, password_command, password_env"
@@ -772,7 +789,10 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
     };
     let folder = raw.folder.unwrap_or_else(|| "INBOX".into());
     if !valid_folder(&folder) {
-        return Err((format!("{at}.folder"), format!("{folder:?} is not a usable folder name")));
+        return Err((
+            format!("{at}.folder"),
+            format!("{folder:?} is not a usable folder name"),
+        ));
     }
     let after_processing = match (raw.after_processing.keyword, raw.after_processing.move_to) {
         (None, None) => AfterProcessing::Leave,
@@ -805,7 +825,10 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
         name: raw.name,
         user: raw.user,
         imap: ImapConfig {
-            port: raw.imap.port.unwrap_or(if tls == TlsMode::Implicit { 993 } else { 143 }),
+            port: raw
+                .imap
+                .port
+                .unwrap_or(if tls == TlsMode::Implicit { 993 } else { 143 }),
             host: raw.imap.host,
             tls,
             ca_file: raw.imap.ca_file,
@@ -953,7 +976,10 @@ mod tests {
     fn mailboxes_are_validated() {
         let c = Config::parse(MAILBOX).unwrap();
         let m = &c.mailboxes[0];
-        assert_eq!((m.name.as_str(), m.folder.as_str(), m.mode), ("alice", "INBOX", WatchMode::Idle));
+        assert_eq!(
+            (m.name.as_str(), m.folder.as_str(), m.mode),
+            ("alice", "INBOX", WatchMode::Idle)
+        );
         assert_eq!((m.imap.port, m.imap.tls), (993, TlsMode::Implicit));
         assert_eq!(m.imap.password, Secret::Env("ALICE_PW".into()));
         assert_eq!(m.after_processing, AfterProcessing::Leave);
@@ -961,16 +987,24 @@ mod tests {
         assert_eq!(c.limits.replies_per_hour, 20);
         let bad = |extra: &str| Config::parse(&format!("{MAILBOX}{extra}")).unwrap_err();
         let (line, key, _) = bad("    after_processing: {keyword: \"\\\\Seen\"}\n");
-        assert_eq!((line, key.as_str()), (13, "mailboxes[0].after_processing.keyword"));
+        assert_eq!(
+            (line, key.as_str()),
+            (13, "mailboxes[0].after_processing.keyword")
+        );
         let (_, key, _) = bad("    after_processing: {keyword: a, move_to: b}\n");
         assert_eq!(key, "mailboxes[0].after_processing");
         let (line, key, _) = bad("    mode: push\n");
         assert_eq!((line, key.as_str()), (13, "mailboxes[0].mode"));
-        let (line, key, _) = bad("  - name: alice\n    user: a@x.example\n    imap: {host: h.example, username: u, password: p}\n");
+        let (line, key, _) = bad(
+            "  - name: alice\n    user: a@x.example\n    imap: {host: h.example, username: u, password: p}\n",
+        );
         assert_eq!((line, key.as_str()), (13, "mailboxes[1].name"));
         let (_, key, msg) = bad("    flder: INBOX\n");
         assert_eq!(key, "mailboxes[0].flder", "{msg}");
-        let no_tls = MAILBOX.replace("host: imap.corp.example", "host: imap.corp.example\n      tls: none");
+        let no_tls = MAILBOX.replace(
+            "host: imap.corp.example",
+            "host: imap.corp.example\n      tls: none",
+        );
         let (line, key, _) = Config::parse(&no_tls).unwrap_err();
         assert_eq!((line, key.as_str()), (11, "mailboxes[0].imap.tls"));
         let no_pw = MAILBOX.replace("      password_env: ALICE_PW\n", "");

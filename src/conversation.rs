@@ -144,10 +144,16 @@ mod tests {
         assert_eq!((p.message, p.package, p.outcome), (None, false, "repeat"));
         // A changed verdict: an update, no second package.
         let p = plan(Kind::Delayed, &reply, Some(&t));
-        assert_eq!((p.message, p.package, p.outcome), (Some("reply"), false, "updated"));
+        assert_eq!(
+            (p.message, p.package, p.outcome),
+            (Some("reply"), false, "updated")
+        );
         // The final failure: one closing message.
         let p = plan(Kind::Failed, &forward, Some(&t));
-        assert_eq!((p.message, p.package, p.state), (Some("closing"), false, "closed"));
+        assert_eq!(
+            (p.message, p.package, p.state),
+            (Some("closing"), false, "closed")
+        );
         // After the close, and when muted: silence.
         let closed = thread(&forward, "closed", true);
         assert_eq!(plan(Kind::Failed, &forward, Some(&closed)).message, None);

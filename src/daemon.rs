@@ -208,7 +208,9 @@ impl Daemon {
         }
         for mut handle in handles {
             if tokio::time::timeout_at(deadline, &mut handle).await.is_err() {
-                tracing::warn!("outbox did not finish its last pass in time; what is queued goes out on the next start");
+                tracing::warn!(
+                    "outbox did not finish its last pass in time; what is queued goes out on the next start"
+                );
                 handle.abort();
             }
         }

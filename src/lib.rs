@@ -8,9 +8,9 @@
 #![warn(missing_docs)]
 
 pub mod compose;
+pub mod config;
 pub mod conversation;
 pub mod daemon;
-pub mod config;
 pub mod diagnose;
 pub mod notice;
 pub mod outbox;

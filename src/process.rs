@@ -62,7 +62,8 @@ pub fn fingerprint(envelope: &Envelope, raw: &[u8]) -> String {
         _ => {
             // FNV-1a twice with different bases: stable across builds (unlike std's hasher).
             let fnv = |basis: u64| {
-                raw.iter().fold(basis, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+                raw.iter()
+                    .fold(basis, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
             };
             format!(
                 "raw:{:016x}{:016x}:{}",
@@ -146,7 +147,10 @@ impl Answerer {
             None => false,
         };
         if ours {
-            tracing::info!(uid, "a notice about the bot's own message; recorded, not answered");
+            tracing::info!(
+                uid,
+                "a notice about the bot's own message; recorded, not answered"
+            );
             self.record_quiet(&pos, &n, &envelope, "ours", true)?;
             return Ok(Processed::Ours);
         }
@@ -276,7 +280,11 @@ impl Answerer {
         };
         if v.action == Action::Recheck {
             let at = now + RECHECK_AFTER[(checks as usize - 1).min(RECHECK_AFTER.len() - 1)];
-            tracing::info!(uid = pos.uid, recheck_in_s = at - now, "DNS checks inconclusive; nothing sent yet");
+            tracing::info!(
+                uid = pos.uid,
+                recheck_in_s = at - now,
+                "DNS checks inconclusive; nothing sent yet"
+            );
             let record = Record {
                 pending: Some((raw, at, checks)),
                 ..base
@@ -370,7 +378,10 @@ impl Answerer {
                 "findings": findings,
                 "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
             });
-            out.push(("package", compose::support_package(&ctx, n, findings, v, &json.to_string())?));
+            out.push((
+                "package",
+                compose::support_package(&ctx, n, findings, v, &json.to_string())?,
+            ));
         }
         Ok(out)
     }

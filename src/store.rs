@@ -450,7 +450,12 @@ impl Store {
     }
 
     /// The thread about (original, recipient) in a mailbox, if there is one.
-    pub fn thread(&self, mailbox: &str, original: &str, recipient: &str) -> Result<Option<Thread>, StoreError> {
+    pub fn thread(
+        &self,
+        mailbox: &str,
+        original: &str,
+        recipient: &str,
+    ) -> Result<Option<Thread>, StoreError> {
         let row = self
             .conn
             .query_row(
@@ -468,7 +473,9 @@ impl Store {
             .prepare_cached("SELECT message_id, role FROM sent WHERE thread_id = ?1 ORDER BY created, rowid")
             .map_err(|e| self.err(e))?;
         let sent = stmt
-            .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map(params![id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
         Ok(Some(Thread {

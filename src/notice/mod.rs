@@ -173,7 +173,10 @@ pub struct Envelope {
 pub fn envelope(raw: &[u8]) -> Envelope {
     let (section, _) = mime::split(&raw[..raw.len().min(MAX_NOTICE_BYTES)]);
     let h = mime::headers_kept(section, |n| {
-        if n.eq_ignore_ascii_case("Message-ID") || n.eq_ignore_ascii_case("To") || n.eq_ignore_ascii_case("From") {
+        if n.eq_ignore_ascii_case("Message-ID")
+            || n.eq_ignore_ascii_case("To")
+            || n.eq_ignore_ascii_case("From")
+        {
             mime::Keep::Value
         } else {
             mime::Keep::Skip

@@ -127,12 +127,15 @@ async fn connect_inner(cfg: &ImapConfig, password: &str) -> Result<Session, Imap
     if cfg.tls != TlsMode::Starttls {
         greeting(&mut client, &target).await?;
     }
-    client.login(&cfg.username, password).await.map_err(|(e, _)| match e {
-        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
-            ImapError::Auth(format!("{target} as {}: {}", cfg.username, text.trim()))
-        }
-        other => ImapError::Connect(format!("{target}: {other}")),
-    })
+    client
+        .login(&cfg.username, password)
+        .await
+        .map_err(|(e, _)| match e {
+            async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                ImapError::Auth(format!("{target} as {}: {}", cfg.username, text.trim()))
+            }
+            other => ImapError::Connect(format!("{target}: {other}")),
+        })
 }
 
 async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
@@ -142,6 +145,8 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
     match client.read_response().await {
         Some(Ok(_)) => Ok(()),
         Some(Err(e)) => Err(ImapError::Connect(format!("{target}: {e}"))),
-        None => Err(ImapError::Connect(format!("{target}: closed before its greeting"))),
+        None => Err(ImapError::Connect(format!(
+            "{target}: closed before its greeting"
+        ))),
     }
 }

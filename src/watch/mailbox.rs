@@ -165,7 +165,10 @@ async fn session(
     let can_move = caps.has_str("MOVE");
     let idle = cfg.mode == WatchMode::Idle && can_idle;
     if cfg.mode == WatchMode::Idle && !can_idle {
-        tracing::warn!(poll_interval_s = cfg.poll_interval.as_secs(), "server does not offer IDLE; polling");
+        tracing::warn!(
+            poll_interval_s = cfg.poll_interval.as_secs(),
+            "server does not offer IDLE; polling"
+        );
     }
     let mb = timed("SELECT", s.select(&cfg.folder)).await?;
     let uidvalidity = mb
@@ -193,15 +196,33 @@ async fn session(
                 uidvalidity,
                 last_uid: mb.uid_next.map_or(0, |n| n.saturating_sub(1)),
             };
-            tracing::info!(existing = mb.exists, "first start: messages already in the folder are left alone");
+            tracing::info!(
+                existing = mb.exists,
+                "first start: messages already in the folder are left alone"
+            );
             a.outbox.with_store(|st| st.set_cursor(name, c))?;
             c
         }
     };
-    let since = a.outbox.with_store(|st| st.cursor_since(name))?.unwrap_or_else(now);
+    let since = a
+        .outbox
+        .with_store(|st| st.cursor_since(name))?
+        .unwrap_or_else(now);
     *connected = true;
     tracing::info!(folder = %cfg.folder, idle, uidvalidity, last_uid = cursor.last_uid, "watching");
+    let mut selected = tokio::time::Instant::now();
     loop {
+        // The server tells a selected session little about its folder being replaced: look
+        // again at each poll and each IDLE renewal.
+        if !idle || selected.elapsed() >= IDLE_REFRESH {
+            let again = timed("SELECT", s.select(&cfg.folder)).await?;
+            if again.uid_validity != Some(uidvalidity) {
+                return Err(WatchError::Session(
+                    "the folder's UIDVALIDITY changed while selected".into(),
+                ));
+            }
+            selected = tokio::time::Instant::now();
+        }
         if !catch_up(a, &mut s, stop, &mut cursor, since, can_move).await? {
             break;
         }
@@ -277,10 +298,12 @@ async fn catch_up(
         uids.sort_unstable();
         for chunk in uids.chunks(CHUNK) {
             let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let sizes: Vec<_> = timed(
-                "UID FETCH",
-                async { s.uid_fetch(&set, "(UID RFC822.SIZE)").await?.try_collect::<Vec<_>>().await },
-            )
+            let sizes: Vec<_> = timed("UID FETCH", async {
+                s.uid_fetch(&set, "(UID RFC822.SIZE)")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
             .await?;
             let wanted: Vec<u32> = sizes
                 .iter()
@@ -296,10 +319,12 @@ async fn catch_up(
             let mut bodies: Vec<(u32, Vec<u8>)> = Vec::with_capacity(wanted.len());
             if !wanted.is_empty() {
                 let set = wanted.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-                let fetched: Vec<_> = timed(
-                    "UID FETCH",
-                    async { s.uid_fetch(&set, "(UID BODY.PEEK[])").await?.try_collect::<Vec<_>>().await },
-                )
+                let fetched: Vec<_> = timed("UID FETCH", async {
+                    s.uid_fetch(&set, "(UID BODY.PEEK[])")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
                 .await?;
                 for f in fetched {
                     if let (Some(uid), Some(body)) = (f.uid, f.body()) {
@@ -336,7 +361,12 @@ async fn catch_up(
 }
 
 /// Sets the configured keyword on, or moves, the notices just recorded.
-async fn after_processing(a: &Answerer, s: &mut Session, uids: &[u32], can_move: bool) -> Result<(), WatchError> {
+async fn after_processing(
+    a: &Answerer,
+    s: &mut Session,
+    uids: &[u32],
+    can_move: bool,
+) -> Result<(), WatchError> {
     if uids.is_empty() {
         return Ok(());
     }
@@ -344,10 +374,12 @@ async fn after_processing(a: &Answerer, s: &mut Session, uids: &[u32], can_move:
     match &a.mailbox.after_processing {
         AfterProcessing::Leave => {}
         AfterProcessing::Keyword(k) => {
-            timed(
-                "UID STORE",
-                async { s.uid_store(&set, format!("+FLAGS.SILENT ({k})")).await?.try_collect::<Vec<_>>().await },
-            )
+            timed("UID STORE", async {
+                s.uid_store(&set, format!("+FLAGS.SILENT ({k})"))
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
             .await?;
         }
         AfterProcessing::MoveTo(folder) => {
@@ -355,15 +387,16 @@ async fn after_processing(a: &Answerer, s: &mut Session, uids: &[u32], can_move:
                 timed("UID MOVE", s.uid_mv(&set, folder)).await?;
             } else {
                 timed("UID COPY", s.uid_copy(&set, folder)).await?;
-                timed(
-                    "UID STORE",
-                    async { s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect::<Vec<_>>().await },
-                )
+                timed("UID STORE", async {
+                    s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
                 .await?;
-                timed(
-                    "UID EXPUNGE",
-                    async { s.uid_expunge(&set).await?.try_collect::<Vec<_>>().await },
-                )
+                timed("UID EXPUNGE", async {
+                    s.uid_expunge(&set).await?.try_collect::<Vec<_>>().await
+                })
                 .await?;
             }
         }

@@ -237,7 +237,13 @@ impl Drop for Bot {
 
 /// An Exchange-style notice to `user` about `original_id` sent to `recipient`: `failed` makes
 /// it the final failure. `notice_id` is the notice's own Message-ID.
-pub fn exchange_notice(user: &str, recipient: &str, original_id: &str, notice_id: &str, failed: bool) -> Vec<u8> {
+pub fn exchange_notice(
+    user: &str,
+    recipient: &str,
+    original_id: &str,
+    notice_id: &str,
+    failed: bool,
+) -> Vec<u8> {
     let (subject, intro, action, status, text) = if failed {
         (
             "Undeliverable: Quarterly figures",

@@ -10,11 +10,19 @@ pub async fn login(addr: SocketAddr, user: &str) -> async_imap::Session<tokio::n
 }
 
 /// A logged-in session as `user` with `password`.
-pub async fn login_with(addr: SocketAddr, user: &str, password: &str) -> async_imap::Session<tokio::net::TcpStream> {
+pub async fn login_with(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+) -> async_imap::Session<tokio::net::TcpStream> {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect imap");
     let mut client = async_imap::Client::new(stream);
     let _greeting = client.read_response().await;
-    client.login(user, password).await.map_err(|e| e.0).expect("login")
+    client
+        .login(user, password)
+        .await
+        .map_err(|e| e.0)
+        .expect("login")
 }
 
 /// Appends `raw` to `user`'s `folder` (created if missing).
@@ -76,7 +84,12 @@ pub async fn wait_for(addr: SocketAddr, user: &str, n: usize) -> Vec<Vec<u8>> {
 }
 
 /// As [`wait_for`], giving up after `within`.
-pub async fn wait_for_within(addr: SocketAddr, user: &str, n: usize, within: std::time::Duration) -> Vec<Vec<u8>> {
+pub async fn wait_for_within(
+    addr: SocketAddr,
+    user: &str,
+    n: usize,
+    within: std::time::Duration,
+) -> Vec<Vec<u8>> {
     let start = std::time::Instant::now();
     loop {
         let all = fetch_all(addr, user).await;
