@@ -76,13 +76,20 @@ impl Dovecot {
         self.wait_ready();
     }
 
-    /// Stops the server; [`Dovecot::restart`] brings it back.
+    /// Stops the server and every process of it (as systemd does with the service's cgroup:
+    /// Dovecot's imap processes would otherwise go on serving open connections);
+    /// [`Dovecot::restart`] brings it back.
     pub fn stop(&mut self) {
+        let group = format!("-{}", self.child.id());
         let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         // Its listeners are gone once it exited.
         let start = Instant::now();
         while std::net::TcpStream::connect(self.imap).is_ok() && start.elapsed() < Duration::from_secs(5) {
@@ -114,7 +121,9 @@ impl Dovecot {
 }
 
 fn spawn(conf_path: &std::path::Path) -> Child {
+    use std::os::unix::process::CommandExt;
     Command::new("dovecot")
+        .process_group(0)
         .arg("-F")
         .arg("-c")
         .arg(conf_path)
@@ -126,8 +135,7 @@ fn spawn(conf_path: &std::path::Path) -> Child {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
