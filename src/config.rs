@@ -712,12 +712,20 @@ impl Config {
             from: raw.from,
             support: raw.support,
             smtp,
-            state_dir: raw.state_dir.unwrap_or(default.state_dir),
+            state_dir: raw.state_dir.or_else(systemd_state_directory).unwrap_or(default.state_dir),
             log_level: raw.log_level,
             limits,
             mailboxes,
         })
     }
+}
+
+/// The directory systemd made for the service (`StateDirectory=` sets `$STATE_DIRECTORY`): the
+/// state's home when the file names none.
+fn systemd_state_directory() -> Option<PathBuf> {
+    let v = std::env::var_os("STATE_DIRECTORY")?;
+    let first = std::env::split_paths(&v).next()?;
+    (!first.as_os_str().is_empty()).then_some(first)
 }
 
 /// True for a name usable in logs and the state: letters, digits, `.`, `_`, `-`, `@`, `+`.

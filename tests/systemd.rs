@@ -92,6 +92,8 @@ fn assert_directives(file: &str, exec_start: &str, state_directory: &str) {
         "ExecReload=/bin/kill -HUP $MAINPID",
         "WatchdogSec=60",
         "Restart=on-failure",
+        "RestartPreventExitStatus=78",
+        "WatchdogSec=",
         "TimeoutStopSec=15",
         "User=bouncedoc",
         "Group=bouncedoc",
