@@ -93,7 +93,6 @@ fn assert_directives(file: &str, exec_start: &str, state_directory: &str) {
         "WatchdogSec=60",
         "Restart=on-failure",
         "RestartPreventExitStatus=78",
-        "WatchdogSec=",
         "TimeoutStopSec=15",
         "User=bouncedoc",
         "Group=bouncedoc",
