@@ -712,7 +712,10 @@ impl Config {
             from: raw.from,
             support: raw.support,
             smtp,
-            state_dir: raw.state_dir.or_else(systemd_state_directory).unwrap_or(default.state_dir),
+            state_dir: raw
+                .state_dir
+                .or_else(systemd_state_directory)
+                .unwrap_or(default.state_dir),
             log_level: raw.log_level,
             limits,
             mailboxes,
