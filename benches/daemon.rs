@@ -7,7 +7,6 @@
 //! 3. Catch-up: 1,000 notices waiting in one mailbox when the bot starts: notices per second.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -171,8 +170,7 @@ fn catch_up(n: usize) {
     let log = bot.log_text();
     let last = log
         .lines()
-        .filter(|l| l.contains("notice processed"))
-        .last()
+        .rfind(|l| l.contains("notice processed"))
         .and_then(log_time)
         .expect("time");
     assert!(
@@ -182,8 +180,7 @@ fn catch_up(n: usize) {
     let sent_last = bot
         .log_text()
         .lines()
-        .filter(|l| l.contains(" sent "))
-        .last()
+        .rfind(|l| l.contains(" sent "))
         .and_then(log_time)
         .expect("time");
     println!(
