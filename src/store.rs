@@ -751,4 +751,89 @@ mod tests {
         assert_eq!(s.next_due("").unwrap(), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_notice_its_thread_answers_and_cursor_are_one_record() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-rec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        s.set_cursor(
+            "alice",
+            Cursor {
+                uidvalidity: 7,
+                last_uid: 3,
+            },
+        )
+        .unwrap();
+        let reply = crate::compose::Outgoing {
+            message_id: "r1@bot".into(),
+            from: "bot@x".into(),
+            to: "alice@x".into(),
+            raw: b"raw".to_vec(),
+        };
+        let answers = [Answer {
+            role: "reply",
+            message: &reply,
+        }];
+        let record = Record {
+            mailbox: "alice",
+            uidvalidity: 7,
+            uid: 5,
+            fingerprint: "mid:n1@x",
+            message_id: Some("n1@x"),
+            kind: "delayed",
+            recipients: "bob@y",
+            subject: Some("Hi"),
+            thread: Some(("mid:o1@x", "bob@y", "reply_user/recipient_domain", "open")),
+            verdict: Some("reply_user/recipient_domain"),
+            summary: Some("..."),
+            outcome: "answered",
+            pending: None,
+            answers: &answers,
+            via: "",
+            move_cursor: true,
+            now: 100,
+        };
+        s.record(&record).unwrap();
+        assert!(s.seen("alice", "mid:n1@x").unwrap());
+        assert!(s.is_ours("r1@bot").unwrap());
+        assert_eq!(
+            s.cursor("alice").unwrap(),
+            Some(Cursor {
+                uidvalidity: 7,
+                last_uid: 5
+            })
+        );
+        assert_eq!(s.due(100, 10, "").unwrap().len(), 1);
+        let t = s.thread("alice", "mid:o1@x", "bob@y").unwrap().unwrap();
+        assert_eq!(
+            (t.messages, t.package_sent, t.state.as_str()),
+            (vec!["r1@bot".to_string()], false, "open")
+        );
+        // A recheck of an older notice never moves the cursor; a cursor never moves back.
+        let older = Record {
+            uid: 2,
+            fingerprint: "mid:n0@x",
+            answers: &[],
+            thread: None,
+            move_cursor: false,
+            ..record.clone()
+        };
+        s.record(&older).unwrap();
+        s.set_cursor_forward(
+            "alice",
+            Cursor {
+                uidvalidity: 7,
+                last_uid: 4,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.cursor("alice").unwrap().unwrap().last_uid, 5);
+        let h = s.history(Some("alice"), 10).unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h
+            .iter()
+            .any(|e| e.sent == vec![("reply".to_string(), "alice@x".to_string(), "queued".to_string())]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

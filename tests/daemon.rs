@@ -185,7 +185,7 @@ fn postfix_delay_notice_is_answered_and_support_gets_the_package_then_the_failur
 }
 
 #[test]
-fn polling_mode_answers_and_sets_the_configured_keyword() {
+fn polling_mode_answers_a_postfix_delay_notice_and_sets_the_configured_keyword() {
     let w = World::start("poll");
     let rt = runtime();
     let mut m = Mailbox::idle("alice");
@@ -198,20 +198,30 @@ fn polling_mode_answers_and_sets_the_configured_keyword() {
         "{}",
         bot.log_text()
     );
-    let n = exchange_notice(
+    support::smtp::send_mail(
+        w.postfix.addr,
         "alice@corp.test",
-        "bob@gone.test",
-        "orig-p@corp.test",
-        "np@corp.test",
-        false,
+        "bob@stuck.test",
+        "Polling numbers",
     );
-    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
     let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15));
     assert_eq!(replies.len(), 1, "{}", bot.log_text());
+    assert!(
+        subject(&replies[0]).starts_with("Delayed: Polling numbers → bob@stuck.test"),
+        "{}",
+        subject(&replies[0])
+    );
+    assert_eq!(
+        bot_messages(&rt, &w, "support", 1, Duration::from_secs(15)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(300));
     let inbox = rt.block_on(imap::fetch_flags(w.dovecot.imap, "alice", "INBOX"));
     let (flags, _) = inbox
         .iter()
-        .find(|(_, raw)| header(raw, "Message-ID").as_deref() == Some("<np@corp.test>"))
+        .find(|(_, raw)| header(raw, "From").is_some_and(|f| f.contains("MAILER-DAEMON")))
         .expect("the notice stays in the INBOX");
     assert!(flags.iter().any(|f| f.contains("$BounceDoc")), "{flags:?}");
     assert!(!flags.iter().any(|f| f.contains("Seen")), "{flags:?}");
@@ -855,4 +865,154 @@ fn check_config_logs_in_everywhere_and_names_what_fails() {
     assert_eq!(out.status.code(), Some(78));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(":3: mailboxes[0].usr: unknown key"), "{stderr}");
+}
+
+#[test]
+fn implicit_tls_and_starttls_with_a_private_ca_and_every_password_source() {
+    let dovecot = support::dovecot::Dovecot::start_with(support::dovecot::PASSWORD, true, "");
+    let imaps = dovecot.imaps.expect("imaps").port();
+    let ca = dovecot.ca_file.clone().expect("ca");
+    let w = World::start_with("tls", dovecot);
+    let rt = runtime();
+    let secret_file = w.dir.join("alice.secret");
+    std::fs::write(&secret_file, format!("{}\n", support::dovecot::PASSWORD)).expect("secret");
+    let mut alice = Mailbox::idle("alice");
+    alice.password = format!("file:{}", secret_file.display());
+    alice.imap = Some(format!(
+        "      host: localhost\n      port: {imaps}\n      tls: implicit\n      ca_file: {}\n",
+        ca.display()
+    ));
+    let mut bea = Mailbox::idle("bea");
+    bea.password = format!("cmd:echo {}", support::dovecot::PASSWORD);
+    bea.imap = Some(format!(
+        "      host: 127.0.0.1\n      port: {}\n      tls: starttls\n      ca_file: {}\n",
+        w.dovecot.imap.port(),
+        ca.display()
+    ));
+    // Without the private CA the certificate is not trusted: no session, nothing read.
+    let mut cy = Mailbox::idle("cy");
+    cy.imap = Some(format!(
+        "      host: localhost\n      port: {imaps}\n      tls: implicit\n"
+    ));
+    let config = w.config("tls", &[alice, bea, cy]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert!(
+        bot.wait_log("watching", 2, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    for user in ["alice", "bea", "cy"] {
+        let n = exchange_notice(
+            &format!("{user}@corp.test"),
+            "bob@gone.test",
+            &format!("orig-{user}@corp.test"),
+            &format!("n-{user}@corp.test"),
+            false,
+        );
+        rt.block_on(imap::append(w.dovecot.imap, user, "INBOX", &n));
+    }
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+    assert_eq!(
+        bot_messages(&rt, &w, "bea", 1, Duration::from_secs(15)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+    assert!(bot.wait_log("mailbox{name=cy}", 1, Duration::from_secs(5)));
+    let log = bot.log_text();
+    let cy_lines: Vec<&str> = log.lines().filter(|l| l.contains("mailbox{name=cy}")).collect();
+    assert!(cy_lines.iter().any(|l| l.contains("TLS")), "{log}");
+    assert!(!cy_lines.iter().any(|l| l.contains("watching")), "{log}");
+    assert_eq!(bot_messages(&rt, &w, "cy", 1, Duration::ZERO).len(), 0);
+}
+
+#[test]
+fn a_server_without_idle_is_polled_and_unreadable_messages_are_skipped() {
+    // Dovecot announcing no IDLE: the watcher polls even in idle mode.
+    let caps = "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE\n";
+    let dovecot = support::dovecot::Dovecot::start_with(support::dovecot::PASSWORD, false, caps);
+    let w = World::start_with("noidle", dovecot);
+    let rt = runtime();
+    let config = w.config("noidle", &[Mailbox::idle("alice")]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert!(
+        bot.wait_log("server does not offer IDLE; polling", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    // Bytes that are not mail at all, then a notice: the first is logged and skipped, the
+    // watcher goes on.
+    rt.block_on(imap::append(
+        w.dovecot.imap,
+        "alice",
+        "INBOX",
+        b"\x00\x01garbage without any header\r\n",
+    ));
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-g@corp.test",
+        "ng@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+    let log = bot.log_text();
+    assert!(log.contains("cannot read this message; skipped uid=1"), "{log}");
+}
+
+#[test]
+fn inconclusive_dns_sends_nothing_yet_and_is_kept_for_a_recheck() {
+    let w = World::start("recheck");
+    let rt = runtime();
+    let silent = support::unbound::Silent::start();
+    let config = w.config("recheck", &[Mailbox::idle("alice")]);
+    let text = std::fs::read_to_string(&config)
+        .expect("read")
+        .replace(&w.unbound.addr.to_string(), &silent.addr.to_string());
+    std::fs::write(&config, text).expect("write");
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert!(
+        bot.wait_log("watching", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@partner.test",
+        "orig-i@corp.test",
+        "ni@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    assert!(
+        bot.wait_log(
+            "DNS checks inconclusive; nothing sent yet",
+            1,
+            Duration::from_secs(15)
+        ),
+        "{}",
+        bot.log_text()
+    );
+    assert!(bot.log_text().contains("recheck_in_s=300"), "{}", bot.log_text());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bot_messages(&rt, &w, "alice", 1, Duration::ZERO).len(), 0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["history", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("history");
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one json line");
+    assert_eq!(line["outcome"], "recheck");
+    assert_eq!(line["verdict"], "recheck/dns_inconclusive");
 }

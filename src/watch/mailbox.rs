@@ -403,3 +403,31 @@ async fn after_processing(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_double_with_jitter_from_1s_to_5min() {
+        for failures in 0..20 {
+            let full = (FIRST_RECONNECT * (1u32 << failures.min(16))).min(MAX_RECONNECT);
+            for _ in 0..20 {
+                let d = reconnect_delay(failures);
+                assert!(
+                    d >= FIRST_RECONNECT.max(full / 2) && d <= full,
+                    "{failures}: {d:?}"
+                );
+            }
+        }
+        assert!(reconnect_delay(30) <= MAX_RECONNECT);
+        // RFC 2177: IDLE is renewed before the server's 30-minute timeout (29 with margin).
+        assert!(IDLE_REFRESH < Duration::from_secs(29 * 60));
+    }
+
+    #[test]
+    fn imap_dates() {
+        assert_eq!(imap_date(1_795_816_143), "27-Nov-2026");
+        assert_eq!(imap_date(0), "1-Jan-1970");
+    }
+}

@@ -30,10 +30,13 @@ pub struct Mailbox {
     pub name: String,
     /// `idle` or `poll`.
     pub mode: &'static str,
-    /// The IMAP password written in the config (`password_env` when it starts with `$`).
+    /// The IMAP password written in the config: `$VAR` → `password_env`, `file:PATH` →
+    /// `password_file`, `cmd:COMMAND` → `password_command`, else `password`.
     pub password: String,
     /// More YAML lines for the block (indented by 4).
     pub extra: String,
+    /// The `imap:` block's lines (indented by 6) instead of plain text to the test Dovecot.
+    pub imap: Option<String>,
 }
 
 impl Mailbox {
@@ -44,6 +47,7 @@ impl Mailbox {
             mode: "idle",
             password: super::dovecot::PASSWORD.into(),
             extra: String::new(),
+            imap: None,
         }
     }
 }
@@ -95,14 +99,24 @@ impl World {
             smtp = self.postfix.addr.port(),
         );
         for m in mailboxes {
-            let password = match m.password.strip_prefix('$') {
-                Some(var) => format!("password_env: {var}"),
-                None => format!("password: \"{}\"", m.password),
+            let password = if let Some(var) = m.password.strip_prefix('$') {
+                format!("password_env: {var}")
+            } else if let Some(path) = m.password.strip_prefix("file:") {
+                format!("password_file: {path}")
+            } else if let Some(cmd) = m.password.strip_prefix("cmd:") {
+                format!("password_command: \"{cmd}\"")
+            } else {
+                format!("password: \"{}\"", m.password)
             };
+            let imap = m.imap.clone().unwrap_or_else(|| {
+                format!(
+                    "      host: 127.0.0.1\n      port: {}\n      tls: none\n",
+                    self.dovecot.imap.port()
+                )
+            });
             text.push_str(&format!(
-                "  - name: {name}\n    user: {name}@corp.test\n    imap:\n      host: 127.0.0.1\n      port: {port}\n      tls: none\n      username: {name}\n      {password}\n    mode: {mode}\n    poll_interval: 1s\n{extra}",
+                "  - name: {name}\n    user: {name}@corp.test\n    imap:\n{imap}      username: {name}\n      {password}\n    mode: {mode}\n    poll_interval: 1s\n{extra}",
                 name = m.name,
-                port = self.dovecot.imap.port(),
                 mode = m.mode,
                 extra = m.extra,
             ));

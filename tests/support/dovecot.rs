@@ -21,6 +21,10 @@ pub struct Dovecot {
     pub auth: SocketAddr,
     /// The password of every user of this instance.
     pub password: String,
+    /// Implicit-TLS IMAP (imaps), when started with TLS; the IMAP port then offers STARTTLS.
+    pub imaps: Option<SocketAddr>,
+    /// The test CA that signed the server's certificate (PEM), when started with TLS.
+    pub ca_file: Option<PathBuf>,
     child: Child,
     dir: PathBuf,
 }
@@ -33,6 +37,12 @@ impl Dovecot {
 
     /// As [`Dovecot::start`], where every user's password is `password`.
     pub fn start_with_password(password: &str) -> Dovecot {
+        Dovecot::start_with(password, false, "")
+    }
+
+    /// As [`Dovecot::start`]; `tls` adds imaps and STARTTLS with a certificate from a test CA;
+    /// `extra` is appended to dovecot.conf (e.g. an `imap_capability` without IDLE).
+    pub fn start_with(password: &str, tls: bool, extra: &str) -> Dovecot {
         assert!(
             Command::new("dovecot").arg("--version").output().is_ok(),
             "dovecot is not installed: .ci/run installs it"
@@ -51,8 +61,28 @@ impl Dovecot {
             .arg(dir.join("home"))
             .status();
         let d = dir.display();
+        let imaps_port = super::unbound::free_port();
+        let (ssl, imaps, ca_file) = if tls {
+            let (ca, cert, key) = super::postfix::test_pki(&dir);
+            (
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                    cert.display(),
+                    key.display()
+                ),
+                Some(SocketAddr::from(([127, 0, 0, 1], imaps_port))),
+                Some(ca),
+            )
+        } else {
+            ("ssl = no\n".to_string(), None, None)
+        };
+        let imaps_listen = if tls {
+            format!("address = 127.0.0.1\n    port = {imaps_port}")
+        } else {
+            "port = 0".to_string()
+        };
         let conf = format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n"
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    {imaps_listen}\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n{extra}"
         );
         let conf_path = dir.join("dovecot.conf");
         std::fs::write(&conf_path, conf).expect("dovecot.conf");
@@ -62,6 +92,8 @@ impl Dovecot {
             lmtp: ([127, 0, 0, 1], lmtp_port).into(),
             auth: ([127, 0, 0, 1], auth_port).into(),
             password: password.to_string(),
+            imaps,
+            ca_file,
             child,
             dir,
         };
@@ -105,7 +137,9 @@ impl Dovecot {
     fn wait_ready(&mut self) {
         let dv = self;
         let start = Instant::now();
-        while std::net::TcpStream::connect(dv.imap).is_err() || std::net::TcpStream::connect(dv.lmtp).is_err()
+        while std::net::TcpStream::connect(dv.imap).is_err()
+            || std::net::TcpStream::connect(dv.lmtp).is_err()
+            || dv.imaps.is_some_and(|a| std::net::TcpStream::connect(a).is_err())
         {
             if let Ok(Some(status)) = dv.child.try_wait() {
                 let log = std::fs::read_to_string(dv.dir.join("log/dovecot.log")).unwrap_or_default();

@@ -34,7 +34,7 @@ pub struct Postfix {
 
 /// Makes a test CA and a server certificate for localhost / 127.0.0.1 signed by it (rustls
 /// rejects a self-signed leaf that is also a CA). Returns (ca, cert, key) paths.
-fn test_pki(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn test_pki(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     let run = |args: &[&str]| {
         let ok = Command::new("openssl")
             .args(args)
