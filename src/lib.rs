@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod commands;
 pub mod compose;
 pub mod config;
 pub mod conversation;

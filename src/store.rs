@@ -96,6 +96,30 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL
     );
     CREATE INDEX sent_thread ON sent (thread_id);",
+    // 3: email commands, and what the rate limits held back.
+    "CREATE TABLE command (
+        id INTEGER PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        word TEXT NOT NULL,
+        thread_id INTEGER REFERENCES thread (id),
+        outcome TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        UNIQUE (mailbox, fingerprint)
+    );
+    CREATE TABLE held (
+        id INTEGER PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('reply', 'package')),
+        line TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        summarized INTEGER
+    );
+    CREATE INDEX held_open ON held (mailbox, role) WHERE summarized IS NULL;
+    CREATE INDEX sent_recent ON sent (mailbox, created);",
 ];
 
 /// A mailbox's position: the folder's UIDVALIDITY and the last UID processed in it.
@@ -159,14 +183,51 @@ pub struct Record<'a> {
     pub summary: Option<&'a str>,
     /// What was done: `answered`, `updated`, `closed`, `repeat`, `recheck`, `after-close`.
     pub outcome: &'a str,
-    /// For a notice to diagnose again: its bytes, when, and how many checks ran.
-    pub pending: Option<(&'a [u8], i64, u32)>,
+    /// The notice's bytes (kept: a "support" or "recheck" reply needs them later).
+    pub raw: &'a [u8],
+    /// For a notice to diagnose again: when, and how many checks ran.
+    pub pending: Option<(i64, u32)>,
+    /// What the rate limits held back: (`reply` or `package`, one summary line).
+    pub held: &'a [(&'a str, String)],
     /// Messages queued with it.
     pub answers: &'a [Answer<'a>],
     /// Which SMTP server sends them (`""`: the global one, else the mailbox's name).
     pub via: &'a str,
     /// Whether the mailbox's cursor moves to this UID (not for a recheck of an older notice).
     pub move_cursor: bool,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// Everything recorded about one command, in one transaction.
+#[derive(Debug, Clone)]
+pub struct CommandRecord<'a> {
+    /// The mailbox.
+    pub mailbox: &'a str,
+    /// The folder's UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// The reply's UID.
+    pub uid: u32,
+    /// The reply's identity (Message-ID, else a hash).
+    pub fingerprint: &'a str,
+    /// Who sent it.
+    pub sender: &'a str,
+    /// The command word (`support`, …, `unknown`).
+    pub word: &'a str,
+    /// The thread it is about, if any.
+    pub thread_id: Option<i64>,
+    /// A new state for the thread (`muted`).
+    pub thread_state: Option<&'a str>,
+    /// A new verdict for the thread (after `recheck`).
+    pub thread_verdict: Option<&'a str>,
+    /// What was done: `answered`, `held`, `refused-sender`, `refused-auto`, …
+    pub outcome: &'a str,
+    /// Messages queued.
+    pub answers: &'a [Answer<'a>],
+    /// What the rate limits held back.
+    pub held: &'a [(&'a str, String)],
+    /// The SMTP server (`via`).
+    pub via: &'a str,
     /// Now (Unix seconds).
     pub now: i64,
 }
@@ -511,9 +572,10 @@ impl Store {
             )?),
             None => None,
         };
-        let (raw, next_check, checks) = match r.pending {
-            Some((raw, at, checks)) => (Some(raw), Some(at), checks),
-            None => (None, None, 0),
+        let raw = Some(r.raw);
+        let (next_check, checks) = match r.pending {
+            Some((at, checks)) => (Some(at), checks),
+            None => (None, 0),
         };
         let notice_id: i64 = tx.query_row(
             "INSERT INTO notice (mailbox, fingerprint, uidvalidity, uid, message_id, received, kind, recipients,
@@ -544,19 +606,8 @@ impl Store {
             ],
             |row| row.get(0),
         )?;
-        for a in r.answers {
-            let m = a.message;
-            tx.execute(
-                "INSERT OR IGNORE INTO outbox (message_id, mail_from, rcpt_to, raw, next_attempt, created, via)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-                params![m.message_id, m.from, m.to, m.raw, r.now, r.via],
-            )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO sent (message_id, mailbox, thread_id, notice_id, role, rcpt, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![m.message_id, r.mailbox, thread_id, notice_id, a.role, m.to, r.now],
-            )?;
-        }
+        queue(&tx, r.mailbox, thread_id, Some(notice_id), r.answers, r.via, r.now)?;
+        hold(&tx, r.mailbox, r.held, r.now)?;
         if !r.move_cursor {
             tx.commit()?;
             return Ok(notice_id);
@@ -674,6 +725,168 @@ impl Store {
         Ok(out)
     }
 
+    /// Which thread a reply refers to: `None` when none of `ids` is a message the bot sent to
+    /// `user` from this mailbox; `Some(None)` for a bot message outside any thread (a status
+    /// answer, a summary).
+    pub fn replied_to(&self, mailbox: &str, user: &str, ids: &[String]) -> Result<Option<Option<i64>>, StoreError> {
+        let mut found: Option<Option<i64>> = None;
+        for id in ids {
+            let row = self
+                .conn
+                .query_row(
+                    "SELECT thread_id FROM sent WHERE message_id = ?1 AND mailbox = ?2 AND rcpt = ?3 COLLATE NOCASE",
+                    params![id, mailbox, user],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            match row {
+                Some(Some(t)) => return Ok(Some(Some(t))),
+                Some(None) => found = Some(None),
+                None => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// A thread by id, with its latest notice's bytes.
+    pub fn thread_by_id(&self, id: i64) -> Result<Option<(Thread, Vec<u8>)>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT mailbox, original, recipient FROM thread WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((mailbox, original, recipient)) = row else {
+            return Ok(None);
+        };
+        let Some(thread) = self.thread(&mailbox, &original, &recipient)? else {
+            return Ok(None);
+        };
+        let raw: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT raw FROM notice WHERE thread_id = ?1 AND raw IS NOT NULL ORDER BY id DESC LIMIT 1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(raw.map(|raw| (thread, raw)))
+    }
+
+    /// The open threads of a mailbox, oldest first, each with its latest notice's bytes.
+    pub fn open_threads(&self, mailbox: &str) -> Result<Vec<(Thread, Vec<u8>)>, StoreError> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare("SELECT id FROM thread WHERE mailbox = ?1 AND state = 'open' ORDER BY created, id LIMIT 50")
+            .and_then(|mut st| {
+                st.query_map(params![mailbox], |r| r.get(0))
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.thread_by_id(id)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many messages of these roles the mailbox sent since `since` (for the rate limits).
+    pub fn sent_since(&self, mailbox: &str, roles: &[&str], since: i64) -> Result<u32, StoreError> {
+        let mut n = 0u32;
+        for role in roles {
+            let c: u32 = self
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sent WHERE mailbox = ?1 AND role = ?2 AND created >= ?3",
+                    params![mailbox, role, since],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            n += c;
+        }
+        Ok(n)
+    }
+
+    /// What the rate limits held back and no summary told yet: (id, line), oldest first.
+    pub fn held(&self, mailbox: &str, role: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, line FROM held WHERE mailbox = ?1 AND role = ?2 AND summarized IS NULL ORDER BY id LIMIT 500",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![mailbox, role], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Queues a summary of held items and marks them told, in one transaction.
+    pub fn record_summary(
+        &self,
+        mailbox: &str,
+        ids: &[i64],
+        answer: &Answer<'_>,
+        via: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let run = || -> Result<(), rusqlite::Error> {
+            let tx = self.conn.unchecked_transaction()?;
+            queue(&tx, mailbox, None, None, std::slice::from_ref(answer), via, now)?;
+            for id in ids {
+                tx.execute("UPDATE held SET summarized = ?2 WHERE id = ?1", params![id, now])?;
+            }
+            tx.commit()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Whether a command with this fingerprint was already handled in the mailbox.
+    pub fn command_seen(&self, mailbox: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM command WHERE mailbox = ?1 AND fingerprint = ?2",
+                params![mailbox, fingerprint],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a command, its answers, a new thread state or verdict, and what was held back,
+    /// in one transaction.
+    pub fn record_command(&self, c: &CommandRecord<'_>) -> Result<(), StoreError> {
+        let run = || -> Result<(), rusqlite::Error> {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute(
+                "INSERT OR IGNORE INTO command (mailbox, fingerprint, uidvalidity, uid, sender, word, thread_id, outcome, received)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![c.mailbox, c.fingerprint, c.uidvalidity, c.uid, c.sender, c.word, c.thread_id, c.outcome, c.now],
+            )?;
+            if let (Some(id), Some(state)) = (c.thread_id, c.thread_state) {
+                tx.execute("UPDATE thread SET state = ?2, updated = ?3 WHERE id = ?1", params![id, state, c.now])?;
+            }
+            if let (Some(id), Some(verdict)) = (c.thread_id, c.thread_verdict) {
+                tx.execute("UPDATE thread SET verdict = ?2, updated = ?3 WHERE id = ?1", params![id, verdict, c.now])?;
+            }
+            queue(&tx, c.mailbox, c.thread_id, None, c.answers, c.via, c.now)?;
+            hold(&tx, c.mailbox, c.held, c.now)?;
+            tx.execute(
+                "UPDATE cursor SET last_uid = MAX(last_uid, ?3) WHERE mailbox = ?1 AND uidvalidity = ?2",
+                params![c.mailbox, c.uidvalidity, c.uid],
+            )?;
+            tx.commit()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
     /// Whether the bot itself sent a message with this Message-ID (a notice about it must not
     /// be answered: that would be a loop).
     pub fn is_ours(&self, message_id: &str) -> Result<bool, StoreError> {
@@ -705,6 +918,42 @@ impl Store {
             .optional()
             .map_err(|e| self.err(e))
     }
+}
+
+/// Queues answers in the outbox and records them as sent for the thread and notice.
+fn queue(
+    tx: &Connection,
+    mailbox: &str,
+    thread_id: Option<i64>,
+    notice_id: Option<i64>,
+    answers: &[Answer<'_>],
+    via: &str,
+    now: i64,
+) -> Result<(), rusqlite::Error> {
+    for a in answers {
+        let m = a.message;
+        tx.execute(
+            "INSERT OR IGNORE INTO outbox (message_id, mail_from, rcpt_to, raw, next_attempt, created, via)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![m.message_id, m.from, m.to, m.raw, now, via],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO sent (message_id, mailbox, thread_id, notice_id, role, rcpt, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![m.message_id, mailbox, thread_id, notice_id, a.role, m.to, now],
+        )?;
+    }
+    Ok(())
+}
+
+fn hold(tx: &Connection, mailbox: &str, held: &[(&str, String)], now: i64) -> Result<(), rusqlite::Error> {
+    for (role, line) in held {
+        tx.execute(
+            "INSERT INTO held (mailbox, role, line, created) VALUES (?1, ?2, ?3, ?4)",
+            params![mailbox, role, line, now],
+        )?;
+    }
+    Ok(())
 }
 
 fn set_cursor(conn: &Connection, mailbox: &str, c: Cursor) -> Result<(), rusqlite::Error> {
@@ -788,7 +1037,9 @@ mod tests {
             verdict: Some("reply_user/recipient_domain"),
             summary: Some("..."),
             outcome: "answered",
+            raw: b"notice",
             pending: None,
+            held: &[],
             answers: &answers,
             via: "",
             move_cursor: true,

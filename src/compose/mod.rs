@@ -131,6 +131,7 @@ fn common_headers(
     }
     h.push_str("Auto-Submitted: auto-generated\r\n");
     h.push_str("X-Auto-Response-Suppress: All\r\n");
+    h.push_str(&format!("{}: {}\r\n", crate::commands::BOT_HEADER, env!("CARGO_PKG_VERSION")));
     h.push_str("MIME-Version: 1.0\r\n");
     Ok(h)
 }
@@ -251,10 +252,7 @@ fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     t.push('\n');
     t.push_str(&wrap(&verdict::retry_sentence(notice), 78));
     t.push_str("\n\n-- \n");
-    t.push_str(&wrap(
-        "bouncedoc. Reply to this message with one word: support (send the full report to Support), recheck, mute, status or help.",
-        78,
-    ));
+    t.push_str(&wrap(COMMANDS_FOOTER, 78));
     t.push('\n');
     t
 }
@@ -370,6 +368,45 @@ pub fn user_reply(
         to: ctx.user.to_string(),
         raw: raw.into_bytes(),
     })
+}
+
+/// A short plain-text message to the user (a command's answer, a summary of what the rate
+/// limit held back), threaded like the others. `to` is the user or, for a summary of held
+/// packages, Support.
+pub fn short_message(ctx: &Context<'_>, to: &str, subject: &str, body: &str) -> Result<Outgoing, ComposeError> {
+    let message_id = new_message_id(ctx.bot_address);
+    let reply_to = if to == ctx.user { ctx.reply_to } else { ctx.user };
+    let mut raw = common_headers(ctx, to, reply_to, subject, &message_id)?;
+    raw.push_str("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+    let mut text = String::new();
+    for paragraph in body.split('\n') {
+        text.push_str(&wrap(&sanitize_multiline(paragraph), 78));
+        text.push('\n');
+    }
+    text.push_str("\n-- \n");
+    text.push_str(&wrap(COMMANDS_FOOTER, 78));
+    text.push('\n');
+    raw.push_str(&quoted_printable(&text));
+    raw.push_str("\r\n");
+    Ok(Outgoing {
+        message_id,
+        from: ctx.bot_address.to_string(),
+        to: to.to_string(),
+        raw: raw.into_bytes(),
+    })
+}
+
+/// Keeps a line's text, minus control characters.
+fn sanitize_multiline(line: &str) -> String {
+    line.chars().filter(|c| !c.is_control() || *c == '\t').collect()
+}
+
+/// The footer of every message to the user: the commands, briefly.
+pub const COMMANDS_FOOTER: &str = "bouncedoc. Reply to this message with one word: support (send the full report to Support), recheck, mute, status or help.";
+
+/// The subject of a notice's thread, as the bot's messages name it (`Quarterly figures → bob@x`).
+pub fn thread_subject(notice: &Notice) -> String {
+    format!("{} → {}", original_subject(notice), recipients_of(notice))
 }
 
 /// How an attached notice travels: as is when its lines allow (CRLF only, ≤ 998 bytes, no NUL),

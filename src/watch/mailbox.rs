@@ -27,6 +27,9 @@ pub const AUTH_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// Messages larger than this are not fetched (a notice is small; the original it quotes may
 /// not be).
 pub const MAX_MESSAGE: u32 = 25 * 1024 * 1024;
+/// How often a mailbox with messages held back by the rate limits looks whether a summary
+/// may go out.
+pub const HELD_RECHECK: Duration = Duration::from_secs(60);
 /// UIDs fetched per round trip.
 const CHUNK: usize = 50;
 /// A command that takes longer than this means the connection is dead.
@@ -227,6 +230,7 @@ async fn session(
             break;
         }
         a.rechecks().await?;
+        a.summarize_held()?;
         if *stop.borrow() {
             break;
         }
@@ -234,6 +238,10 @@ async fn session(
         let mut wait = if idle { IDLE_REFRESH } else { cfg.poll_interval };
         if let Some(at) = a.next_recheck()? {
             wait = wait.min(Duration::from_secs((at - now()).clamp(1, i64::MAX) as u64));
+        }
+        if a.has_held()? {
+            // The hourly window frees up a little every so often: look again in a minute.
+            wait = wait.min(HELD_RECHECK);
         }
         if idle {
             let mut h = s.idle();

@@ -90,14 +90,21 @@ impl World {
         }
     }
 
-    /// Writes a configuration for `mailboxes` (file `name.yaml`) and returns its path.
+    /// Writes a configuration for `mailboxes` (file `name.yaml`) and returns its path. The
+    /// rate limits are set out of the way; [`World::config_with`] sets them.
     pub fn config(&self, name: &str, mailboxes: &[Mailbox]) -> PathBuf {
-        let mut text = format!(
+        self.config_with(name, mailboxes, "limits: {replies_per_hour: 100000, forwards_per_hour: 100000}\n")
+    }
+
+    /// As [`World::config`], with `global` YAML lines (e.g. `limits`) added at the top.
+    pub fn config_with(&self, name: &str, mailboxes: &[Mailbox], global: &str) -> PathBuf {
+        let mut text = global.to_string();
+        text.push_str(&format!(
             "state_dir: {state}\nfrom: \"bouncedoc <bouncedoc@corp.test>\"\nsupport: support@corp.test\ndns:\n  nameservers: [\"{dns}\"]\n  timeout: 1s\n  attempts: 1\n  budget: 3s\ndnsbl:\n  zones: []\nsmtp:\n  host: 127.0.0.1\n  port: {smtp}\n  tls: none\nmailboxes:\n",
             state = self.dir.join("state").display(),
             dns = self.unbound.addr,
             smtp = self.postfix.addr.port(),
-        );
+        ));
         for m in mailboxes {
             let password = if let Some(var) = m.password.strip_prefix('$') {
                 format!("password_env: {var}")

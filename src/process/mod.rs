@@ -14,6 +14,8 @@ use crate::store::{Answer, Record, StoreError};
 use crate::verdict::{self, Action, Verdict};
 use std::sync::Arc;
 
+mod command;
+
 /// Delays before each recheck of a notice whose DNS checks failed; after the last, it is
 /// forwarded with the gap stated.
 pub const RECHECK_AFTER: [i64; 3] = [5 * 60, 15 * 60, 45 * 60];
@@ -31,6 +33,11 @@ pub enum Processed {
     Ours,
     /// Recorded; `answered` when something was queued for it.
     Recorded {
+        /// Whether messages were queued.
+        answered: bool,
+    },
+    /// A reply to the bot: a command (answered or refused), recorded.
+    Command {
         /// Whether messages were queued.
         answered: bool,
     },
@@ -115,9 +122,24 @@ impl Answerer {
             Some(id) => self.outbox.with_store(|s| s.is_ours(id))?,
             None => false,
         };
-        if from_bot || sent_by_bot {
+        let (section, _) = notice::mime::split(raw);
+        let marked = notice::mime::find_header(section, crate::commands::BOT_HEADER).is_some();
+        if from_bot || sent_by_bot || marked {
             tracing::debug!(uid, "the bot's own message; left alone");
             return Ok(Processed::NotANotice);
+        }
+        // A reply to one of the bot's messages is a command (or a refusal), never a notice,
+        // even when it quotes the bot's words about a delay.
+        let refs = crate::commands::referenced_ids(raw);
+        let mut replies_to_bot = false;
+        for id in &refs {
+            if self.outbox.with_store(|s| s.is_ours(id))? {
+                replies_to_bot = true;
+                break;
+            }
+        }
+        if replies_to_bot {
+            return self.command(uidvalidity, uid, raw, &envelope).await;
         }
         let n = match notice::read(raw) {
             Ok(n) => n,
@@ -127,8 +149,8 @@ impl Answerer {
             }
         };
         if !matches!(n.kind, Kind::Delayed | Kind::Failed) {
-            tracing::debug!(uid, kind = ?n.kind, "not a delay or failure notice; left alone");
-            return Ok(Processed::NotANotice);
+            tracing::debug!(uid, kind = ?n.kind, "not a delay or failure notice");
+            return self.command(uidvalidity, uid, raw, &envelope).await;
         }
         let fp = fingerprint(&envelope, raw);
         let name = self.mailbox.name.as_str();
@@ -219,7 +241,9 @@ impl Answerer {
             verdict: None,
             summary: None,
             outcome,
+            raw: &[],
             pending: None,
+            held: &[],
             answers: &[],
             via: self.via(),
             move_cursor,
@@ -272,7 +296,9 @@ impl Answerer {
             verdict: Some(&key),
             summary: Some(&v.summary),
             outcome: "recheck",
+            raw,
             pending: None,
+            held: &[],
             answers: &[],
             via: self.via(),
             move_cursor,
@@ -286,7 +312,7 @@ impl Answerer {
                 "DNS checks inconclusive; nothing sent yet"
             );
             let record = Record {
-                pending: Some((raw, at, checks)),
+                pending: Some((at, checks)),
                 ..base
             };
             self.outbox.with_store(|s| s.record(&record))?;
@@ -306,14 +332,19 @@ impl Answerer {
                 Vec::new()
             }
         };
-        let answers: Vec<Answer<'_>> = messages
+        let (kept, held) = self.within_limits(messages, n, &v, now)?;
+        let answers: Vec<Answer<'_>> = kept
             .iter()
             .map(|(role, message)| Answer { role, message })
             .collect();
+        if !held.is_empty() {
+            tracing::warn!(uid = pos.uid, held = held.len(), "hourly limit reached: held back, to be summarized later");
+        }
         let record = Record {
             thread: Some((&original, &recipient, &key, plan.state)),
-            outcome: plan.outcome,
+            outcome: if held.is_empty() { plan.outcome } else { "held" },
             answers: &answers,
+            held: &held,
             ..base
         };
         self.outbox.with_store(|s| s.record(&record))?;
@@ -347,30 +378,8 @@ impl Answerer {
         let Some(role) = plan.message else {
             return Ok(out);
         };
-        let from = self.config.from.as_ref();
-        let bot_address = from.map_or("bouncedoc@localhost", |f| f.address.as_str());
-        let support = self
-            .config
-            .support_for(&self.mailbox)
-            .map_or(bot_address, |s| s.address.as_str());
-        let user = self.mailbox.user.address.as_str();
-        let reply_to = self
-            .mailbox
-            .reply_to
-            .as_ref()
-            .map_or(user, |r| r.address.as_str());
         let earlier: Vec<String> = thread.map(|t| t.messages.clone()).unwrap_or_default();
-        let ctx = compose::Context {
-            bot_name: from.and_then(|f| f.name.as_deref()),
-            bot_address,
-            user,
-            reply_to,
-            support,
-            notice_raw: raw,
-            notice_message_id: envelope.message_id.as_deref(),
-            thread: &earlier,
-            now: now(),
-        };
+        let ctx = self.context(raw, envelope.message_id.as_deref(), &earlier, now());
         out.push((role, compose::user_reply(&ctx, n, findings, v)?));
         if plan.package {
             let json = serde_json::json!({
@@ -384,6 +393,161 @@ impl Answerer {
             ));
         }
         Ok(out)
+    }
+}
+
+/// Roles that count against `limits.replies_per_hour` (messages to the user).
+pub const REPLY_ROLES: &[&str] = &["reply", "closing", "command", "summary"];
+/// Roles that count against `limits.forwards_per_hour` (messages to Support).
+pub const FORWARD_ROLES: &[&str] = &["package", "package-summary"];
+
+impl Answerer {
+    /// Splits composed messages into those the hourly limits allow and those held back (one
+    /// summary line each).
+    fn within_limits(
+        &self,
+        messages: Vec<(&'static str, Outgoing)>,
+        n: &Notice,
+        v: &Verdict,
+        now: i64,
+    ) -> Result<(Vec<(&'static str, Outgoing)>, Vec<(&'static str, String)>), StoreError> {
+        if messages.is_empty() {
+            return Ok((messages, Vec::new()));
+        }
+        let name = self.mailbox.name.as_str();
+        let since = now - 3600;
+        let mut replies = self.outbox.with_store(|s| s.sent_since(name, REPLY_ROLES, since))?;
+        let mut forwards = self.outbox.with_store(|s| s.sent_since(name, FORWARD_ROLES, since))?;
+        let limits = self.config.limits;
+        let state = if n.kind == Kind::Failed { "Not delivered" } else { "Delayed" };
+        let mut kept = Vec::new();
+        let mut held = Vec::new();
+        for (role, m) in messages {
+            if role == "package" {
+                if forwards < limits.forwards_per_hour {
+                    forwards += 1;
+                    kept.push((role, m));
+                } else {
+                    held.push((
+                        "package",
+                        format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label()),
+                    ));
+                }
+            } else if replies < limits.replies_per_hour {
+                replies += 1;
+                kept.push((role, m));
+            } else {
+                held.push((
+                    "reply",
+                    format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label()),
+                ));
+            }
+        }
+        Ok((kept, held))
+    }
+
+    /// Sends one summary of what the hourly limits held back, to the user and (for packages)
+    /// to Support, once the limit allows a message again. Returns how many summaries went out.
+    pub fn summarize_held(&self) -> Result<usize, StoreError> {
+        let name = self.mailbox.name.as_str();
+        let now = now();
+        let mut sent = 0;
+        for (role, roles, limit) in [
+            ("reply", REPLY_ROLES, self.config.limits.replies_per_hour),
+            ("package", FORWARD_ROLES, self.config.limits.forwards_per_hour),
+        ] {
+            let items = self.outbox.with_store(|s| s.held(name, role))?;
+            if items.is_empty() {
+                continue;
+            }
+            if self.outbox.with_store(|s| s.sent_since(name, roles, now - 3600))? >= limit {
+                continue;
+            }
+            let ctx = self.context(&[], None, &[], now);
+            let (to, subject, intro, summary_role) = if role == "reply" {
+                (
+                    ctx.user,
+                    format!("bouncedoc: {} more notices while the hourly limit was reached", items.len()),
+                    format!(
+                        "These notices arrived while this mailbox had reached its limit of {} messages an hour, so they were not answered one by one:",
+                        self.config.limits.replies_per_hour
+                    ),
+                    "summary",
+                )
+            } else {
+                (
+                    ctx.support,
+                    format!("[bouncedoc] {} reports for {} held by the hourly limit", items.len(), ctx.user),
+                    format!(
+                        "These reports for {} were not forwarded one by one: the limit of {} forwards an hour was reached. Ask the user to reply \"support\" to the bot's message about one to get its full report.",
+                        ctx.user, self.config.limits.forwards_per_hour
+                    ),
+                    "package-summary",
+                )
+            };
+            let mut body = intro;
+            body.push('\n');
+            for (_, line) in &items {
+                body.push_str(&format!("\n- {line}"));
+            }
+            let message = match compose::short_message(&ctx, to, &subject, &body) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot compose the summary");
+                    continue;
+                }
+            };
+            let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+            let answer = Answer {
+                role: summary_role,
+                message: &message,
+            };
+            self.outbox
+                .with_store(|s| s.record_summary(name, &ids, &answer, self.via(), now))?;
+            self.outbox.ring();
+            tracing::info!(items = ids.len(), to = %to, "summary of what the hourly limit held back queued");
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Whether anything is held back waiting for a summary.
+    pub fn has_held(&self) -> Result<bool, StoreError> {
+        let name = self.mailbox.name.as_str();
+        Ok(!self.outbox.with_store(|s| s.held(name, "reply"))?.is_empty()
+            || !self.outbox.with_store(|s| s.held(name, "package"))?.is_empty())
+    }
+
+    /// The addresses and threading every message of this mailbox uses.
+    pub(crate) fn context<'a>(
+        &'a self,
+        raw: &'a [u8],
+        in_reply_to: Option<&'a str>,
+        thread: &'a [String],
+        now: i64,
+    ) -> compose::Context<'a> {
+        let from = self.config.from.as_ref();
+        let bot_address = from.map_or("bouncedoc@localhost", |f| f.address.as_str());
+        let support = self
+            .config
+            .support_for(&self.mailbox)
+            .map_or(bot_address, |s| s.address.as_str());
+        let user = self.mailbox.user.address.as_str();
+        compose::Context {
+            bot_name: from.and_then(|f| f.name.as_deref()),
+            bot_address,
+            user,
+            reply_to: self
+                .mailbox
+                .reply_to
+                .as_ref()
+                .map_or(user, |r| r.address.as_str()),
+            support,
+            notice_raw: raw,
+            notice_message_id: in_reply_to,
+            thread,
+            now,
+        }
     }
 }
 

@@ -1,0 +1,373 @@
+//! Replies to the bot: a command counts only when it comes from the mailbox's configured user
+//! (From) AND replies to a message the bot sent to that user (In-Reply-To or References holds a
+//! Message-ID it recorded). Anything else is ignored and logged, with no answer. Auto-submitted
+//! and list mail is never answered.
+
+use super::{fingerprint, now, Answerer, Processed, FORWARD_ROLES, REPLY_ROLES};
+use crate::commands::{self, Command};
+use crate::compose::{self, Outgoing};
+use crate::config::Escalation;
+use crate::conversation;
+use crate::notice::{self, Envelope, Notice};
+use crate::store::{Answer, CommandRecord, StoreError, Thread};
+use crate::verdict::{self, Action};
+
+/// What a command produced.
+struct Outcome {
+    outcome: &'static str,
+    messages: Vec<(&'static str, Outgoing)>,
+    held: Vec<(&'static str, String)>,
+    thread_state: Option<&'static str>,
+    thread_verdict: Option<String>,
+}
+
+impl Outcome {
+    fn quiet(outcome: &'static str) -> Outcome {
+        Outcome {
+            outcome,
+            messages: Vec::new(),
+            held: Vec::new(),
+            thread_state: None,
+            thread_verdict: None,
+        }
+    }
+}
+
+/// Time left until `retry_until` (RFC 3339), in words.
+fn time_left(n: &Notice, now: i64) -> String {
+    let until = n
+        .recipients
+        .iter()
+        .filter_map(|r| r.retry_until.as_deref())
+        .filter_map(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()))
+        .max();
+    match until {
+        Some(t) if t > now => format!("{} left", verdict::human_duration((t - now) as u64)),
+        Some(_) => "the sending server's retry time has run out".into(),
+        None => "time left unknown".into(),
+    }
+}
+
+impl Answerer {
+    /// Handles a message that is not a notice: a command, a refusal, or ordinary mail (left
+    /// alone).
+    pub(super) async fn command(
+        &self,
+        uidvalidity: u32,
+        uid: u32,
+        raw: &[u8],
+        envelope: &Envelope,
+    ) -> Result<Processed, StoreError> {
+        let refs = commands::referenced_ids(raw);
+        if refs.is_empty() {
+            return Ok(Processed::NotANotice);
+        }
+        let name = self.mailbox.name.as_str();
+        let user = self.mailbox.user.address.as_str();
+        let Some(target) = self.outbox.with_store(|s| s.replied_to(name, user, &refs))? else {
+            // A reply, but not to anything the bot sent to this user: ordinary mail.
+            return Ok(Processed::NotANotice);
+        };
+        let fp = fingerprint(envelope, raw);
+        if self.outbox.with_store(|s| s.command_seen(name, &fp))? {
+            return Ok(Processed::Seen);
+        }
+        let sender = envelope.from.first().cloned().unwrap_or_default();
+        let from_user = envelope.from.len() == 1 && sender.eq_ignore_ascii_case(user);
+        let now = now();
+        let word = commands::parse(raw);
+        let result = if !from_user {
+            tracing::warn!(uid, sender = %sender, "a reply to the bot from someone other than the mailbox's user: ignored, not answered");
+            Outcome::quiet("refused-sender")
+        } else if let Some(why) = commands::never_answer(raw) {
+            tracing::info!(uid, why, "a reply that must not be answered: ignored");
+            Outcome::quiet("refused-automatic")
+        } else {
+            tracing::info!(uid, command = word.name(), "command");
+            self.execute(&word, target, envelope, now).await?
+        };
+        let answers: Vec<Answer<'_>> = result
+            .messages
+            .iter()
+            .map(|(role, message)| Answer { role, message })
+            .collect();
+        let record = CommandRecord {
+            mailbox: name,
+            uidvalidity,
+            uid,
+            fingerprint: &fp,
+            sender: &sender,
+            word: word.name(),
+            thread_id: target,
+            thread_state: result.thread_state,
+            thread_verdict: result.thread_verdict.as_deref(),
+            outcome: result.outcome,
+            answers: &answers,
+            held: &result.held,
+            via: self.via(),
+            now,
+        };
+        self.outbox.with_store(|s| s.record_command(&record))?;
+        if !answers.is_empty() {
+            self.outbox.ring();
+        }
+        Ok(Processed::Command {
+            answered: !answers.is_empty(),
+        })
+    }
+
+    async fn execute(
+        &self,
+        word: &Command,
+        target: Option<i64>,
+        envelope: &Envelope,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let thread = match target {
+            Some(id) => self.outbox.with_store(|s| s.thread_by_id(id))?,
+            None => None,
+        };
+        let command_id = envelope.message_id.as_deref();
+        let needs_thread = matches!(word, Command::Support | Command::Recheck | Command::Mute);
+        let Some((t, raw)) = thread.filter(|_| needs_thread) else {
+            return Ok(match word {
+                Command::Status => self.status(command_id, now)?,
+                Command::Support | Command::Recheck | Command::Mute => self.answer(
+                    command_id,
+                    &[],
+                    "bouncedoc: reply to the message about the delayed mail",
+                    &format!(
+                        "\"{}\" works on one delayed message: reply with it to the bot's message about that message.",
+                        word.name()
+                    ),
+                    now,
+                    "answered",
+                )?,
+                _ => self.help(command_id, &[], now)?,
+            });
+        };
+        let n = match notice::read(&raw) {
+            Ok(n) => n,
+            Err(_) => return Ok(Outcome::quiet("no-notice")),
+        };
+        let subject = compose::thread_subject(&n);
+        match word {
+            Command::Mute => {
+                let mut o = self.answer(
+                    command_id,
+                    &t.messages,
+                    &format!("Muted: {subject}"),
+                    "No more messages about this one. (The other delayed messages are not affected.)",
+                    now,
+                    "answered",
+                )?;
+                o.thread_state = Some("muted");
+                Ok(o)
+            }
+            Command::Recheck => self.recheck_now(command_id, &t, &raw, &n, now).await,
+            Command::Support => self.support_now(command_id, &t, &raw, &n, &subject, now).await,
+            _ => self.help(command_id, &t.messages, now),
+        }
+    }
+
+    async fn recheck_now(
+        &self,
+        command_id: Option<&str>,
+        t: &Thread,
+        raw: &[u8],
+        n: &Notice,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let diagnosis = self.diagnoser.diagnose(n).await;
+        let v = verdict::decide(n, &diagnosis.findings);
+        let v = match self.mailbox.escalation {
+            Escalation::Auto => v,
+            _ => verdict::hold_forwarding(n, v),
+        };
+        let ctx = self.context(raw, command_id, &t.messages, now);
+        let reply = match compose::user_reply(&ctx, n, &diagnosis.findings, &v) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot compose the recheck answer");
+                return Ok(Outcome::quiet("error"));
+            }
+        };
+        let mut messages = vec![("command", reply)];
+        if v.action == Action::ForwardSupport && !t.package_sent {
+            let json = serde_json::json!({
+                "notice": notice::ParseLine { file: "notice.eml", notice: n },
+                "findings": diagnosis.findings,
+                "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
+            });
+            match compose::support_package(&ctx, n, &diagnosis.findings, &v, &json.to_string()) {
+                Ok(p) => messages.push(("package", p)),
+                Err(e) => tracing::error!(error = %e, "cannot compose the package"),
+            }
+        }
+        let (messages, held) = self.limit_command(messages, n, &v, now)?;
+        Ok(Outcome {
+            outcome: if held.is_empty() { "answered" } else { "held" },
+            messages,
+            held,
+            thread_state: None,
+            thread_verdict: Some(conversation::verdict_key(&v)),
+        })
+    }
+
+    async fn support_now(
+        &self,
+        command_id: Option<&str>,
+        t: &Thread,
+        raw: &[u8],
+        n: &Notice,
+        subject: &str,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        if self.mailbox.escalation == Escalation::Never {
+            return self.answer(
+                command_id,
+                &t.messages,
+                &format!("Not sent: {subject}"),
+                "Forwarding to Support is turned off for this mailbox (escalation: never). Ask your mail administrator.",
+                now,
+                "refused-never",
+            );
+        }
+        if t.package_sent {
+            return self.answer(
+                command_id,
+                &t.messages,
+                &format!("Already with Support: {subject}"),
+                "The full report about this message was already sent to Support.",
+                now,
+                "answered",
+            );
+        }
+        let diagnosis = self.diagnoser.diagnose(n).await;
+        let v = verdict::decide(n, &diagnosis.findings);
+        let ctx = self.context(raw, command_id, &t.messages, now);
+        let json = serde_json::json!({
+            "notice": notice::ParseLine { file: "notice.eml", notice: n },
+            "findings": diagnosis.findings,
+            "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
+            "requested_by": ctx.user,
+        });
+        let package = match compose::support_package(&ctx, n, &diagnosis.findings, &v, &json.to_string()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot compose the package");
+                return Ok(Outcome::quiet("error"));
+            }
+        };
+        let confirmation = match compose::short_message(
+            &ctx,
+            ctx.user,
+            &format!("Sent to Support: {subject}"),
+            &format!(
+                "The full report about this message — the notice itself and every check — was sent to Support ({}). They will contact you.",
+                ctx.support
+            ),
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot compose the confirmation");
+                return Ok(Outcome::quiet("error"));
+            }
+        };
+        let (messages, held) = self.limit_command(vec![("package", package), ("command", confirmation)], n, &v, now)?;
+        Ok(Outcome {
+            outcome: if held.is_empty() { "answered" } else { "held" },
+            messages,
+            held,
+            thread_state: None,
+            thread_verdict: None,
+        })
+    }
+
+    fn status(&self, command_id: Option<&str>, now: i64) -> Result<Outcome, StoreError> {
+        let open = self.outbox.with_store(|s| s.open_threads(&self.mailbox.name))?;
+        let mut body = String::new();
+        if open.is_empty() {
+            body.push_str("No delayed messages are open for this mailbox.");
+        } else {
+            body.push_str(&format!("{} delayed message(s) still open:\n", open.len()));
+            for (t, raw) in &open {
+                let Ok(n) = notice::read(raw) else { continue };
+                let cause = t.verdict.split('/').nth(1).unwrap_or("").replace('_', " ");
+                body.push_str(&format!(
+                    "\n- {}\n  verdict: {cause}; {}",
+                    compose::thread_subject(&n),
+                    time_left(&n, now)
+                ));
+            }
+        }
+        self.answer(
+            command_id,
+            &[],
+            &format!("Status: {} open delayed message(s)", open.len()),
+            &body,
+            now,
+            "answered",
+        )
+    }
+
+    fn help(&self, command_id: Option<&str>, thread: &[String], now: i64) -> Result<Outcome, StoreError> {
+        self.answer(
+            command_id,
+            thread,
+            "bouncedoc: commands",
+            "Reply to one of my messages with one word on the first line:\n\n  support  send the full report about that message to Support\n  recheck  check again now and tell me the result\n  mute     no more messages about that message\n  status   the delayed messages still open, with their verdicts\n  help     this list",
+            now,
+            "answered",
+        )
+    }
+
+    /// One short message to the user, within the hourly limit.
+    fn answer(
+        &self,
+        command_id: Option<&str>,
+        thread: &[String],
+        subject: &str,
+        body: &str,
+        now: i64,
+        outcome: &'static str,
+    ) -> Result<Outcome, StoreError> {
+        let ctx = self.context(&[], command_id, thread, now);
+        let m = match compose::short_message(&ctx, ctx.user, subject, body) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot compose the answer");
+                return Ok(Outcome::quiet("error"));
+            }
+        };
+        let name = self.mailbox.name.as_str();
+        let used = self.outbox.with_store(|s| s.sent_since(name, REPLY_ROLES, now - 3600))?;
+        if used >= self.config.limits.replies_per_hour {
+            return Ok(Outcome {
+                outcome: "held",
+                messages: Vec::new(),
+                held: vec![("reply", format!("your command's answer: {subject}"))],
+                thread_state: None,
+                thread_verdict: None,
+            });
+        }
+        Ok(Outcome {
+            outcome,
+            messages: vec![("command", m)],
+            held: Vec::new(),
+            thread_state: None,
+            thread_verdict: None,
+        })
+    }
+
+    fn limit_command(
+        &self,
+        messages: Vec<(&'static str, Outgoing)>,
+        n: &Notice,
+        v: &verdict::Verdict,
+        now: i64,
+    ) -> Result<(Vec<(&'static str, Outgoing)>, Vec<(&'static str, String)>), StoreError> {
+        let _ = FORWARD_ROLES;
+        self.within_limits(messages, n, v, now)
+    }
+}
