@@ -159,7 +159,10 @@ mod tests {
 
     #[test]
     fn the_first_own_line_holds_the_command() {
-        assert_eq!(parse_text("support\n\nOn Fri, bot wrote:\n> Delayed"), Some(Command::Support));
+        assert_eq!(
+            parse_text("support\n\nOn Fri, bot wrote:\n> Delayed"),
+            Some(Command::Support)
+        );
         assert_eq!(parse_text("  Escalate please!\r\n"), Some(Command::Support));
         assert_eq!(parse_text("\n\nFORWARD."), Some(Command::Support));
         assert_eq!(parse_text("Recheck"), Some(Command::Recheck));
@@ -169,7 +172,10 @@ mod tests {
         assert_eq!(parse_text("thanks!"), Some(Command::Unknown("thanks".into())));
         // Quoted text and signatures are not the user's words.
         assert_eq!(parse_text("> support\n"), None);
-        assert_eq!(parse_text("On Fri, 27 Nov 2026, bouncedoc wrote:\n> recheck"), None);
+        assert_eq!(
+            parse_text("On Fri, 27 Nov 2026, bouncedoc wrote:\n> recheck"),
+            None
+        );
         assert_eq!(parse_text("-- \nsupport"), None);
         assert_eq!(parse_text("From: bouncedoc\nSent: Friday\nsupport"), None);
         assert_eq!(parse_text("\u{feff}\u{a0}\nmute"), Some(Command::Mute));

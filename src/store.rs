@@ -606,7 +606,15 @@ impl Store {
             ],
             |row| row.get(0),
         )?;
-        queue(&tx, r.mailbox, thread_id, Some(notice_id), r.answers, r.via, r.now)?;
+        queue(
+            &tx,
+            r.mailbox,
+            thread_id,
+            Some(notice_id),
+            r.answers,
+            r.via,
+            r.now,
+        )?;
         hold(&tx, r.mailbox, r.held, r.now)?;
         if !r.move_cursor {
             tx.commit()?;
@@ -728,7 +736,12 @@ impl Store {
     /// Which thread a reply refers to: `None` when none of `ids` is a message the bot sent to
     /// `user` from this mailbox; `Some(None)` for a bot message outside any thread (a status
     /// answer, a summary).
-    pub fn replied_to(&self, mailbox: &str, user: &str, ids: &[String]) -> Result<Option<Option<i64>>, StoreError> {
+    pub fn replied_to(
+        &self,
+        mailbox: &str,
+        user: &str,
+        ids: &[String],
+    ) -> Result<Option<Option<i64>>, StoreError> {
         let mut found: Option<Option<i64>> = None;
         for id in ids {
             let row = self
@@ -756,7 +769,13 @@ impl Store {
             .query_row(
                 "SELECT mailbox, original, recipient FROM thread WHERE id = ?1",
                 params![id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
             )
             .optional()
             .map_err(|e| self.err(e))?;
@@ -782,7 +801,9 @@ impl Store {
     pub fn open_threads(&self, mailbox: &str) -> Result<Vec<(Thread, Vec<u8>)>, StoreError> {
         let ids: Vec<i64> = self
             .conn
-            .prepare("SELECT id FROM thread WHERE mailbox = ?1 AND state = 'open' ORDER BY created, id LIMIT 50")
+            .prepare(
+                "SELECT id FROM thread WHERE mailbox = ?1 AND state = 'open' ORDER BY created, id LIMIT 50",
+            )
             .and_then(|mut st| {
                 st.query_map(params![mailbox], |r| r.get(0))
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -871,10 +892,16 @@ impl Store {
                 params![c.mailbox, c.fingerprint, c.uidvalidity, c.uid, c.sender, c.word, c.thread_id, c.outcome, c.now],
             )?;
             if let (Some(id), Some(state)) = (c.thread_id, c.thread_state) {
-                tx.execute("UPDATE thread SET state = ?2, updated = ?3 WHERE id = ?1", params![id, state, c.now])?;
+                tx.execute(
+                    "UPDATE thread SET state = ?2, updated = ?3 WHERE id = ?1",
+                    params![id, state, c.now],
+                )?;
             }
             if let (Some(id), Some(verdict)) = (c.thread_id, c.thread_verdict) {
-                tx.execute("UPDATE thread SET verdict = ?2, updated = ?3 WHERE id = ?1", params![id, verdict, c.now])?;
+                tx.execute(
+                    "UPDATE thread SET verdict = ?2, updated = ?3 WHERE id = ?1",
+                    params![id, verdict, c.now],
+                )?;
             }
             queue(&tx, c.mailbox, c.thread_id, None, c.answers, c.via, c.now)?;
             hold(&tx, c.mailbox, c.held, c.now)?;

@@ -75,9 +75,10 @@ fn user_reply_headers_threading_and_alternatives() {
         Some("auto-generated")
     );
     assert_eq!(m.message_id(), Some(out.message_id.as_str()));
+    // In-Reply-To names the notice answered; References the thread before it.
     assert_eq!(
         m.in_reply_to().as_text(),
-        Some("bouncedoc.earlier.1@northwind.example")
+        Some("5c1e0a7b2d4f@MBX02.northwind.example")
     );
     let refs = m
         .references()
@@ -87,8 +88,8 @@ fn user_reply_headers_threading_and_alternatives() {
     assert_eq!(
         refs,
         vec![
-            "5c1e0a7b2d4f@MBX02.northwind.example",
-            "bouncedoc.earlier.1@northwind.example"
+            "bouncedoc.earlier.1@northwind.example",
+            "5c1e0a7b2d4f@MBX02.northwind.example"
         ]
     );
     assert_eq!(

@@ -112,7 +112,7 @@ async fn reply_and_package_arrive_whole() {
     );
     assert_eq!(
         m.in_reply_to().as_text(),
-        Some("bouncedoc.first.1@northwind.example")
+        Some("5c1e0a7b2d4f@MBX02.northwind.example")
     );
     assert_eq!(
         m.references()
@@ -120,8 +120,8 @@ async fn reply_and_package_arrive_whole() {
             .map(|l| l.to_vec())
             .unwrap_or_default(),
         vec![
-            "5c1e0a7b2d4f@MBX02.northwind.example",
-            "bouncedoc.first.1@northwind.example"
+            "bouncedoc.first.1@northwind.example",
+            "5c1e0a7b2d4f@MBX02.northwind.example"
         ]
     );
     assert!(m.body_text(0).is_some_and(|t| t.contains("What to do")));

@@ -114,16 +114,17 @@ fn common_headers(
     h.push_str(&header("Subject", &encode_unstructured(subject)));
     h.push_str(&header("Date", &rfc5322_date(ctx.now)));
     h.push_str(&header("Message-ID", &format!("<{message_id}>")));
-    let mut references: Vec<String> = Vec::new();
+    // References: the thread's earlier messages, then the message answered (the notice, or the
+    // user's command), which In-Reply-To names.
+    let mut references: Vec<String> = ctx
+        .thread
+        .iter()
+        .map(|i| sanitize(i))
+        .filter(|i| is_message_id(i))
+        .collect();
     if let Some(id) = ctx.notice_message_id.map(sanitize).filter(|i| is_message_id(i)) {
         references.push(id);
     }
-    references.extend(
-        ctx.thread
-            .iter()
-            .map(|i| sanitize(i))
-            .filter(|i| is_message_id(i)),
-    );
     if let Some(last) = references.last() {
         h.push_str(&header("In-Reply-To", &format!("<{last}>")));
         let refs: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
@@ -131,7 +132,11 @@ fn common_headers(
     }
     h.push_str("Auto-Submitted: auto-generated\r\n");
     h.push_str("X-Auto-Response-Suppress: All\r\n");
-    h.push_str(&format!("{}: {}\r\n", crate::commands::BOT_HEADER, env!("CARGO_PKG_VERSION")));
+    h.push_str(&format!(
+        "{}: {}\r\n",
+        crate::commands::BOT_HEADER,
+        env!("CARGO_PKG_VERSION")
+    ));
     h.push_str("MIME-Version: 1.0\r\n");
     Ok(h)
 }
@@ -373,11 +378,18 @@ pub fn user_reply(
 /// A short plain-text message to the user (a command's answer, a summary of what the rate
 /// limit held back), threaded like the others. `to` is the user or, for a summary of held
 /// packages, Support.
-pub fn short_message(ctx: &Context<'_>, to: &str, subject: &str, body: &str) -> Result<Outgoing, ComposeError> {
+pub fn short_message(
+    ctx: &Context<'_>,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<Outgoing, ComposeError> {
     let message_id = new_message_id(ctx.bot_address);
     let reply_to = if to == ctx.user { ctx.reply_to } else { ctx.user };
     let mut raw = common_headers(ctx, to, reply_to, subject, &message_id)?;
-    raw.push_str("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+    raw.push_str(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+    );
     let mut text = String::new();
     for paragraph in body.split('\n') {
         text.push_str(&wrap(&sanitize_multiline(paragraph), 78));

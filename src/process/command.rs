@@ -3,7 +3,7 @@
 //! Message-ID it recorded). Anything else is ignored and logged, with no answer. Auto-submitted
 //! and list mail is never answered.
 
-use super::{fingerprint, now, Answerer, Processed, FORWARD_ROLES, REPLY_ROLES};
+use super::{fingerprint, now, Answerer, Processed, REPLY_ROLES};
 use crate::commands::{self, Command};
 use crate::compose::{self, Outgoing};
 use crate::config::Escalation;
@@ -244,7 +244,8 @@ impl Answerer {
             );
         }
         let diagnosis = self.diagnoser.diagnose(n).await;
-        let v = verdict::decide(n, &diagnosis.findings);
+        // The package says it was asked for, whatever the verdict would have done.
+        let v = verdict::hold_forwarding(n, verdict::decide(n, &diagnosis.findings));
         let ctx = self.context(raw, command_id, &t.messages, now);
         let json = serde_json::json!({
             "notice": notice::ParseLine { file: "notice.eml", notice: n },
@@ -274,7 +275,8 @@ impl Answerer {
                 return Ok(Outcome::quiet("error"));
             }
         };
-        let (messages, held) = self.limit_command(vec![("package", package), ("command", confirmation)], n, &v, now)?;
+        let (messages, held) =
+            self.limit_command(vec![("package", package), ("command", confirmation)], n, &v, now)?;
         Ok(Outcome {
             outcome: if held.is_empty() { "answered" } else { "held" },
             messages,
@@ -316,7 +318,7 @@ impl Answerer {
             command_id,
             thread,
             "bouncedoc: commands",
-            "Reply to one of my messages with one word on the first line:\n\n  support  send the full report about that message to Support\n  recheck  check again now and tell me the result\n  mute     no more messages about that message\n  status   the delayed messages still open, with their verdicts\n  help     this list",
+            "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nstatus — the delayed messages still open, with their verdicts\nhelp — this list",
             now,
             "answered",
         )
@@ -341,7 +343,9 @@ impl Answerer {
             }
         };
         let name = self.mailbox.name.as_str();
-        let used = self.outbox.with_store(|s| s.sent_since(name, REPLY_ROLES, now - 3600))?;
+        let used = self
+            .outbox
+            .with_store(|s| s.sent_since(name, REPLY_ROLES, now - 3600))?;
         if used >= self.config.limits.replies_per_hour {
             return Ok(Outcome {
                 outcome: "held",
@@ -366,8 +370,7 @@ impl Answerer {
         n: &Notice,
         v: &verdict::Verdict,
         now: i64,
-    ) -> Result<(Vec<(&'static str, Outgoing)>, Vec<(&'static str, String)>), StoreError> {
-        let _ = FORWARD_ROLES;
+    ) -> Result<super::Limited, StoreError> {
         self.within_limits(messages, n, v, now)
     }
 }

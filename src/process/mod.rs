@@ -338,7 +338,11 @@ impl Answerer {
             .map(|(role, message)| Answer { role, message })
             .collect();
         if !held.is_empty() {
-            tracing::warn!(uid = pos.uid, held = held.len(), "hourly limit reached: held back, to be summarized later");
+            tracing::warn!(
+                uid = pos.uid,
+                held = held.len(),
+                "hourly limit reached: held back, to be summarized later"
+            );
         }
         let record = Record {
             thread: Some((&original, &recipient, &key, plan.state)),
@@ -396,6 +400,9 @@ impl Answerer {
     }
 }
 
+/// Composed messages with their roles, and what the limits held back (role, summary line).
+pub(crate) type Limited = (Vec<(&'static str, Outgoing)>, Vec<(&'static str, String)>);
+
 /// Roles that count against `limits.replies_per_hour` (messages to the user).
 pub const REPLY_ROLES: &[&str] = &["reply", "closing", "command", "summary"];
 /// Roles that count against `limits.forwards_per_hour` (messages to Support).
@@ -410,16 +417,24 @@ impl Answerer {
         n: &Notice,
         v: &Verdict,
         now: i64,
-    ) -> Result<(Vec<(&'static str, Outgoing)>, Vec<(&'static str, String)>), StoreError> {
+    ) -> Result<Limited, StoreError> {
         if messages.is_empty() {
             return Ok((messages, Vec::new()));
         }
         let name = self.mailbox.name.as_str();
         let since = now - 3600;
-        let mut replies = self.outbox.with_store(|s| s.sent_since(name, REPLY_ROLES, since))?;
-        let mut forwards = self.outbox.with_store(|s| s.sent_since(name, FORWARD_ROLES, since))?;
+        let mut replies = self
+            .outbox
+            .with_store(|s| s.sent_since(name, REPLY_ROLES, since))?;
+        let mut forwards = self
+            .outbox
+            .with_store(|s| s.sent_since(name, FORWARD_ROLES, since))?;
         let limits = self.config.limits;
-        let state = if n.kind == Kind::Failed { "Not delivered" } else { "Delayed" };
+        let state = if n.kind == Kind::Failed {
+            "Not delivered"
+        } else {
+            "Delayed"
+        };
         let mut kept = Vec::new();
         let mut held = Vec::new();
         for (role, m) in messages {
@@ -460,7 +475,11 @@ impl Answerer {
             if items.is_empty() {
                 continue;
             }
-            if self.outbox.with_store(|s| s.sent_since(name, roles, now - 3600))? >= limit {
+            if self
+                .outbox
+                .with_store(|s| s.sent_since(name, roles, now - 3600))?
+                >= limit
+            {
                 continue;
             }
             let ctx = self.context(&[], None, &[], now);

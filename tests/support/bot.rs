@@ -93,7 +93,11 @@ impl World {
     /// Writes a configuration for `mailboxes` (file `name.yaml`) and returns its path. The
     /// rate limits are set out of the way; [`World::config_with`] sets them.
     pub fn config(&self, name: &str, mailboxes: &[Mailbox]) -> PathBuf {
-        self.config_with(name, mailboxes, "limits: {replies_per_hour: 100000, forwards_per_hour: 100000}\n")
+        self.config_with(
+            name,
+            mailboxes,
+            "limits: {replies_per_hour: 100000, forwards_per_hour: 100000}\n",
+        )
     }
 
     /// As [`World::config`], with `global` YAML lines (e.g. `limits`) added at the top.

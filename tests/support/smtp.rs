@@ -49,6 +49,12 @@ pub fn send_mail(addr: SocketAddr, from: &str, to: &str, subject: &str) -> Strin
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nA test message from {from} to {to}.\r\n"
     );
 
+    send_raw(addr, from, to, &message);
+    message_id
+}
+
+/// Sends `message` (CRLF lines, no line starting with ".") from `from` to `to` over plain SMTP.
+pub fn send_raw(addr: SocketAddr, from: &str, to: &str, message: &str) {
     let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to SMTP at {addr}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -69,5 +75,4 @@ pub fn send_mail(addr: SocketAddr, from: &str, to: &str, subject: &str) -> Strin
     // The message has no line starting with "." to stuff.
     say(&format!("{message}."), "250");
     say("QUIT", "221");
-    message_id
 }

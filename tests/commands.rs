@@ -1,0 +1,437 @@
+//! Email commands end to end: the user's replies travel through the real Postfix into the real
+//! Dovecot INBOX the bot watches; the bot's answers come back the same way. Each command, each
+//! refusal, a forged notice, two bots that could feed each other, and the hourly limits.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::bot::{exchange_notice, from_bot, header, subject, text, Bot, Mailbox, World};
+use support::imap;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The bot's messages in `user`'s INBOX, once there are at least `n` (or after `within`).
+fn bot_messages(
+    rt: &tokio::runtime::Runtime,
+    w: &World,
+    user: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    loop {
+        let all = rt.block_on(imap::fetch_all(w.dovecot.imap, user));
+        let mine: Vec<Vec<u8>> = from_bot(&all).into_iter().cloned().collect();
+        if mine.len() >= n || start.elapsed() > within {
+            return mine;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The user's reply to `to` (a message of the bot) with `body`, sent through Postfix to
+/// alice's address (the Reply-To of the bot's messages). Returns its Message-ID.
+fn reply(w: &World, from: &str, to: &[u8], body: &str, extra: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let id = format!(
+        "cmd{}.{}@corp.test",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let parent = header(to, "Message-ID").unwrap_or_default();
+    let refs = header(to, "References").unwrap_or_default();
+    let message = format!(
+        "From: <{from}>\r\nTo: <alice@corp.test>\r\nSubject: Re: {}\r\nDate: Fri, 27 Nov 2026 12:00:00 +0000\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {parent}\r\nReferences: {refs} {parent}\r\nMIME-Version: 1.0\r\n{extra}\r\n{body}\r\n",
+        subject(to).replace(['\r', '\n'], " "),
+    );
+    support::smtp::send_raw(w.postfix.addr, from, "alice@corp.test", &message);
+    id
+}
+
+fn answer_to<'a>(all: &'a [Vec<u8>], command_id: &str) -> Option<&'a Vec<u8>> {
+    all.iter()
+        .find(|m| header(m, "In-Reply-To").as_deref() == Some(&format!("<{command_id}>")))
+}
+
+/// Waits until the bot answered `command_id`; returns that answer.
+fn wait_answer(rt: &tokio::runtime::Runtime, w: &World, user: &str, command_id: &str, bot: &Bot) -> Vec<u8> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        let all = bot_messages(rt, w, user, 0, Duration::ZERO);
+        if let Some(a) = answer_to(&all, command_id) {
+            return a.clone();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no answer to {command_id}\n{}", bot.log_text());
+}
+
+fn start(tag: &str, mailbox: Mailbox, global: &str) -> (World, tokio::runtime::Runtime, Bot) {
+    let w = World::start(tag);
+    let rt = runtime();
+    let config = w.config_with(tag, &[mailbox], global);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert!(
+        bot.wait_log("watching", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    (w, rt, bot)
+}
+
+const HIGH: &str = "limits: {replies_per_hour: 1000, forwards_per_hour: 1000}\n";
+
+#[test]
+fn every_command_works_from_the_user() {
+    let (w, rt, bot) = start("cmds", Mailbox::idle("alice"), HIGH);
+    // An all-clear delay: the answer plus a package to Support.
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@partner.test",
+        "orig-c@corp.test",
+        "nc@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    assert_eq!(
+        bot_messages(&rt, &w, "support", 1, Duration::from_secs(15)).len(),
+        1
+    );
+
+    // recheck: diagnosed again, answered in the thread.
+    let id = reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "Recheck\r\n\r\nOn Fri, bouncedoc wrote:\r\n> Delayed",
+        "",
+    );
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(
+        subject(&a).starts_with("Delayed: Quarterly figures → bob@partner.test"),
+        "{}",
+        subject(&a)
+    );
+    assert!(header(&a, "References")
+        .unwrap_or_default()
+        .contains(&header(&first, "Message-ID").unwrap_or_default()));
+
+    // support: the package already went with the first answer.
+    let id = reply(&w, "alice@corp.test", &first, "support", "");
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(subject(&a).starts_with("Already with Support"), "{}", subject(&a));
+
+    // status: the open delayed messages, with verdict and time left.
+    let id = reply(&w, "alice@corp.test", &first, "STATUS", "");
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(subject(&a).starts_with("Status: 1 open"), "{}", subject(&a));
+    let t = text(&a);
+    assert!(
+        t.contains("Quarterly figures → bob@partner.test") && t.contains("unexplained"),
+        "{t}"
+    );
+
+    // help, and anything unknown, get the list of commands; an HTML-only reply is read too.
+    let id = reply(&w, "alice@corp.test", &first, "thanks a lot", "");
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(text(&a).contains("recheck — check again now"), "{}", text(&a));
+    let id = reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "<html><body><div>help</div><div id=\"divRplyFwdMsg\"><b>From:</b> bouncedoc</div></body></html>",
+        "Content-Type: text/html; charset=utf-8\r\n",
+    );
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert_eq!(subject(&a), "bouncedoc: commands");
+
+    // mute: confirmed; then the final failure of that message brings no closing message.
+    let id = reply(&w, "alice@corp.test", &first, "mute", "");
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(subject(&a).starts_with("Muted:"), "{}", subject(&a));
+    let before = bot_messages(&rt, &w, "alice", 0, Duration::ZERO).len();
+    let fail = exchange_notice(
+        "alice@corp.test",
+        "bob@partner.test",
+        "orig-c@corp.test",
+        "nc2@corp.test",
+        true,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &fail));
+    assert!(
+        bot.wait_log("outcome=\"muted\"", 1, Duration::from_secs(15)),
+        "{}",
+        bot.log_text()
+    );
+    assert_eq!(bot_messages(&rt, &w, "alice", 0, Duration::ZERO).len(), before);
+}
+
+#[test]
+fn support_sends_the_package_on_request_with_escalation_ask_and_never_refuses() {
+    let mut m = Mailbox::idle("alice");
+    m.extra = "    escalation: ask\n".into();
+    let (w, rt, bot) = start("ask", m, HIGH);
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@partner.test",
+        "orig-a@corp.test",
+        "na@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    assert!(text(&first).contains("Reply \"support\""), "{}", text(&first));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        bot_messages(&rt, &w, "support", 0, Duration::ZERO).is_empty(),
+        "ask: nothing forwarded on its own"
+    );
+    let id = reply(&w, "alice@corp.test", &first, "support", "");
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(subject(&a).starts_with("Sent to Support"), "{}", subject(&a));
+    let package = bot_messages(&rt, &w, "support", 1, Duration::from_secs(15));
+    assert_eq!(package.len(), 1);
+    assert!(String::from_utf8_lossy(&package[0]).contains("Content-Type: message/rfc822"));
+    assert!(
+        text(&package[0]).contains("Sent to Support on request"),
+        "{}",
+        text(&package[0])
+    );
+
+    // escalation: never.
+    let mut m = Mailbox::idle("alice");
+    m.extra = "    escalation: never\n".into();
+    let (w, rt, bot) = start("never", m, HIGH);
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@partner.test",
+        "orig-v@corp.test",
+        "nv@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    let id = reply(&w, "alice@corp.test", &first, "support", "");
+    let a = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(text(&a).contains("turned off"), "{}", text(&a));
+    assert!(bot_messages(&rt, &w, "support", 0, Duration::ZERO).is_empty());
+}
+
+#[test]
+fn commands_that_do_not_count_get_no_answer() {
+    let (w, rt, bot) = start("refuse", Mailbox::idle("alice"), HIGH);
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-r@corp.test",
+        "nr@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    // Someone else; a reply to nothing the bot sent; auto-submitted; list mail; bulk.
+    reply(&w, "mallory@corp.test", &first, "support", "");
+    let mut stranger = first.clone();
+    let fake = String::from_utf8_lossy(&stranger).replace(
+        &header(&first, "Message-ID").unwrap_or_default(),
+        "<not-from-the-bot@corp.test>",
+    );
+    stranger = fake.into_bytes();
+    reply(&w, "alice@corp.test", &stranger, "status", "");
+    reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "status",
+        "Auto-Submitted: auto-replied\r\n",
+    );
+    reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "status",
+        "List-Id: <team.corp.test>\r\n",
+    );
+    reply(&w, "alice@corp.test", &first, "status", "Precedence: bulk\r\n");
+    // A last, valid command shows the others were all looked at before it.
+    let id = reply(&w, "alice@corp.test", &first, "help", "");
+    wait_answer(&rt, &w, "alice", &id, &bot);
+    std::thread::sleep(Duration::from_millis(500));
+    let all = bot_messages(&rt, &w, "alice", 0, Duration::ZERO);
+    assert_eq!(
+        all.len(),
+        2,
+        "only the first answer and the help: {:?}",
+        all.iter().map(|m| subject(m)).collect::<Vec<_>>()
+    );
+    let log = bot.log_text();
+    assert!(log.contains("someone other than the mailbox's user"), "{log}");
+    assert_eq!(
+        log.matches("a reply that must not be answered").count(),
+        3,
+        "{log}"
+    );
+    // The log names why; Postfix saw mail only for alice and support.
+    assert!(
+        !w.postfix.log().contains("to=<mallory@corp.test>"),
+        "{}",
+        w.postfix.log()
+    );
+}
+
+#[test]
+fn a_forged_notice_naming_outside_addresses_sends_nothing_there() {
+    let (w, rt, bot) = start("forged", Mailbox::idle("alice"), HIGH);
+    let forged = "From: \"Mail Delivery\" <mailer-daemon@evil.test>\r\nTo: victim@elsewhere.test, alice@corp.test\r\nCc: cc-victim@elsewhere.test\r\nReply-To: attacker@evil.test\r\nSubject: Delivery delayed: invoice\r\nMessage-ID: <forged@evil.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nDelivery is delayed to these recipients or groups:\r\n\r\ntarget@elsewhere.test\r\n\r\n--F\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.evil.test\r\n\r\nFinal-Recipient: rfc822; target@elsewhere.test\r\nAction: delayed\r\nStatus: 4.4.7\r\n\r\n--F\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: victim@elsewhere.test\r\nTo: target@elsewhere.test\r\nReply-To: attacker@evil.test\r\nSubject: invoice\r\nMessage-ID: <o@elsewhere.test>\r\n\r\n--F--\r\n";
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", forged.as_bytes()));
+    let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15));
+    assert_eq!(replies.len(), 1, "{}", bot.log_text());
+    assert_eq!(header(&replies[0], "To").as_deref(), Some("<alice@corp.test>"));
+    std::thread::sleep(Duration::from_millis(500));
+    let log = w.postfix.log();
+    let recipients: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("to=<").nth(1))
+        .filter_map(|r| r.split('>').next())
+        .collect();
+    assert!(!recipients.is_empty(), "{log}");
+    assert!(
+        recipients
+            .iter()
+            .all(|r| ["alice@corp.test", "support@corp.test"].contains(r)),
+        "the bot wrote to {recipients:?}"
+    );
+}
+
+#[test]
+fn two_bots_whose_answers_could_feed_each_other_stay_quiet() {
+    // Bot 1 watches alice's INBOX for alice; bot 2 (another process, another identity) watches
+    // the same INBOX and answers bea. Each one's answers are mail the other one sees.
+    let (w, rt, bot1) = start("feed", Mailbox::idle("alice"), HIGH);
+    let mut shadow = Mailbox::idle("alice");
+    shadow.name = "alice".into();
+    let config2 = w.config_with("feed2", &[shadow], HIGH);
+    let text2 = std::fs::read_to_string(&config2)
+        .expect("read")
+        .replace("bouncedoc@corp.test", "otherbot@corp.test")
+        .replace("user: alice@corp.test", "user: bea@corp.test")
+        .replace("state_dir: ", "state_dir: /tmp/bouncedoc-second-bot-");
+    std::fs::write(&config2, text2).expect("write");
+    let bot2 = Bot::start(&config2, &w.dir.join("bot2.log"));
+    assert!(
+        bot2.wait_log("watching", 1, Duration::from_secs(10)),
+        "{}",
+        bot2.log_text()
+    );
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-f@corp.test",
+        "nf@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).len(),
+        1
+    );
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        let bea = rt.block_on(imap::fetch_all(w.dovecot.imap, "bea"));
+        if !bea.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both answered once; then, for 3 s, nothing more.
+    std::thread::sleep(Duration::from_secs(3));
+    let alice = rt.block_on(imap::fetch_all(w.dovecot.imap, "alice"));
+    let bea = rt.block_on(imap::fetch_all(w.dovecot.imap, "bea"));
+    assert_eq!(
+        from_bot(&alice).len(),
+        1,
+        "{}\n{}",
+        bot1.log_text(),
+        bot2.log_text()
+    );
+    assert_eq!(bea.len(), 1, "{}\n{}", bot1.log_text(), bot2.log_text());
+    assert_eq!(alice.len(), 2, "the notice and one answer");
+    let _ = std::fs::remove_dir_all(format!(
+        "/tmp/bouncedoc-second-bot-{}",
+        w.dir.join("state").display()
+    ));
+}
+
+#[test]
+fn the_hourly_limit_holds_answers_back_and_summarizes_them_later() {
+    let limits = "limits: {replies_per_hour: 2, forwards_per_hour: 1}\n";
+    let (w, rt, bot) = start("limit", Mailbox::idle("alice"), limits);
+    // Four all-clear notices: 2 replies and 1 package go out; the rest is held, not dropped.
+    for i in 0..4 {
+        let n = exchange_notice(
+            "alice@corp.test",
+            &format!("r{i}@partner.test"),
+            &format!("orig-l{i}@corp.test"),
+            &format!("nl{i}@corp.test"),
+            false,
+        );
+        rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    }
+    assert!(
+        bot.wait_log("notice processed", 4, Duration::from_secs(15)),
+        "{}",
+        bot.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 0, Duration::ZERO).len(),
+        2,
+        "{}",
+        bot.log_text()
+    );
+    assert_eq!(bot_messages(&rt, &w, "support", 0, Duration::ZERO).len(), 1);
+    assert_eq!(bot.log_count("hourly limit reached"), 3, "{}", bot.log_text());
+    // An hour passes (the record of what was sent ages), and the next wake-up summarizes.
+    let db = rusqlite::Connection::open(w.dir.join("state/bouncedoc.sqlite")).expect("state");
+    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    db.execute("UPDATE sent SET created = created - 3601", [])
+        .expect("age");
+    rt.block_on(imap::append(
+        w.dovecot.imap,
+        "alice",
+        "INBOX",
+        b"Subject: wake up\r\n\r\nx\r\n",
+    ));
+    let alice = bot_messages(&rt, &w, "alice", 3, Duration::from_secs(15));
+    let summary = alice
+        .iter()
+        .find(|m| subject(m).contains("more notices while the hourly limit was reached"))
+        .unwrap_or_else(|| panic!("no summary\n{}", bot.log_text()));
+    assert!(
+        subject(summary).starts_with("bouncedoc: 2 more notices"),
+        "{}",
+        subject(summary)
+    );
+    let t = text(summary);
+    assert!(
+        t.contains("r2@partner.test") && t.contains("r3@partner.test"),
+        "{t}"
+    );
+    let support = bot_messages(&rt, &w, "support", 2, Duration::from_secs(15));
+    let held = support
+        .iter()
+        .find(|m| subject(m).contains("held by the hourly limit"))
+        .unwrap_or_else(|| panic!("no Support summary\n{}", bot.log_text()));
+    assert!(
+        subject(held).starts_with("[bouncedoc] 3 reports for alice@corp.test"),
+        "{}",
+        subject(held)
+    );
+}
