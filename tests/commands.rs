@@ -260,6 +260,16 @@ fn commands_that_do_not_count_get_no_answer() {
         "List-Id: <team.corp.test>\r\n",
     );
     reply(&w, "alice@corp.test", &first, "status", "Precedence: bulk\r\n");
+    // A bounce of the bot's own answer (its original is the bot's message): never answered.
+    let bot_id = header(&first, "Message-ID").unwrap_or_default();
+    let bounce = exchange_notice(
+        "alice@corp.test",
+        "alice@corp.test",
+        bot_id.trim_matches(['<', '>']),
+        "bounce-of-bot@corp.test",
+        true,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &bounce));
     // A last, valid command shows the others were all looked at before it.
     let id = reply(&w, "alice@corp.test", &first, "help", "");
     wait_answer(&rt, &w, "alice", &id, &bot);
@@ -273,6 +283,8 @@ fn commands_that_do_not_count_get_no_answer() {
     );
     let log = bot.log_text();
     assert!(log.contains("someone other than the mailbox's user"), "{log}");
+    assert!(log.contains("a command-like reply to nothing the bot sent"), "{log}");
+    assert!(log.contains("a notice about the bot's own message; recorded, not answered"), "{log}");
     assert_eq!(
         log.matches("a reply that must not be answered").count(),
         3,

@@ -65,7 +65,11 @@ impl Answerer {
         let name = self.mailbox.name.as_str();
         let user = self.mailbox.user.address.as_str();
         let Some(target) = self.outbox.with_store(|s| s.replied_to(name, user, &refs))? else {
-            // A reply, but not to anything the bot sent to this user: ordinary mail.
+            // A reply, but not to anything the bot sent to this user: ordinary mail. One that
+            // reads like a command is worth a line: someone may be trying.
+            if !matches!(commands::parse(raw), Command::Unknown(_) | Command::Help) {
+                tracing::info!(uid, "a command-like reply to nothing the bot sent to this user: ignored, not answered");
+            }
             return Ok(Processed::NotANotice);
         };
         let fp = fingerprint(envelope, raw);
