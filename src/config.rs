@@ -168,23 +168,53 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// Reads the secret now. The error says where it failed, never what the secret is.
     pub fn resolve(&self) -> Result<String, String> {
+        self.resolve_within(SECRET_COMMAND_TIMEOUT)
+    }
+
+    /// As [`Secret::resolve`], giving a `password_command` at most `timeout`.
+    pub fn resolve_within(&self, timeout: std::time::Duration) -> Result<String, String> {
         match self {
             Secret::Plain(p) => Ok(p.clone()),
             Secret::File(path) => std::fs::read_to_string(path)
                 .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
                 .map_err(|e| format!("password_file {}: {e}", path.display())),
             Secret::Command(cmd) => {
-                let out = std::process::Command::new("sh")
+                use std::io::Read;
+                let mut child = std::process::Command::new("sh")
                     .arg("-c")
                     .arg(cmd)
                     .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::null())
-                    .output()
+                    .spawn()
                     .map_err(|e| format!("password_command: cannot run it: {e}"))?;
-                if !out.status.success() {
-                    return Err(format!("password_command exited with {}", out.status));
+                // A helper waiting for a passphrase prompt must not hang the daemon.
+                let start = std::time::Instant::now();
+                let status = loop {
+                    match child.try_wait() {
+                        Ok(Some(status)) => break status,
+                        Ok(None) if start.elapsed() < timeout => {
+                            std::thread::sleep(std::time::Duration::from_millis(20))
+                        }
+                        Ok(None) => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return Err(format!(
+                                "password_command gave no answer within {} ms; stopped",
+                                timeout.as_millis()
+                            ));
+                        }
+                        Err(e) => return Err(format!("password_command: {e}")),
+                    }
+                };
+                if !status.success() {
+                    return Err(format!("password_command exited with {status}"));
                 }
-                Ok(String::from_utf8_lossy(&out.stdout)
+                let mut out = Vec::new();
+                if let Some(mut stdout) = child.stdout.take() {
+                    let _ = stdout.read_to_end(&mut out);
+                }
+                Ok(String::from_utf8_lossy(&out)
                     .lines()
                     .next()
                     .unwrap_or("")
@@ -194,6 +224,9 @@ impl Secret {
         }
     }
 }
+
+/// How long a `password_command` may take.
+pub const SECRET_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How a server is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -1026,6 +1059,29 @@ mod tests {
         assert_eq!(key, "from");
         let (line, key, _) = Config::parse("log_level: loud\n").unwrap_err();
         assert_eq!((line, key.as_str()), (1, "log_level"));
+    }
+
+    #[test]
+    fn password_sources_resolve_and_a_hanging_command_is_stopped() {
+        let ms = std::time::Duration::from_millis(300);
+        assert_eq!(
+            Secret::Command("printf 'pw\\nrest'".into())
+                .resolve_within(ms)
+                .as_deref(),
+            Ok("pw")
+        );
+        let start = std::time::Instant::now();
+        let e = Secret::Command("sleep 30".into()).resolve_within(ms).unwrap_err();
+        assert!(e.contains("no answer within 300 ms"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert!(Secret::Command("exit 3".into())
+            .resolve()
+            .unwrap_err()
+            .contains("exited"));
+        assert!(Secret::Env("BOUNCEDOC_SURELY_UNSET".into())
+            .resolve()
+            .unwrap_err()
+            .contains("not set"));
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub const STOP_WITHIN: Duration = Duration::from_secs(10);
 const WATCHERS_WITHIN: Duration = Duration::from_secs(7);
 /// And the outbox's last delivery pass.
 const OUTBOX_WITHIN: Duration = Duration::from_secs(2);
+/// How long a reload waits for a changed sender to finish before starting its successor.
+const SENDER_RESTART_WITHIN: Duration = Duration::from_secs(10);
+/// How often watcher tasks are checked (one that ended on its own is restarted).
+const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -226,7 +230,23 @@ impl Daemon {
             .filter(|(via, s)| wanted.get(*via) != Some(&s.smtp))
             .map(|(via, _)| via.clone())
             .collect();
-        self.stop_senders(&stale, Duration::from_secs(35)).await;
+        self.stop_senders(&stale, SENDER_RESTART_WITHIN).await;
+        // A mailbox that lost its own SMTP server (removed, renamed, now using the global one)
+        // leaves its queue to the global sender rather than stranded.
+        for via in stale.iter().filter(|v| !v.is_empty() && !wanted.contains_key(*v)) {
+            let moved = if wanted.contains_key("") {
+                self.outbox.with_store(|s| s.reassign(via, "")).unwrap_or(0)
+            } else {
+                0
+            };
+            let left = self.outbox.with_store(|s| s.queued(via)).unwrap_or(0);
+            if moved > 0 {
+                tracing::info!(from = %via_label(via), moved, "queued answers handed to the global SMTP server");
+            }
+            if left > 0 {
+                tracing::warn!(from = %via_label(via), left, "queued answers have no SMTP server any more; they wait until one is configured");
+            }
+        }
         for (via, smtp) in wanted {
             if !self.senders.contains_key(&via) {
                 self.start_sender(via, smtp).await;
@@ -288,6 +308,21 @@ impl Daemon {
         sd_notify("READY=1");
     }
 
+    /// Restarts any watcher that ended without being asked to (a bug, a panic): one mailbox
+    /// must never stay unwatched.
+    fn supervise(&mut self) {
+        let ended: Vec<MailboxConfig> = self
+            .watchers
+            .values()
+            .filter(|w| w.handle.is_finished() && !*w.stop.borrow())
+            .map(|w| w.config.clone())
+            .collect();
+        for m in ended {
+            tracing::error!(mailbox = %m.name, "watcher ended unexpectedly; restarting it");
+            self.start_watcher(&m);
+        }
+    }
+
     async fn shutdown(&mut self) {
         sd_notify("STOPPING=1");
         tracing::info!("stopping: finishing the current notices");
@@ -341,11 +376,23 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         .filter(|us| *us > 0)
         .map(|us| Duration::from_micros(us / 2));
     let mut tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    let mut supervise = tokio::time::interval(SUPERVISE_EVERY);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => d.reload().await,
+            _ = hup.recv() => {
+                // A stop asked for during a reload wins; the reload is cut short.
+                let stop = tokio::select! {
+                    _ = d.reload() => false,
+                    _ = term.recv() => true,
+                    _ = int.recv() => true,
+                };
+                if stop {
+                    break;
+                }
+            }
+            _ = supervise.tick() => d.supervise(),
             _ = tick.tick() => {
                 if watchdog.is_some() {
                     sd_notify("WATCHDOG=1");

@@ -50,8 +50,10 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN via TEXT NOT NULL DEFAULT '';
     CREATE TABLE cursor (
         mailbox TEXT PRIMARY KEY,
+        identity TEXT NOT NULL,
         uidvalidity INTEGER NOT NULL,
         last_uid INTEGER NOT NULL,
+        rescan INTEGER NOT NULL DEFAULT 0,
         since INTEGER NOT NULL
     );
     CREATE TABLE thread (
@@ -129,6 +131,8 @@ pub struct Cursor {
     pub uidvalidity: u32,
     /// The highest UID processed.
     pub last_uid: u32,
+    /// A rescan after a UIDVALIDITY change is under way (it looks back only to `since`).
+    pub rescan: bool,
 }
 
 /// A conversation about one original message and recipient, as stored.
@@ -455,12 +459,13 @@ impl Store {
     pub fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>, StoreError> {
         self.conn
             .query_row(
-                "SELECT uidvalidity, last_uid FROM cursor WHERE mailbox = ?1",
+                "SELECT uidvalidity, last_uid, rescan FROM cursor WHERE mailbox = ?1",
                 params![mailbox],
                 |r| {
                     Ok(Cursor {
                         uidvalidity: r.get(0)?,
                         last_uid: r.get(1)?,
+                        rescan: r.get(2)?,
                     })
                 },
             )
@@ -468,16 +473,73 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Sets a mailbox's cursor (after messages that are not notices, or a new UIDVALIDITY).
+    /// Sets a mailbox's cursor (a new UIDVALIDITY: the watch keeps its start date).
     pub fn set_cursor(&self, mailbox: &str, c: Cursor) -> Result<(), StoreError> {
-        set_cursor(&self.conn, mailbox, c).map_err(|e| self.err(e))
+        self.conn
+            .execute(
+                "UPDATE cursor SET uidvalidity = ?2, last_uid = ?3, rescan = ?4 WHERE mailbox = ?1",
+                params![mailbox, c.uidvalidity, c.last_uid, c.rescan],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Starts a mailbox's cursor afresh: a first start, or a different server, account or
+    /// folder (`identity`) than the cursor was kept for. The watch's start date is now.
+    pub fn start_cursor(&self, mailbox: &str, identity: &str, c: Cursor) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO cursor (mailbox, identity, uidvalidity, last_uid, rescan, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![mailbox, identity, c.uidvalidity, c.last_uid, c.rescan, now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Which server, account and folder a mailbox's cursor was kept for.
+    pub fn cursor_identity(&self, mailbox: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT identity FROM cursor WHERE mailbox = ?1",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Hands the queued messages of a sender that is gone (`from`) to another (`to`).
+    /// Returns how many.
+    pub fn reassign(&self, from: &str, to: &str) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET via = ?2 WHERE via = ?1 AND state = 'queued'",
+                params![from, to],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many messages wait in the queue of sender `via`.
+    pub fn queued(&self, via: &str) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE via = ?1 AND state = 'queued'",
+                params![via],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// Moves a mailbox's cursor forward (never back) within the same UIDVALIDITY.
     pub fn set_cursor_forward(&self, mailbox: &str, c: Cursor) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE cursor SET last_uid = MAX(last_uid, ?3) WHERE mailbox = ?1 AND uidvalidity = ?2",
+                "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = rescan AND ?3 = 0
+                 WHERE mailbox = ?1 AND uidvalidity = ?2",
                 params![mailbox, c.uidvalidity, c.last_uid],
             )
             .map(|_| ())
@@ -621,24 +683,9 @@ impl Store {
             return Ok(notice_id);
         }
         // The cursor never moves back.
-        let current: Option<(u32, u32)> = tx
-            .query_row(
-                "SELECT uidvalidity, last_uid FROM cursor WHERE mailbox = ?1",
-                params![r.mailbox],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let last = match current {
-            Some((v, last)) if v == r.uidvalidity => last.max(r.uid),
-            _ => r.uid,
-        };
-        set_cursor(
-            &tx,
-            r.mailbox,
-            Cursor {
-                uidvalidity: r.uidvalidity,
-                last_uid: last,
-            },
+        tx.execute(
+            "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = 0 WHERE mailbox = ?1 AND uidvalidity = ?2",
+            params![r.mailbox, r.uidvalidity, r.uid],
         )?;
         tx.commit()?;
         Ok(notice_id)
@@ -906,7 +953,7 @@ impl Store {
             queue(&tx, c.mailbox, c.thread_id, None, c.answers, c.via, c.now)?;
             hold(&tx, c.mailbox, c.held, c.now)?;
             tx.execute(
-                "UPDATE cursor SET last_uid = MAX(last_uid, ?3) WHERE mailbox = ?1 AND uidvalidity = ?2",
+                "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = 0 WHERE mailbox = ?1 AND uidvalidity = ?2",
                 params![c.mailbox, c.uidvalidity, c.uid],
             )?;
             tx.commit()
@@ -983,18 +1030,6 @@ fn hold(tx: &Connection, mailbox: &str, held: &[(&str, String)], now: i64) -> Re
     Ok(())
 }
 
-fn set_cursor(conn: &Connection, mailbox: &str, c: Cursor) -> Result<(), rusqlite::Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    conn.execute(
-        "INSERT INTO cursor (mailbox, uidvalidity, last_uid, since) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
-        params![mailbox, c.uidvalidity, c.last_uid, now],
-    )
-    .map(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1033,14 +1068,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bouncedoc-store-rec-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let s = Store::open(&dir).unwrap();
-        s.set_cursor(
-            "alice",
-            Cursor {
-                uidvalidity: 7,
-                last_uid: 3,
-            },
-        )
-        .unwrap();
+        let c = Cursor {
+            uidvalidity: 7,
+            last_uid: 3,
+            rescan: true,
+        };
+        s.start_cursor("alice", "u@h:993/INBOX", c).unwrap();
         let reply = crate::compose::Outgoing {
             message_id: "r1@bot".into(),
             from: "bot@x".into(),
@@ -1075,12 +1108,18 @@ mod tests {
         s.record(&record).unwrap();
         assert!(s.seen("alice", "mid:n1@x").unwrap());
         assert!(s.is_ours("r1@bot").unwrap());
+        // Progress ends a rescan.
         assert_eq!(
             s.cursor("alice").unwrap(),
             Some(Cursor {
-                uidvalidity: 7,
-                last_uid: 5
+                last_uid: 5,
+                rescan: false,
+                ..c
             })
+        );
+        assert_eq!(
+            s.cursor_identity("alice").unwrap().as_deref(),
+            Some("u@h:993/INBOX")
         );
         assert_eq!(s.due(100, 10, "").unwrap().len(), 1);
         let t = s.thread("alice", "mid:o1@x", "bob@y").unwrap().unwrap();
@@ -1098,14 +1137,8 @@ mod tests {
             ..record.clone()
         };
         s.record(&older).unwrap();
-        s.set_cursor_forward(
-            "alice",
-            Cursor {
-                uidvalidity: 7,
-                last_uid: 4,
-            },
-        )
-        .unwrap();
+        s.set_cursor_forward("alice", Cursor { last_uid: 4, ..c })
+            .unwrap();
         assert_eq!(s.cursor("alice").unwrap().unwrap().last_uid, 5);
         let h = s.history(Some("alice"), 10).unwrap();
         assert_eq!(h.len(), 2);

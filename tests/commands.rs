@@ -283,8 +283,14 @@ fn commands_that_do_not_count_get_no_answer() {
     );
     let log = bot.log_text();
     assert!(log.contains("someone other than the mailbox's user"), "{log}");
-    assert!(log.contains("a command-like reply to nothing the bot sent"), "{log}");
-    assert!(log.contains("a notice about the bot's own message; recorded, not answered"), "{log}");
+    assert!(
+        log.contains("a command-like reply to nothing the bot sent"),
+        "{log}"
+    );
+    assert!(
+        log.contains("a notice about the bot's own message; recorded, not answered"),
+        "{log}"
+    );
     assert_eq!(
         log.matches("a reply that must not be answered").count(),
         3,
@@ -402,12 +408,19 @@ fn the_hourly_limit_holds_answers_back_and_summarizes_them_later() {
         bot.log_text()
     );
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(
-        bot_messages(&rt, &w, "alice", 0, Duration::ZERO).len(),
-        2,
+    let replies = bot_messages(&rt, &w, "alice", 0, Duration::ZERO);
+    assert_eq!(replies.len(), 2, "{}", bot.log_text());
+    // The second reply's package was held: it must not claim one went, and invites "support".
+    let second = replies
+        .iter()
+        .find(|m| subject(m).contains("r1@partner.test"))
+        .expect("the second reply");
+    assert!(
+        !text(second).contains("has been sent to Support"),
         "{}",
-        bot.log_text()
+        text(second)
     );
+    assert!(text(second).contains("Reply \"support\""), "{}", text(second));
     assert_eq!(bot_messages(&rt, &w, "support", 0, Duration::ZERO).len(), 1);
     assert_eq!(bot.log_count("hourly limit reached"), 3, "{}", bot.log_text());
     // An hour passes (the record of what was sent ages), and the next wake-up summarizes.

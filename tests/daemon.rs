@@ -709,6 +709,41 @@ fn sighup_reloads_mailboxes_without_dropping_the_others() {
         "{}",
         bot.log_text()
     );
+    // bea now watches another folder: its cursor starts afresh there (regression: the cursor
+    // was kept by mailbox name only, so the old UIDs decided what was new in the new folder).
+    let old = exchange_notice(
+        "bea@corp.test",
+        "old@gone.test",
+        "orig-b3@corp.test",
+        "nb3@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "bea", "Bounces", &old));
+    let mut moved = Mailbox::idle("bea");
+    moved.extra = "    folder: Bounces\n".into();
+    w.config("hup", &[moved]);
+    bot.signal("HUP");
+    assert!(
+        bot.wait_log("starting afresh", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    let new = exchange_notice(
+        "bea@corp.test",
+        "new@gone.test",
+        "orig-b4@corp.test",
+        "nb4@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "bea", "Bounces", &new));
+    let all = bot_messages(&rt, &w, "bea", 3, Duration::from_secs(15));
+    assert_eq!(all.len(), 3, "{}", bot.log_text());
+    assert!(all
+        .iter()
+        .any(|m| header(m, "In-Reply-To").as_deref() == Some("<nb4@corp.test>")));
+    assert!(!all
+        .iter()
+        .any(|m| header(m, "In-Reply-To").as_deref() == Some("<nb3@corp.test>")));
 }
 
 #[test]
@@ -1015,4 +1050,35 @@ fn inconclusive_dns_sends_nothing_yet_and_is_kept_for_a_recheck() {
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one json line");
     assert_eq!(line["outcome"], "recheck");
     assert_eq!(line["verdict"], "recheck/dns_inconclusive");
+}
+
+/// Regression: on a first start in an empty folder, the cursor (UIDNEXT - 1 = 0) was read as
+/// "rescan SINCE today", so a first message with an older arrival date was never looked at.
+#[test]
+fn a_backdated_first_message_in_an_empty_folder_is_news() {
+    let w = World::start("backdated");
+    let rt = runtime();
+    let config = w.config("backdated", &[Mailbox::idle("alice")]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert!(
+        bot.wait_log("watching", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    let backdated = exchange_notice(
+        "alice@corp.test",
+        "eve@gone.test",
+        "orig-bd@corp.test",
+        "nbd@corp.test",
+        false,
+    );
+    rt.block_on(async {
+        let mut s = imap::login(w.dovecot.imap, "alice").await;
+        s.append("INBOX", None, Some("\"01-Jan-2020 00:00:00 +0000\""), &backdated)
+            .await
+            .expect("append");
+        let _ = s.logout().await;
+    });
+    let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15));
+    assert_eq!(replies.len(), 1, "{}", bot.log_text());
 }

@@ -50,7 +50,10 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    match runtime.block_on(bouncedoc::daemon::run(path, config)) {
+    let result = runtime.block_on(bouncedoc::daemon::run(path, config));
+    // A blocking helper still running (a password_command) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             tracing::error!(error = %e, "cannot run");

@@ -68,7 +68,10 @@ impl Answerer {
             // A reply, but not to anything the bot sent to this user: ordinary mail. One that
             // reads like a command is worth a line: someone may be trying.
             if !matches!(commands::parse(raw), Command::Unknown(_) | Command::Help) {
-                tracing::info!(uid, "a command-like reply to nothing the bot sent to this user: ignored, not answered");
+                tracing::info!(
+                    uid,
+                    "a command-like reply to nothing the bot sent to this user: ignored, not answered"
+                );
             }
             return Ok(Processed::NotANotice);
         };
@@ -184,7 +187,14 @@ impl Answerer {
     ) -> Result<Outcome, StoreError> {
         let diagnosis = self.diagnoser.diagnose(n).await;
         let v = verdict::decide(n, &diagnosis.findings);
+        let mut held = Vec::new();
         let v = match self.mailbox.escalation {
+            Escalation::Auto
+                if v.action == Action::ForwardSupport && !t.package_sent && !self.forward_allowed(now)? =>
+            {
+                held.push(("package", self.held_line(n, &v)));
+                verdict::hold_forwarding(n, v)
+            }
             Escalation::Auto => v,
             _ => verdict::hold_forwarding(n, v),
         };
@@ -208,7 +218,8 @@ impl Answerer {
                 Err(e) => tracing::error!(error = %e, "cannot compose the package"),
             }
         }
-        let (messages, held) = self.limit_command(messages, n, &v, now)?;
+        let (messages, more) = self.limit_command(messages, n, &v, now)?;
+        held.extend(more);
         Ok(Outcome {
             outcome: if held.is_empty() { "answered" } else { "held" },
             messages,
@@ -246,6 +257,22 @@ impl Answerer {
                 now,
                 "answered",
             );
+        }
+        if !self.forward_allowed(now)? {
+            let mut o = self.answer(
+                command_id,
+                &t.messages,
+                &format!("Held: {subject}"),
+                &format!(
+                    "This mailbox reached its limit of {} reports to Support this hour, so this one was not sent. It is listed to Support in one summary; reply \"support\" again later to send the full report.",
+                    self.config.limits.forwards_per_hour
+                ),
+                now,
+                "held",
+            )?;
+            o.held
+                .push(("package", format!("requested by the user: {subject}")));
+            return Ok(o);
         }
         let diagnosis = self.diagnoser.diagnose(n).await;
         // The package says it was asked for, whatever the verdict would have done.

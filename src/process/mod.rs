@@ -283,6 +283,7 @@ impl Answerer {
         let recipients = recipients_of(n);
         let subject = n.original.as_ref().and_then(|o| o.subject.as_deref());
         let key = conversation::verdict_key(&v);
+        let summary = v.summary.clone();
         let base = Record {
             mailbox: &self.mailbox.name,
             uidvalidity: pos.uidvalidity,
@@ -294,7 +295,7 @@ impl Answerer {
             subject,
             thread: None,
             verdict: Some(&key),
-            summary: Some(&v.summary),
+            summary: Some(&summary),
             outcome: "recheck",
             raw,
             pending: None,
@@ -323,7 +324,17 @@ impl Answerer {
         let thread = self
             .outbox
             .with_store(|s| s.thread(name, &original, &recipient))?;
-        let plan = conversation::plan(n.kind, &v, thread.as_ref());
+        let mut plan = conversation::plan(n.kind, &v, thread.as_ref());
+        // No package allowed this hour: the reply must not claim one went, and invites
+        // "support" instead; the package is listed in the later summary to Support.
+        let mut held_package = None;
+        let v = if plan.package && !self.forward_allowed(now)? {
+            plan.package = false;
+            held_package = Some(self.held_line(n, &v));
+            verdict::hold_forwarding(n, v)
+        } else {
+            v
+        };
         let messages = match self.compose(raw, n, envelope, findings, &v, &plan, thread.as_ref()) {
             Ok(m) => m,
             Err(e) => {
@@ -332,7 +343,8 @@ impl Answerer {
                 Vec::new()
             }
         };
-        let (kept, held) = self.within_limits(messages, n, &v, now)?;
+        let (kept, mut held) = self.within_limits(messages, n, &v, now)?;
+        held.extend(held_package.map(|line| ("package", line)));
         let answers: Vec<Answer<'_>> = kept
             .iter()
             .map(|(role, message)| Answer { role, message })
@@ -459,6 +471,25 @@ impl Answerer {
             }
         }
         Ok((kept, held))
+    }
+
+    /// Whether another package may go to Support this hour.
+    pub(crate) fn forward_allowed(&self, now: i64) -> Result<bool, StoreError> {
+        let name = self.mailbox.name.as_str();
+        let used = self
+            .outbox
+            .with_store(|s| s.sent_since(name, FORWARD_ROLES, now - 3600))?;
+        Ok(used < self.config.limits.forwards_per_hour)
+    }
+
+    /// One line naming a notice and its verdict, for a summary.
+    pub(crate) fn held_line(&self, n: &Notice, v: &Verdict) -> String {
+        let state = if n.kind == Kind::Failed {
+            "Not delivered"
+        } else {
+            "Delayed"
+        };
+        format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label())
     }
 
     /// Sends one summary of what the hourly limits held back, to the user and (for packages)

@@ -11,12 +11,13 @@ use super::imap::{self, ImapError, Session};
 use crate::config::{AfterProcessing, WatchMode};
 use crate::process::{Answerer, Processed};
 use crate::store::{Cursor, StoreError};
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How long one IDLE lasts before it is re-issued (RFC 2177: before 29 minutes).
-pub const IDLE_REFRESH: Duration = Duration::from_secs(25 * 60);
+/// How long one IDLE lasts before it is re-issued (RFC 2177: before 29 minutes; sooner keeps
+/// NAT mappings alive and bounds how late a missed EXISTS can be noticed).
+pub const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
 /// Shortest reconnect delay.
 pub const FIRST_RECONNECT: Duration = Duration::from_secs(1);
 /// Longest reconnect delay after network errors.
@@ -26,7 +27,9 @@ pub const MAX_RECONNECT: Duration = Duration::from_secs(300);
 pub const AUTH_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// Messages larger than this are not fetched (a notice is small; the original it quotes may
 /// not be).
-pub const MAX_MESSAGE: u32 = 25 * 1024 * 1024;
+pub const MAX_MESSAGE: u32 = 10 * 1024 * 1024;
+/// Bytes fetched per round trip at most (one larger message is fetched alone).
+const FETCH_BUDGET: u64 = 8 * 1024 * 1024;
 /// How often a mailbox with messages held back by the rate limits looks whether a summary
 /// may go out.
 pub const HELD_RECHECK: Duration = Duration::from_secs(60);
@@ -166,6 +169,12 @@ async fn session(
     let caps = timed("CAPABILITY", s.capabilities()).await?;
     let can_idle = caps.has_str("IDLE");
     let can_move = caps.has_str("MOVE");
+    let can_expunge_uids = caps.has_str("UIDPLUS");
+    if let AfterProcessing::MoveTo(folder) = &cfg.after_processing {
+        if !can_move && !can_expunge_uids {
+            tracing::warn!(to = %folder, "the server offers neither MOVE nor UIDPLUS: answered notices are left in place");
+        }
+    }
     let idle = cfg.mode == WatchMode::Idle && can_idle;
     if cfg.mode == WatchMode::Idle && !can_idle {
         tracing::warn!(
@@ -178,7 +187,21 @@ async fn session(
         .uid_validity
         .ok_or_else(|| WatchError::Session("SELECT gave no UIDVALIDITY".into()))?;
     let name = cfg.name.as_str();
-    let mut cursor = match a.outbox.with_store(|st| st.cursor(name))? {
+    // The cursor belongs to one server, account and folder: another one starts afresh.
+    let identity = format!(
+        "{}@{}:{}/{}",
+        cfg.imap.username, cfg.imap.host, cfg.imap.port, cfg.folder
+    );
+    let stored = a.outbox.with_store(|st| st.cursor_identity(name))?;
+    let kept = match a.outbox.with_store(|st| st.cursor(name))? {
+        Some(c) if stored.as_deref() == Some(identity.as_str()) => Some(c),
+        Some(_) => {
+            tracing::warn!(now = %identity, "the mailbox's server, account or folder changed: starting afresh from its newest message");
+            None
+        }
+        None => None,
+    };
+    let mut cursor = match kept {
         Some(c) if c.uidvalidity == uidvalidity => c,
         Some(old) => {
             tracing::warn!(
@@ -189,6 +212,7 @@ async fn session(
             let c = Cursor {
                 uidvalidity,
                 last_uid: 0,
+                rescan: true,
             };
             a.outbox.with_store(|st| st.set_cursor(name, c))?;
             c
@@ -198,12 +222,13 @@ async fn session(
             let c = Cursor {
                 uidvalidity,
                 last_uid: mb.uid_next.map_or(0, |n| n.saturating_sub(1)),
+                rescan: false,
             };
             tracing::info!(
                 existing = mb.exists,
                 "first start: messages already in the folder are left alone"
             );
-            a.outbox.with_store(|st| st.set_cursor(name, c))?;
+            a.outbox.with_store(|st| st.start_cursor(name, &identity, c))?;
             c
         }
     };
@@ -226,7 +251,7 @@ async fn session(
             }
             selected = tokio::time::Instant::now();
         }
-        if !catch_up(a, &mut s, stop, &mut cursor, since, can_move).await? {
+        if !catch_up(a, &mut s, stop, &mut cursor, since, (can_move, can_expunge_uids)).await? {
             break;
         }
         a.rechecks().await?;
@@ -234,7 +259,10 @@ async fn session(
         if *stop.borrow() {
             break;
         }
-        drain(&mut s);
+        if drain(&mut s) {
+            // Something arrived during the last commands: look before waiting.
+            continue;
+        }
         let mut wait = if idle { IDLE_REFRESH } else { cfg.poll_interval };
         if let Some(at) = a.next_recheck()? {
             wait = wait.min(Duration::from_secs((at - now()).clamp(1, i64::MAX) as u64));
@@ -274,10 +302,15 @@ async fn session(
     Ok(())
 }
 
-/// Drops the unsolicited responses async-imap kept (EXISTS, EXPUNGE): the next UID SEARCH
-/// finds what is new.
-fn drain(s: &mut Session) {
-    while s.unsolicited_responses.try_recv().is_ok() {}
+/// Empties the unsolicited responses async-imap kept; true when one announced new mail
+/// (EXISTS, RECENT), which IDLE would not announce again.
+fn drain(s: &mut Session) -> bool {
+    use async_imap::types::UnsolicitedResponse;
+    let mut news = false;
+    while let Ok(r) = s.unsolicited_responses.try_recv() {
+        news |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+    }
+    news
 }
 
 /// Fetches and processes everything after the cursor, in UID order. Returns `false` when
@@ -288,16 +321,16 @@ async fn catch_up(
     stop: &mut watch::Receiver<bool>,
     cursor: &mut Cursor,
     since: i64,
-    can_move: bool,
+    caps: (bool, bool),
 ) -> Result<bool, WatchError> {
     let name = a.mailbox.name.as_str();
     loop {
-        let query = if cursor.last_uid == 0 {
-            // A rescan: only what arrived since the bot started watching this mailbox.
-            format!("UID 1:* SINCE {}", imap_date(since))
-        } else {
-            format!("UID {}:*", cursor.last_uid.saturating_add(1))
-        };
+        let mut query = format!("UID {}:*", cursor.last_uid.saturating_add(1));
+        if cursor.rescan {
+            // A rescan: only what arrived since the bot started watching (a day of margin:
+            // SINCE compares dates in the server's time zone).
+            query.push_str(&format!(" SINCE {}", imap_date(since - 86_400)));
+        }
         let found = timed("UID SEARCH", s.uid_search(&query)).await?;
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > cursor.last_uid).collect();
         if uids.is_empty() {
@@ -305,110 +338,144 @@ async fn catch_up(
         }
         uids.sort_unstable();
         for chunk in uids.chunks(CHUNK) {
-            let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
             let sizes: Vec<_> = timed("UID FETCH", async {
-                s.uid_fetch(&set, "(UID RFC822.SIZE)")
+                s.uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
                     .await?
                     .try_collect::<Vec<_>>()
                     .await
             })
             .await?;
-            let wanted: Vec<u32> = sizes
-                .iter()
-                .filter_map(|f| match (f.uid, f.size) {
-                    (Some(uid), Some(size)) if size <= MAX_MESSAGE => Some(uid),
+            let mut wanted: Vec<(u32, u32)> = Vec::new();
+            for f in &sizes {
+                match (f.uid, f.size) {
+                    (Some(uid), Some(size)) if size <= MAX_MESSAGE => wanted.push((uid, size)),
                     (Some(uid), size) => {
-                        tracing::warn!(uid, size, "message too large to be a notice; skipped");
-                        None
+                        tracing::warn!(uid, size, "message too large to be a notice; skipped")
                     }
-                    _ => None,
-                })
-                .collect();
-            let mut bodies: Vec<(u32, Vec<u8>)> = Vec::with_capacity(wanted.len());
-            if !wanted.is_empty() {
-                let set = wanted.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-                let fetched: Vec<_> = timed("UID FETCH", async {
-                    s.uid_fetch(&set, "(UID BODY.PEEK[])")
+                    _ => {}
+                }
+            }
+            wanted.sort_unstable();
+            // Bodies in batches of at most FETCH_BUDGET bytes, each with time for its size.
+            let mut batches: Vec<Vec<(u32, u32)>> = Vec::new();
+            let mut bytes = 0u64;
+            for w in wanted {
+                if batches.is_empty() || bytes + u64::from(w.1) > FETCH_BUDGET {
+                    batches.push(Vec::new());
+                    bytes = 0;
+                }
+                bytes += u64::from(w.1);
+                if let Some(last) = batches.last_mut() {
+                    last.push(w);
+                }
+            }
+            for batch in batches {
+                let uids: Vec<u32> = batch.iter().map(|(u, _)| *u).collect();
+                let size: u64 = batch.iter().map(|(_, z)| u64::from(*z)).sum();
+                let within = COMMAND_TIMEOUT + Duration::from_secs(size / 100_000);
+                let fetched = tokio::time::timeout(within, async {
+                    s.uid_fetch(uid_set(&uids), "(UID BODY.PEEK[])")
                         .await?
                         .try_collect::<Vec<_>>()
                         .await
                 })
-                .await?;
-                for f in fetched {
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        bodies.push((uid, body.to_vec()));
+                .await
+                .map_err(|_| WatchError::Session(format!("UID FETCH: no answer in {} s", within.as_secs())))?
+                .map_err(|e| WatchError::Session(format!("UID FETCH: {e}")))?;
+                let mut bodies: Vec<(u32, Vec<u8>)> = fetched
+                    .iter()
+                    .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+                    .collect();
+                drop(fetched);
+                bodies.sort_by_key(|(uid, _)| *uid);
+                for uid in &uids {
+                    if !bodies.iter().any(|(u, _)| u == uid) {
+                        tracing::warn!(uid, "the server did not return this message's body; skipped");
                     }
                 }
-                bodies.sort_by_key(|(uid, _)| *uid);
-            }
-            let mut handled = Vec::new();
-            for (uid, raw) in &bodies {
-                if *stop.borrow() {
-                    after_processing(a, s, &handled, can_move).await?;
-                    return Ok(false);
-                }
-                let processed = tokio::select! {
-                    r = a.message(cursor.uidvalidity, *uid, raw) => r?,
-                    _ = async { stopped(stop).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-                        tracing::warn!(uid, "shutdown: left this notice for the next start");
-                        after_processing(a, s, &handled, can_move).await?;
+                let mut handled = Vec::new();
+                for (uid, raw) in &bodies {
+                    if *stop.borrow() {
+                        after_processing(a, s, &handled, caps).await;
                         return Ok(false);
                     }
-                };
-                if matches!(processed, Processed::Recorded { .. }) {
-                    handled.push(*uid);
+                    let work =
+                        std::panic::AssertUnwindSafe(a.message(cursor.uidvalidity, *uid, raw)).catch_unwind();
+                    let processed = tokio::select! {
+                        r = work => match r {
+                            Ok(r) => r?,
+                            Err(_) => {
+                                // A bug must not stop the mailbox: the message is skipped.
+                                tracing::error!(uid, "processing this message failed (a bug: please report it with the message); skipped");
+                                Processed::Unreadable
+                            }
+                        },
+                        _ = async { stopped(stop).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                            tracing::warn!(uid, "shutdown: left this notice for the next start");
+                            after_processing(a, s, &handled, caps).await;
+                            return Ok(false);
+                        }
+                    };
+                    if matches!(processed, Processed::Recorded { .. }) {
+                        handled.push(*uid);
+                    }
+                    cursor.last_uid = cursor.last_uid.max(*uid);
                 }
-                cursor.last_uid = cursor.last_uid.max(*uid);
+                after_processing(a, s, &handled, caps).await;
             }
             // Messages that were not notices (or too large) move the cursor too.
             cursor.last_uid = chunk.iter().copied().fold(cursor.last_uid, u32::max);
+            cursor.rescan = false;
             a.outbox.with_store(|st| st.set_cursor_forward(name, *cursor))?;
-            after_processing(a, s, &handled, can_move).await?;
         }
     }
 }
 
-/// Sets the configured keyword on, or moves, the notices just recorded.
-async fn after_processing(
-    a: &Answerer,
-    s: &mut Session,
-    uids: &[u32],
-    can_move: bool,
-) -> Result<(), WatchError> {
+/// An IMAP UID set: `1,2,5`.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Sets the configured keyword on, or moves, the notices just recorded. A refusal is logged;
+/// the watch goes on (a broken connection shows at the next command).
+async fn after_processing(a: &Answerer, s: &mut Session, uids: &[u32], (can_move, uidplus): (bool, bool)) {
     if uids.is_empty() {
-        return Ok(());
+        return;
     }
-    let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    match &a.mailbox.after_processing {
-        AfterProcessing::Leave => {}
-        AfterProcessing::Keyword(k) => {
-            timed("UID STORE", async {
-                s.uid_store(&set, format!("+FLAGS.SILENT ({k})"))
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await?;
-        }
-        AfterProcessing::MoveTo(folder) => {
-            if can_move {
-                timed("UID MOVE", s.uid_mv(&set, folder)).await?;
-            } else {
-                timed("UID COPY", s.uid_copy(&set, folder)).await?;
-                timed("UID STORE", async {
-                    s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await?;
-                timed("UID EXPUNGE", async {
-                    s.uid_expunge(&set).await?.try_collect::<Vec<_>>().await
-                })
-                .await?;
-            }
-        }
+    let set = uid_set(uids);
+    let result = match &a.mailbox.after_processing {
+        AfterProcessing::Leave => Ok(()),
+        AfterProcessing::Keyword(k) => timed("UID STORE", async {
+            s.uid_store(&set, format!("+FLAGS.SILENT ({k})"))
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await
+        .map(|_| ()),
+        AfterProcessing::MoveTo(folder) if can_move => timed("UID MOVE", s.uid_mv(&set, folder)).await,
+        AfterProcessing::MoveTo(folder) if uidplus => move_by_copy(s, &set, folder).await,
+        AfterProcessing::MoveTo(_) => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::warn!(uids = %set, error = %e, "after_processing failed; the notices stay as they are");
     }
+}
+
+/// MOVE for servers without it: COPY, \Deleted, and UID EXPUNGE (UIDPLUS) of those UIDs only.
+async fn move_by_copy(s: &mut Session, set: &str, folder: &str) -> Result<(), WatchError> {
+    timed("UID COPY", s.uid_copy(set, folder)).await?;
+    timed("UID STORE", async {
+        s.uid_store(set, "+FLAGS.SILENT (\\Deleted)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    timed("UID EXPUNGE", async {
+        s.uid_expunge(set).await?.try_collect::<Vec<_>>().await
+    })
+    .await?;
     Ok(())
 }
 
