@@ -117,6 +117,7 @@ mod tests {
             cause,
             causes: vec![cause],
             summary: String::new(),
+            forwarding: Default::default(),
         }
     }
 

@@ -53,22 +53,36 @@ impl Cause {
         }
     }
 
-    /// What the user is told about this cause. `forwarded` says whether the verdict sends the
-    /// package to Support; a cause of ours that did not decide the verdict invites the user to
-    /// reply "support" instead of claiming it was sent.
-    pub fn advice(self, forwarded: bool) -> &'static str {
-        match (self, forwarded) {
-            (Cause::SenderListed, false) => {
+    /// What the user is told about this cause. `forwarding` says whether the package went to
+    /// Support, and if not, whether a "support" reply would send it: a cause of ours that did
+    /// not send the package invites that reply — unless forwarding is off for the mailbox.
+    pub fn advice(self, forwarding: Forwarding) -> &'static str {
+        let ours = matches!(self, Cause::SenderListed | Cause::SenderPtr | Cause::Unexplained);
+        match (self, forwarding) {
+            (_, Forwarding::Off) if ours => {
+                return match self {
+                    Cause::SenderListed => "Our sending server is on a blocklist. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
+                    Cause::SenderPtr => "Our sending server has no matching reverse DNS, which many receivers require. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
+                    _ => "Nothing on your side or the recipient's explains the delay. Forwarding to Support is turned off for this mailbox: tell your mail administrator if it persists.",
+                }
+            }
+            (Cause::SenderListed, Forwarding::None | Forwarding::Invite) => {
                 return "Our sending server is on a blocklist. Reply \"support\" to send the full report to Support, who can get it delisted."
             }
-            (Cause::SenderPtr, false) => {
+            (Cause::SenderPtr, Forwarding::None | Forwarding::Invite) => {
                 return "Our sending server has no matching reverse DNS, which many receivers require. Reply \"support\" to send the full report to Support."
             }
-            (Cause::Unexplained, false) => {
+            (Cause::Unexplained, Forwarding::None | Forwarding::Invite) => {
                 return "Nothing on your side or the recipient's explains the delay. Reply \"support\" to send the full report to Support so they can find the root cause."
             }
-            (Cause::DnsInconclusive, true) => {
+            (Cause::DnsInconclusive, Forwarding::Sent) => {
                 return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. The full report, with that gap stated, has been sent to Support."
+            }
+            (Cause::DnsInconclusive, Forwarding::Invite) => {
+                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Reply \"support\" to send the full report, with that gap stated, to Support."
+            }
+            (Cause::DnsInconclusive, Forwarding::Off) => {
+                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Tell your mail administrator if the delay persists."
             }
             _ => {}
         }
@@ -115,6 +129,20 @@ impl Cause {
     }
 }
 
+/// Whether the notice's package goes to Support, and what the user is told about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Forwarding {
+    /// Nothing to forward, or not decided by the bot: a cause of ours invites "support".
+    #[default]
+    None,
+    /// The package went to Support.
+    Sent,
+    /// `escalation: ask` (or a limit): a "support" reply sends it.
+    Invite,
+    /// `escalation: never`: nothing goes to Support.
+    Off,
+}
+
 /// The decision about one notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
@@ -127,6 +155,9 @@ pub struct Verdict {
     pub causes: Vec<Cause>,
     /// What happened and what to do, in a few sentences.
     pub summary: String,
+    /// Whether the package goes to Support (what the advice says about it).
+    #[serde(skip)]
+    pub forwarding: Forwarding,
 }
 
 fn any(findings: &[Finding], check: Check, results: &[&str]) -> bool {
@@ -170,25 +201,34 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
     }
     let cause = causes[0];
     let action = cause.action();
-    let summary = summarize(notice, &causes, action == Action::ForwardSupport);
+    let forwarding = if action == Action::ForwardSupport {
+        Forwarding::Sent
+    } else {
+        Forwarding::None
+    };
+    let summary = summarize(notice, &causes, forwarding);
     Verdict {
         action,
         cause,
         causes,
         summary,
+        forwarding,
     }
 }
 
-/// The verdict when the mailbox's `escalation` is `ask` or `never`: nothing goes to Support on
-/// the bot's own; the user's reply says what a "support" reply would send instead.
-pub fn hold_forwarding(notice: &Notice, v: Verdict) -> Verdict {
-    if v.action != Action::ForwardSupport {
+/// The verdict when nothing goes to Support on the bot's own: `Invite` (escalation `ask`, or
+/// the hourly limit) says what a "support" reply would send; `Off` (escalation `never`) says
+/// forwarding is turned off.
+pub fn hold_forwarding(notice: &Notice, v: Verdict, how: Forwarding) -> Verdict {
+    let forwards = v.action == Action::ForwardSupport;
+    if !forwards && how != Forwarding::Off {
         return v;
     }
-    let summary = summarize(notice, &v.causes, false);
+    let summary = summarize(notice, &v.causes, how);
     Verdict {
-        action: Action::ReplyUser,
+        action: if forwards { Action::ReplyUser } else { v.action },
         summary,
+        forwarding: how,
         ..v
     }
 }
@@ -199,18 +239,19 @@ pub fn after_last_recheck(notice: &Notice, v: Verdict, checks: u32) -> Verdict {
     if v.action != Action::Recheck {
         return v;
     }
-    let mut summary = summarize(notice, &v.causes, true);
+    let mut summary = summarize(notice, &v.causes, Forwarding::Sent);
     summary.push_str(&format!(
         " (DNS checks tried {checks} times without an answer; forwarded with that gap stated.)"
     ));
     Verdict {
         action: Action::ForwardSupport,
         summary,
+        forwarding: Forwarding::Sent,
         ..v
     }
 }
 
-fn summarize(notice: &Notice, causes: &[Cause], forwarded: bool) -> String {
+fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding) -> String {
     let mut summary = String::new();
     summary.push_str(&what_happened(notice));
     summary.push(' ');
@@ -458,5 +499,35 @@ mod tests {
         assert!(v.summary.contains("could not be delivered"));
         assert!(v.summary.contains("This is final"));
         assert!(!v.summary.contains("keeps trying"));
+    }
+
+    #[test]
+    fn advice_follows_what_happens_to_the_package() {
+        for cause in [
+            Cause::SenderListed,
+            Cause::SenderPtr,
+            Cause::Unexplained,
+            Cause::DnsInconclusive,
+        ] {
+            assert!(!cause.advice(Forwarding::Off).contains("Reply"), "{cause:?}");
+            assert!(
+                cause.advice(Forwarding::Invite).contains("Reply \"support\""),
+                "{cause:?}"
+            );
+        }
+        assert!(Cause::DnsInconclusive
+            .advice(Forwarding::Sent)
+            .contains("has been sent"));
+        assert!(Cause::DnsInconclusive
+            .advice(Forwarding::None)
+            .contains("will be repeated"));
+        assert!(Cause::Unexplained
+            .advice(Forwarding::Sent)
+            .contains("has been sent"));
+        // Causes on the recipient's side read the same whatever happens to the package.
+        assert_eq!(
+            Cause::RecipientDomain.advice(Forwarding::Off),
+            Cause::RecipientDomain.advice(Forwarding::Sent)
+        );
     }
 }

@@ -218,6 +218,18 @@ fn support_sends_the_package_on_request_with_escalation_ask_and_never_refuses() 
     );
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
     let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    // The reply does not invite a command that would be refused.
+    let words = |m: &[u8]| text(m).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words(&first).contains("Forwarding to Support is turned off"),
+        "{}",
+        text(&first)
+    );
+    assert!(
+        !text(&first).contains("Reply \"support\" to send"),
+        "{}",
+        text(&first)
+    );
     let id = reply(&w, "alice@corp.test", &first, "support", "");
     let a = wait_answer(&rt, &w, "alice", &id, &bot);
     assert!(text(&a).contains("turned off"), "{}", text(&a));

@@ -509,3 +509,29 @@ fn a_notice_with_many_recipients_is_checked_within_bounds() {
     assert_eq!(domains, bouncedoc::diagnose::MAX_DOMAINS);
     assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
 }
+
+/// Regression: with `dnsbl.zones: []` the blocklist checks are off; they used to report a
+/// failing "list-error" (every zone failed its self-test) for every server checked.
+#[test]
+fn no_blocklist_zones_means_no_blocklist_findings() {
+    let u = unbound();
+    let n = notice(
+        "nozones",
+        "alice@corp.example",
+        "bob@partner.example",
+        "",
+        REFUSED,
+    );
+    let c = config("nozones", u.addr, &[], &["203.0.113.5"], "5s");
+    let run = diagnose(&n, &c);
+    assert_eq!(run.code, Some(0), "{}", run.json);
+    let findings = run.json["findings"].as_array().expect("findings");
+    assert!(
+        !findings.iter().any(|f| f["check"] == "recipient_listed"
+            || f["check"] == "sender_listed"
+            || f["result"] == "list-error"),
+        "{}",
+        run.json["findings"]
+    );
+    assert_eq!(verdict(&run), ("forward_support", "unexplained"));
+}

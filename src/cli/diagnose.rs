@@ -236,11 +236,7 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
     writeln!(out, "{}", verdict::what_happened(n))?;
     writeln!(out, "What to do:")?;
     for c in &v.causes {
-        writeln!(
-            out,
-            "  - {}",
-            c.advice(v.action == verdict::Action::ForwardSupport)
-        )?;
+        writeln!(out, "  - {}", c.advice(v.forwarding))?;
     }
     writeln!(out, "{}", verdict::retry_sentence(n))?;
     let action = match v.action {

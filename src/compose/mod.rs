@@ -246,7 +246,7 @@ fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     }
     t.push_str("\nWhat to do:\n");
     for c in &v.causes {
-        t.push_str(&wrap(c.advice(v.action == verdict::Action::ForwardSupport), 78));
+        t.push_str(&wrap(c.advice(v.forwarding), 78));
         t.push('\n');
     }
     if let Some(e) = escalation {
@@ -307,10 +307,7 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     }
     h.push_str("</table>\n<p><strong>What to do:</strong></p>\n");
     for c in &v.causes {
-        h.push_str(&format!(
-            "<p>{}</p>\n",
-            html_escape(c.advice(v.action == verdict::Action::ForwardSupport))
-        ));
+        h.push_str(&format!("<p>{}</p>\n", html_escape(c.advice(v.forwarding))));
     }
     if let Some(e) = escalation {
         h.push_str(&format!("<p>{}</p>\n", html_escape(e)));

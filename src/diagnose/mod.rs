@@ -225,8 +225,11 @@ impl Diagnoser {
         } else {
             remote_ips
         };
+        // No zones configured (`dnsbl.zones: []`): the blocklist checks are off, not failing.
+        let checked: &[IpAddr] = if health.is_empty() { &[] } else { &recipient_ips };
+        let sending: &[IpAddr] = if health.is_empty() { &[] } else { &sending };
         let listings = join_all(
-            recipient_ips
+            checked
                 .iter()
                 .map(|ip| (Check::RecipientListed, *ip))
                 .chain(sending.iter().map(|ip| (Check::SenderListed, *ip)))

@@ -10,7 +10,7 @@ use crate::config::Escalation;
 use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
 use crate::store::{Answer, CommandRecord, StoreError, Thread};
-use crate::verdict::{self, Action};
+use crate::verdict::{self, Action, Forwarding};
 
 /// What a command produced.
 struct Outcome {
@@ -193,10 +193,11 @@ impl Answerer {
                 if v.action == Action::ForwardSupport && !t.package_sent && !self.forward_allowed(now)? =>
             {
                 held.push(("package", self.held_line(n, &v)));
-                verdict::hold_forwarding(n, v)
+                verdict::hold_forwarding(n, v, Forwarding::Invite)
             }
             Escalation::Auto => v,
-            _ => verdict::hold_forwarding(n, v),
+            Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
+            Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
         let reply = match compose::user_reply(&ctx, n, &diagnosis.findings, &v) {
@@ -276,7 +277,16 @@ impl Answerer {
         }
         let diagnosis = self.diagnoser.diagnose(n).await;
         // The package says it was asked for, whatever the verdict would have done.
-        let v = verdict::hold_forwarding(n, verdict::decide(n, &diagnosis.findings));
+        let decided = verdict::decide(n, &diagnosis.findings);
+        let v = verdict::Verdict {
+            action: if decided.action == Action::ForwardSupport {
+                Action::ReplyUser
+            } else {
+                decided.action
+            },
+            forwarding: Forwarding::Sent,
+            ..decided
+        };
         let ctx = self.context(raw, command_id, &t.messages, now);
         let json = serde_json::json!({
             "notice": notice::ParseLine { file: "notice.eml", notice: n },

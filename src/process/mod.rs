@@ -11,7 +11,7 @@ use crate::diagnose::{Diagnoser, Finding};
 use crate::notice::{self, Envelope, Kind, Notice};
 use crate::outbox::Outbox;
 use crate::store::{Answer, Record, StoreError};
-use crate::verdict::{self, Action, Verdict};
+use crate::verdict::{self, Action, Forwarding, Verdict};
 use std::sync::Arc;
 
 mod command;
@@ -268,13 +268,15 @@ impl Answerer {
         let checks = pos.checks + 1;
         let v = match self.mailbox.escalation {
             Escalation::Auto => v,
-            Escalation::Ask | Escalation::Never => verdict::hold_forwarding(n, v),
+            Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
+            Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
         };
         let v = if v.action == Action::Recheck && checks as usize > RECHECK_AFTER.len() {
             let v = verdict::after_last_recheck(n, v, checks);
             match self.mailbox.escalation {
                 Escalation::Auto => v,
-                _ => verdict::hold_forwarding(n, v),
+                Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
+                Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
             }
         } else {
             v
@@ -331,7 +333,7 @@ impl Answerer {
         let v = if plan.package && !self.forward_allowed(now)? {
             plan.package = false;
             held_package = Some(self.held_line(n, &v));
-            verdict::hold_forwarding(n, v)
+            verdict::hold_forwarding(n, v, Forwarding::Invite)
         } else {
             v
         };
