@@ -10,16 +10,8 @@
 mod support;
 
 use std::time::{Duration, Instant, SystemTime};
-use support::bot::{exchange_notice, Bot, Mailbox, World};
+use support::bot::{exchange_notice, runtime, Bot, Mailbox, World};
 use support::imap;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// The UTC timestamp at the start of a log line, as seconds since the epoch.
 fn log_time(line: &str) -> Option<f64> {

@@ -5,35 +5,10 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::bot::{exchange_notice, from_bot, header, subject, text, Bot, Mailbox, World};
+use support::bot::{
+    bot_messages, exchange_notice, from_bot, header, runtime, subject, text, Bot, Mailbox, World,
+};
 use support::imap;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// The bot's messages in `user`'s INBOX, once there are at least `n` (or after `within`).
-fn bot_messages(
-    rt: &tokio::runtime::Runtime,
-    w: &World,
-    user: &str,
-    n: usize,
-    within: Duration,
-) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    loop {
-        let all = rt.block_on(imap::fetch_all(w.dovecot.imap, user));
-        let mine: Vec<Vec<u8>> = from_bot(&all).into_iter().cloned().collect();
-        if mine.len() >= n || start.elapsed() > within {
-            return mine;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// The user's reply to `to` (a message of the bot) with `body`, sent through Postfix to
 /// alice's address (the Reply-To of the bot's messages). Returns its Message-ID.

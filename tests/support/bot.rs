@@ -338,3 +338,32 @@ pub fn text(raw: &[u8]) -> String {
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default()
 }
+
+/// A two-thread runtime for the tests' IMAP reads.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Waits until `user`'s INBOX holds at least `n` messages from the bot (or `within` passed);
+/// returns them.
+pub fn bot_messages(
+    rt: &tokio::runtime::Runtime,
+    w: &World,
+    user: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    loop {
+        let all = rt.block_on(super::imap::fetch_all(w.dovecot.imap, user));
+        let mine: Vec<Vec<u8>> = from_bot(&all).into_iter().cloned().collect();
+        if mine.len() >= n || start.elapsed() > within {
+            return mine;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
