@@ -6,7 +6,7 @@
 
 use crate::compose::Outgoing;
 use crate::config::{SmtpConfig, TlsMode};
-use crate::store::{Store, StoreError};
+use crate::store::{now, Store, StoreError};
 use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -121,12 +121,6 @@ impl Sender {
 pub fn backoff(attempts: u32) -> Duration {
     let factor = 1u64 << attempts.min(16);
     (FIRST_BACKOFF * factor as u32).min(MAX_BACKOFF)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The outbox: the store, and a bell rung when messages are queued (every sender task hears

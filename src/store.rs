@@ -29,6 +29,29 @@ pub enum StoreError {
     },
 }
 
+/// Now, in Unix seconds: the clock every record of the state is written with.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Moves a mailbox's cursor forward to `uid` (never back) within the same UIDVALIDITY; progress
+/// past UID 0 ends a rescan.
+fn advance_cursor(
+    conn: &Connection,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), rusqlite::Error> {
+    conn.execute(
+        "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = rescan AND ?3 = 0
+         WHERE mailbox = ?1 AND uidvalidity = ?2",
+        params![mailbox, uidvalidity, uid],
+    )
+    .map(|_| ())
+}
+
 /// The migrations, in order; `user_version` counts how many ran.
 const MIGRATIONS: &[&str] = &[
     // 1: the outbox.
@@ -487,14 +510,11 @@ impl Store {
     /// Starts a mailbox's cursor afresh: a first start, or a different server, account or
     /// folder (`identity`) than the cursor was kept for. The watch's start date is now.
     pub fn start_cursor(&self, mailbox: &str, identity: &str, c: Cursor) -> Result<(), StoreError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO cursor (mailbox, identity, uidvalidity, last_uid, rescan, since)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![mailbox, identity, c.uidvalidity, c.last_uid, c.rescan, now],
+                params![mailbox, identity, c.uidvalidity, c.last_uid, c.rescan, now()],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -536,14 +556,7 @@ impl Store {
 
     /// Moves a mailbox's cursor forward (never back) within the same UIDVALIDITY.
     pub fn set_cursor_forward(&self, mailbox: &str, c: Cursor) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = rescan AND ?3 = 0
-                 WHERE mailbox = ?1 AND uidvalidity = ?2",
-                params![mailbox, c.uidvalidity, c.last_uid],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        advance_cursor(&self.conn, mailbox, c.uidvalidity, c.last_uid).map_err(|e| self.err(e))
     }
 
     /// When the bot started watching a mailbox (Unix seconds): a rescan after a UIDVALIDITY
@@ -682,11 +695,7 @@ impl Store {
             tx.commit()?;
             return Ok(notice_id);
         }
-        // The cursor never moves back.
-        tx.execute(
-            "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = 0 WHERE mailbox = ?1 AND uidvalidity = ?2",
-            params![r.mailbox, r.uidvalidity, r.uid],
-        )?;
+        advance_cursor(&tx, r.mailbox, r.uidvalidity, r.uid)?;
         tx.commit()?;
         Ok(notice_id)
     }
@@ -895,6 +904,17 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether anything the rate limits held back waits for a summary.
+    pub fn held_any(&self, mailbox: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM held WHERE mailbox = ?1 AND summarized IS NULL)",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Queues a summary of held items and marks them told, in one transaction.
     pub fn record_summary(
         &self,
@@ -952,10 +972,7 @@ impl Store {
             }
             queue(&tx, c.mailbox, c.thread_id, None, c.answers, c.via, c.now)?;
             hold(&tx, c.mailbox, c.held, c.now)?;
-            tx.execute(
-                "UPDATE cursor SET last_uid = MAX(last_uid, ?3), rescan = 0 WHERE mailbox = ?1 AND uidvalidity = ?2",
-                params![c.mailbox, c.uidvalidity, c.uid],
-            )?;
+            advance_cursor(&tx, c.mailbox, c.uidvalidity, c.uid)?;
             tx.commit()
         };
         run().map_err(|e| self.err(e))

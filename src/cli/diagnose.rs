@@ -143,9 +143,7 @@ fn preview(
             "support@localhost"
         }
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = bouncedoc::store::now();
     let ctx = compose::Context {
         bot_name,
         bot_address: bot,

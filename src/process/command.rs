@@ -3,12 +3,13 @@
 //! Message-ID it recorded). Anything else is ignored and logged, with no answer. Auto-submitted
 //! and list mail is never answered.
 
-use super::{fingerprint, now, Answerer, Processed, REPLY_ROLES};
+use super::{fingerprint, Answerer, Processed, REPLY_ROLES};
 use crate::commands::{self, Command};
 use crate::compose::{self, Outgoing};
 use crate::config::Escalation;
 use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
+use crate::store::now;
 use crate::store::{Answer, CommandRecord, StoreError, Thread};
 use crate::verdict::{self, Action, Forwarding};
 
@@ -195,9 +196,7 @@ impl Answerer {
                 held.push(("package", self.held_line(n, &v)));
                 verdict::hold_forwarding(n, v, Forwarding::Invite)
             }
-            Escalation::Auto => v,
-            Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
-            Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
+            _ => self.escalate(n, v),
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
         let reply = match compose::user_reply(&ctx, n, &diagnosis.findings, &v) {
@@ -219,7 +218,7 @@ impl Answerer {
                 Err(e) => tracing::error!(error = %e, "cannot compose the package"),
             }
         }
-        let (messages, more) = self.limit_command(messages, n, &v, now)?;
+        let (messages, more) = self.within_limits(messages, n, &v, now)?;
         held.extend(more);
         Ok(Outcome {
             outcome: if held.is_empty() { "answered" } else { "held" },
@@ -317,7 +316,7 @@ impl Answerer {
             }
         };
         let (messages, held) =
-            self.limit_command(vec![("package", package), ("command", confirmation)], n, &v, now)?;
+            self.within_limits(vec![("package", package), ("command", confirmation)], n, &v, now)?;
         Ok(Outcome {
             outcome: if held.is_empty() { "answered" } else { "held" },
             messages,
@@ -403,15 +402,5 @@ impl Answerer {
             thread_state: None,
             thread_verdict: None,
         })
-    }
-
-    fn limit_command(
-        &self,
-        messages: Vec<(&'static str, Outgoing)>,
-        n: &Notice,
-        v: &verdict::Verdict,
-        now: i64,
-    ) -> Result<super::Limited, StoreError> {
-        self.within_limits(messages, n, v, now)
     }
 }

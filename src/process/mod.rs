@@ -10,7 +10,7 @@ use crate::conversation;
 use crate::diagnose::{Diagnoser, Finding};
 use crate::notice::{self, Envelope, Kind, Notice};
 use crate::outbox::Outbox;
-use crate::store::{Answer, Record, StoreError};
+use crate::store::{now, Answer, Record, StoreError};
 use crate::verdict::{self, Action, Forwarding, Verdict};
 use std::sync::Arc;
 
@@ -54,12 +54,6 @@ pub struct Answerer {
     pub outbox: Outbox,
     /// DNS checks, with this mailbox's sending IPs.
     pub diagnoser: Diagnoser,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// What identifies a notice across UIDs: its Message-ID, else a hash of its bytes.
@@ -218,6 +212,40 @@ impl Answerer {
         self.outbox.with_store(|s| s.next_pending(&self.mailbox.name))
     }
 
+    /// What every record of this notice says about the notice itself; the caller adds what
+    /// was decided.
+    fn base_record<'a>(
+        &'a self,
+        pos: &'a Position<'a>,
+        about: &'a (String, String),
+        n: &'a Notice,
+        envelope: &'a Envelope,
+        move_cursor: bool,
+        now: i64,
+    ) -> Record<'a> {
+        Record {
+            mailbox: &self.mailbox.name,
+            uidvalidity: pos.uidvalidity,
+            uid: pos.uid,
+            fingerprint: pos.fingerprint,
+            message_id: envelope.message_id.as_deref(),
+            kind: &about.0,
+            recipients: &about.1,
+            subject: n.original.as_ref().and_then(|o| o.subject.as_deref()),
+            thread: None,
+            verdict: None,
+            summary: None,
+            outcome: "",
+            raw: &[],
+            pending: None,
+            held: &[],
+            answers: &[],
+            via: self.via(),
+            move_cursor,
+            now,
+        }
+    }
+
     fn record_quiet(
         &self,
         pos: &Position<'_>,
@@ -226,30 +254,22 @@ impl Answerer {
         outcome: &str,
         move_cursor: bool,
     ) -> Result<(), StoreError> {
-        let recipients = recipients_of(n);
-        let subject = n.original.as_ref().and_then(|o| o.subject.as_deref());
+        let about = (kind_name(n.kind), recipients_of(n));
         let record = Record {
-            mailbox: &self.mailbox.name,
-            uidvalidity: pos.uidvalidity,
-            uid: pos.uid,
-            fingerprint: pos.fingerprint,
-            message_id: envelope.message_id.as_deref(),
-            kind: &kind_name(n.kind),
-            recipients: &recipients,
-            subject,
-            thread: None,
-            verdict: None,
-            summary: None,
             outcome,
-            raw: &[],
-            pending: None,
-            held: &[],
-            answers: &[],
-            via: self.via(),
-            move_cursor,
-            now: now(),
+            ..self.base_record(pos, &about, n, envelope, move_cursor, now())
         };
         self.outbox.with_store(|s| s.record(&record)).map(|_| ())
+    }
+
+    /// The verdict under this mailbox's `escalation`: `ask` invites a "support" reply instead
+    /// of forwarding, `never` turns forwarding off.
+    pub(crate) fn escalate(&self, n: &Notice, v: Verdict) -> Verdict {
+        match self.mailbox.escalation {
+            Escalation::Auto => v,
+            Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
+            Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
+        }
     }
 
     /// Records a diagnosed notice and queues what its thread needs. Returns whether anything
@@ -266,46 +286,22 @@ impl Answerer {
         move_cursor: bool,
     ) -> Result<bool, StoreError> {
         let checks = pos.checks + 1;
-        let v = match self.mailbox.escalation {
-            Escalation::Auto => v,
-            Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
-            Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
-        };
         let v = if v.action == Action::Recheck && checks as usize > RECHECK_AFTER.len() {
-            let v = verdict::after_last_recheck(n, v, checks);
-            match self.mailbox.escalation {
-                Escalation::Auto => v,
-                Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
-                Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
-            }
+            verdict::after_last_recheck(n, v, checks)
         } else {
             v
         };
+        let v = self.escalate(n, v);
         let now = now();
-        let recipients = recipients_of(n);
-        let subject = n.original.as_ref().and_then(|o| o.subject.as_deref());
+        let about = (kind_name(n.kind), recipients_of(n));
         let key = conversation::verdict_key(&v);
         let summary = v.summary.clone();
         let base = Record {
-            mailbox: &self.mailbox.name,
-            uidvalidity: pos.uidvalidity,
-            uid: pos.uid,
-            fingerprint: pos.fingerprint,
-            message_id: envelope.message_id.as_deref(),
-            kind: &kind_name(n.kind),
-            recipients: &recipients,
-            subject,
-            thread: None,
             verdict: Some(&key),
             summary: Some(&summary),
             outcome: "recheck",
             raw,
-            pending: None,
-            held: &[],
-            answers: &[],
-            via: self.via(),
-            move_cursor,
-            now,
+            ..self.base_record(pos, &about, n, envelope, move_cursor, now)
         };
         if v.action == Action::Recheck {
             let at = now + RECHECK_AFTER[(checks as usize - 1).min(RECHECK_AFTER.len() - 1)];
@@ -371,8 +367,8 @@ impl Answerer {
         }
         tracing::info!(
             uid = pos.uid,
-            kind = %kind_name(n.kind),
-            recipients = %recipients,
+            kind = %about.0,
+            recipients = %about.1,
             verdict = %key,
             outcome = plan.outcome,
             queued = answers.len(),
@@ -565,9 +561,7 @@ impl Answerer {
 
     /// Whether anything is held back waiting for a summary.
     pub fn has_held(&self) -> Result<bool, StoreError> {
-        let name = self.mailbox.name.as_str();
-        Ok(!self.outbox.with_store(|s| s.held(name, "reply"))?.is_empty()
-            || !self.outbox.with_store(|s| s.held(name, "package"))?.is_empty())
+        self.outbox.with_store(|s| s.held_any(&self.mailbox.name))
     }
 
     /// The addresses and threading every message of this mailbox uses.

@@ -10,7 +10,7 @@
 use super::imap::{self, ImapError, Session};
 use crate::config::{AfterProcessing, WatchMode};
 use crate::process::{Answerer, Processed};
-use crate::store::{Cursor, StoreError};
+use crate::store::{now, Cursor, StoreError};
 use futures::{FutureExt, TryStreamExt};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -108,12 +108,6 @@ fn imap_date(unix: i64) -> String {
     let dt = mail_parser::DateTime::from_timestamp(unix);
     let month = MONTHS[(dt.month.clamp(1, 12) - 1) as usize];
     format!("{}-{month}-{}", dt.day, dt.year)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Watches one mailbox until `stop` says true: sessions, reconnects, backoff.
