@@ -88,11 +88,7 @@ pub fn run(
     let v = verdict::decide(&n, &diagnosis.findings);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let object = serde_json::json!({
-        "notice": notice::ParseLine { file: &name, notice: &n },
-        "findings": diagnosis.findings,
-        "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
-    });
+    let object = compose::diagnosis_json(&name, &n, &diagnosis.findings, &v);
     match output {
         Output::Json => {
             serde_json::to_writer(&mut out, &object)?;

@@ -418,6 +418,16 @@ pub fn thread_subject(notice: &Notice) -> String {
     format!("{} → {}", original_subject(notice), recipients_of(notice))
 }
 
+/// The `diagnosis.json` of a Support package (and what `bouncedoc diagnose --json` prints):
+/// `{"notice", "findings", "verdict"}`.
+pub fn diagnosis_json(file: &str, notice: &Notice, findings: &[Finding], v: &Verdict) -> serde_json::Value {
+    serde_json::json!({
+        "notice": crate::notice::ParseLine { file, notice },
+        "findings": findings,
+        "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
+    })
+}
+
 /// How an attached notice travels: as is when its lines allow (CRLF only, ≤ 998 bytes, no NUL),
 /// base64 otherwise, so that its bytes arrive unaltered.
 fn notice_part(raw: &[u8]) -> (String, String) {

@@ -9,8 +9,7 @@ use crate::compose::{self, Outgoing};
 use crate::config::Escalation;
 use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
-use crate::store::now;
-use crate::store::{Answer, CommandRecord, StoreError, Thread};
+use crate::store::{now, Answer, CommandRecord, StoreError, Thread};
 use crate::verdict::{self, Action, Forwarding};
 
 /// What a command produced.
@@ -58,14 +57,14 @@ impl Answerer {
         uid: u32,
         raw: &[u8],
         envelope: &Envelope,
+        refs: &[String],
     ) -> Result<Processed, StoreError> {
-        let refs = commands::referenced_ids(raw);
         if refs.is_empty() {
             return Ok(Processed::NotANotice);
         }
         let name = self.mailbox.name.as_str();
         let user = self.mailbox.user.address.as_str();
-        let Some(target) = self.outbox.with_store(|s| s.replied_to(name, user, &refs))? else {
+        let Some(target) = self.outbox.with_store(|s| s.replied_to(name, user, refs))? else {
             // A reply, but not to anything the bot sent to this user: ordinary mail. One that
             // reads like a command is worth a line: someone may be trying.
             if !matches!(commands::parse(raw), Command::Unknown(_) | Command::Help) {
@@ -199,25 +198,14 @@ impl Answerer {
             _ => self.escalate(n, v),
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
-        let reply = match compose::user_reply(&ctx, n, &diagnosis.findings, &v) {
+        let package = v.action == Action::ForwardSupport && !t.package_sent;
+        let messages = match super::answer_notice(&ctx, n, &diagnosis.findings, &v, "command", package) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the recheck answer");
                 return Ok(Outcome::quiet("error"));
             }
         };
-        let mut messages = vec![("command", reply)];
-        if v.action == Action::ForwardSupport && !t.package_sent {
-            let json = serde_json::json!({
-                "notice": notice::ParseLine { file: "notice.eml", notice: n },
-                "findings": diagnosis.findings,
-                "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
-            });
-            match compose::support_package(&ctx, n, &diagnosis.findings, &v, &json.to_string()) {
-                Ok(p) => messages.push(("package", p)),
-                Err(e) => tracing::error!(error = %e, "cannot compose the package"),
-            }
-        }
         let (messages, more) = self.within_limits(messages, n, &v, now)?;
         held.extend(more);
         Ok(Outcome {
@@ -287,12 +275,8 @@ impl Answerer {
             ..decided
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
-        let json = serde_json::json!({
-            "notice": notice::ParseLine { file: "notice.eml", notice: n },
-            "findings": diagnosis.findings,
-            "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
-            "requested_by": ctx.user,
-        });
+        let mut json = compose::diagnosis_json("notice.eml", n, &diagnosis.findings, &v);
+        json["requested_by"] = ctx.user.into();
         let package = match compose::support_package(&ctx, n, &diagnosis.findings, &v, &json.to_string()) {
             Ok(p) => p,
             Err(e) => {

@@ -133,7 +133,7 @@ impl Answerer {
             }
         }
         if replies_to_bot {
-            return self.command(uidvalidity, uid, raw, &envelope).await;
+            return self.command(uidvalidity, uid, raw, &envelope, &refs).await;
         }
         let n = match notice::read(raw) {
             Ok(n) => n,
@@ -144,7 +144,7 @@ impl Answerer {
         };
         if !matches!(n.kind, Kind::Delayed | Kind::Failed) {
             tracing::debug!(uid, kind = ?n.kind, "not a delay or failure notice");
-            return self.command(uidvalidity, uid, raw, &envelope).await;
+            return self.command(uidvalidity, uid, raw, &envelope, &refs).await;
         }
         let fp = fingerprint(&envelope, raw);
         let name = self.mailbox.name.as_str();
@@ -394,20 +394,29 @@ impl Answerer {
         };
         let earlier: Vec<String> = thread.map(|t| t.messages.clone()).unwrap_or_default();
         let ctx = self.context(raw, envelope.message_id.as_deref(), &earlier, now());
-        out.push((role, compose::user_reply(&ctx, n, findings, v)?));
-        if plan.package {
-            let json = serde_json::json!({
-                "notice": notice::ParseLine { file: "notice.eml", notice: n },
-                "findings": findings,
-                "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
-            });
-            out.push((
-                "package",
-                compose::support_package(&ctx, n, findings, v, &json.to_string())?,
-            ));
-        }
+        out.extend(answer_notice(&ctx, n, findings, v, role, plan.package)?);
         Ok(out)
     }
+}
+
+/// The user's message about a notice (in `role`) and, when `package`, the Support package.
+pub(crate) fn answer_notice(
+    ctx: &compose::Context<'_>,
+    n: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    role: &'static str,
+    package: bool,
+) -> Result<Vec<(&'static str, Outgoing)>, compose::ComposeError> {
+    let mut out = vec![(role, compose::user_reply(ctx, n, findings, v)?)];
+    if package {
+        let json = compose::diagnosis_json("notice.eml", n, findings, v);
+        out.push((
+            "package",
+            compose::support_package(ctx, n, findings, v, &json.to_string())?,
+        ));
+    }
+    Ok(out)
 }
 
 /// Composed messages with their roles, and what the limits held back (role, summary line).
