@@ -6,7 +6,7 @@
 
 use crate::config::{Config, MailboxConfig, SmtpConfig};
 use crate::diagnose::Diagnoser;
-use crate::outbox::{Outbox, Sender};
+use crate::outbox::{via_of, Outbox, Sender};
 use crate::process::Answerer;
 use crate::store::Store;
 use crate::watch::mailbox;
@@ -91,19 +91,11 @@ struct Daemon {
 /// The SMTP servers needed: `""` for the global one (when a mailbox uses it), else the name
 /// of a mailbox with its own `smtp` block.
 fn smtp_servers(config: &Config) -> HashMap<String, SmtpConfig> {
-    let mut out = HashMap::new();
-    for m in &config.mailboxes {
-        match (&m.smtp, &config.smtp) {
-            (Some(own), _) => {
-                out.insert(m.name.clone(), own.clone());
-            }
-            (None, Some(global)) => {
-                out.insert(String::new(), global.clone());
-            }
-            (None, None) => {}
-        }
-    }
-    out
+    config
+        .mailboxes
+        .iter()
+        .filter_map(|m| Some((via_of(m).to_string(), config.smtp_for(m)?.clone())))
+        .collect()
 }
 
 /// The configuration without its mailboxes (what every watcher shares).

@@ -117,6 +117,16 @@ impl Sender {
     }
 }
 
+/// Which sender a mailbox's answers go through: its name when it has its own `smtp` block,
+/// `""` (the global server) otherwise.
+pub fn via_of(m: &crate::config::MailboxConfig) -> &str {
+    if m.smtp.is_some() {
+        &m.name
+    } else {
+        ""
+    }
+}
+
 /// The delay before attempt `attempts + 1`.
 pub fn backoff(attempts: u32) -> Duration {
     let factor = 1u64 << attempts.min(16);

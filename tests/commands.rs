@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::bot::{
-    bot_messages, exchange_notice, from_bot, header, runtime, subject, text, Bot, Mailbox, World,
+    bot_messages, exchange_notice, from_bot, header, subject, text, Bot, Mailbox, Scene, World,
 };
 use support::imap;
 
@@ -48,15 +48,7 @@ fn wait_answer(rt: &tokio::runtime::Runtime, w: &World, user: &str, command_id: 
 }
 
 fn start(tag: &str, mailbox: Mailbox, global: &str) -> (World, tokio::runtime::Runtime, Bot) {
-    let w = World::start(tag);
-    let rt = runtime();
-    let config = w.config_with(tag, &[mailbox], global);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start(tag, &[mailbox], Some(global), "watching");
     (w, rt, bot)
 }
 

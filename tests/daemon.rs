@@ -5,20 +5,14 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::bot::{bot_messages, exchange_notice, header, runtime, subject, text, Bot, Mailbox, World};
+use support::bot::{
+    bot_messages, exchange_notice, header, runtime, subject, text, Bot, Mailbox, Scene, World,
+};
 use support::imap;
 
 #[test]
 fn exchange_notices_appended_are_answered_with_idle_and_the_mail_is_untouched() {
-    let w = World::start("idle");
-    let rt = runtime();
-    let config = w.config("idle", &[Mailbox::idle("alice")]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start("idle", &[Mailbox::idle("alice")], None, "watching");
 
     // A recipient domain that does not exist: advice to the user.
     let gone = exchange_notice(
@@ -103,15 +97,7 @@ fn answers_per_notice(replies: &[Vec<u8>]) -> std::collections::HashMap<String, 
 
 #[test]
 fn postfix_delay_notice_is_answered_and_support_gets_the_package_then_the_failure_closes() {
-    let w = World::start("postfix");
-    let rt = runtime();
-    let config = w.config("postfix", &[Mailbox::idle("alice")]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start("postfix", &[Mailbox::idle("alice")], None, "watching");
     // alice writes to bob@stuck.test; Postfix cannot deliver and tells her, for real.
     let original = support::smtp::send_mail(
         w.postfix.addr,
@@ -159,18 +145,10 @@ fn postfix_delay_notice_is_answered_and_support_gets_the_package_then_the_failur
 
 #[test]
 fn polling_mode_answers_a_postfix_delay_notice_and_sets_the_configured_keyword() {
-    let w = World::start("poll");
-    let rt = runtime();
     let mut m = Mailbox::idle("alice");
     m.mode = "poll";
     m.extra = "    after_processing: {keyword: \"$BounceDoc\"}\n".into();
-    let config = w.config("poll", &[m]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("idle=false", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start("poll", &[m], None, "idle=false");
     support::smtp::send_mail(
         w.postfix.addr,
         "alice@corp.test",
@@ -202,17 +180,9 @@ fn polling_mode_answers_a_postfix_delay_notice_and_sets_the_configured_keyword()
 
 #[test]
 fn move_to_moves_answered_notices_only() {
-    let w = World::start("move");
-    let rt = runtime();
     let mut m = Mailbox::idle("alice");
     m.extra = "    after_processing: {move_to: \"Notices\"}\n".into();
-    let config = w.config("move", &[m]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start("move", &[m], None, "watching");
     rt.block_on(imap::append(
         w.dovecot.imap,
         "alice",
@@ -255,15 +225,7 @@ fn move_to_moves_answered_notices_only() {
 
 #[test]
 fn repeated_exchange_notices_make_one_conversation_and_one_closing_message() {
-    let w = World::start("thread");
-    let rt = runtime();
-    let config = w.config("thread", &[Mailbox::idle("alice")]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, config, bot } = Scene::start("thread", &[Mailbox::idle("alice")], None, "watching");
     for i in 1..=3 {
         let n = exchange_notice(
             "alice@corp.test",
@@ -351,15 +313,7 @@ fn repeated_exchange_notices_make_one_conversation_and_one_closing_message() {
 
 #[test]
 fn sigterm_mid_stream_then_restart_answers_every_notice_exactly_once() {
-    let w = World::start("term");
-    let rt = runtime();
-    let config = w.config("term", &[Mailbox::idle("alice")]);
-    let mut bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, mut bot, .. } = Scene::start("term", &[Mailbox::idle("alice")], None, "watching");
     const N: usize = 40;
     for i in 0..N {
         let n = exchange_notice(
@@ -398,15 +352,7 @@ fn sigterm_mid_stream_then_restart_answers_every_notice_exactly_once() {
 
 #[test]
 fn kill_9_at_random_moments_while_200_notices_arrive_loses_none_and_answers_none_twice() {
-    let w = World::start("kill");
-    let rt = runtime();
-    let config = w.config("kill", &[Mailbox::idle("alice")]);
-    let mut bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, mut bot, .. } = Scene::start("kill", &[Mailbox::idle("alice")], None, "watching");
     const N: usize = 200;
     let imap_addr = w.dovecot.imap;
     let feeder = std::thread::spawn(move || {
@@ -600,15 +546,7 @@ fn a_wrong_password_on_one_mailbox_does_not_stop_the_others() {
 
 #[test]
 fn sighup_reloads_mailboxes_without_dropping_the_others() {
-    let w = World::start("hup");
-    let rt = runtime();
-    let config = w.config("hup", &[Mailbox::idle("alice")]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, config, bot } = Scene::start("hup", &[Mailbox::idle("alice")], None, "watching");
     // Add bea; alice is unchanged and keeps her session.
     w.config("hup", &[Mailbox::idle("alice"), Mailbox::idle("bea")]);
     bot.signal("HUP");
@@ -1029,15 +967,7 @@ fn inconclusive_dns_sends_nothing_yet_and_is_kept_for_a_recheck() {
 /// "rescan SINCE today", so a first message with an older arrival date was never looked at.
 #[test]
 fn a_backdated_first_message_in_an_empty_folder_is_news() {
-    let w = World::start("backdated");
-    let rt = runtime();
-    let config = w.config("backdated", &[Mailbox::idle("alice")]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start("backdated", &[Mailbox::idle("alice")], None, "watching");
     let backdated = exchange_notice(
         "alice@corp.test",
         "eve@gone.test",

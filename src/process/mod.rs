@@ -94,11 +94,7 @@ struct Position<'a> {
 impl Answerer {
     /// The SMTP server this mailbox's answers go through (`""`: the global one).
     pub fn via(&self) -> &str {
-        if self.mailbox.smtp.is_some() {
-            &self.mailbox.name
-        } else {
-            ""
-        }
+        crate::outbox::via_of(&self.mailbox)
     }
 
     /// Processes one message (UID `uid` in a folder with `uidvalidity`). Store errors are the

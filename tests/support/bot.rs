@@ -367,3 +367,37 @@ pub fn bot_messages(
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A world with `bouncedoc run` watching its mailboxes, ready: what most daemon tests start
+/// from.
+pub struct Scene {
+    /// The servers.
+    pub w: World,
+    /// A runtime for IMAP reads.
+    pub rt: tokio::runtime::Runtime,
+    /// The configuration file the bot reads (rewritten by reload tests).
+    pub config: PathBuf,
+    /// The bot.
+    pub bot: Bot,
+}
+
+impl Scene {
+    /// Starts a world, writes a configuration for `mailboxes` (with `global` YAML lines, or the
+    /// limits out of the way), starts the bot and waits until it logs `ready` (e.g.
+    /// "watching").
+    pub fn start(tag: &str, mailboxes: &[Mailbox], global: Option<&str>, ready: &str) -> Scene {
+        let w = World::start(tag);
+        let rt = runtime();
+        let config = match global {
+            Some(g) => w.config_with(tag, mailboxes, g),
+            None => w.config(tag, mailboxes),
+        };
+        let bot = Bot::start(&config, &w.dir.join("bot.log"));
+        assert!(
+            bot.wait_log(ready, 1, Duration::from_secs(10)),
+            "{}",
+            bot.log_text()
+        );
+        Scene { w, rt, config, bot }
+    }
+}

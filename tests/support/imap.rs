@@ -57,25 +57,11 @@ pub async fn fetch_flags(addr: SocketAddr, user: &str, folder: &str) -> Vec<(Vec
 
 /// Every message in `user`'s INBOX, as raw bytes (BODY.PEEK[]: nothing is marked read).
 pub async fn fetch_all(addr: SocketAddr, user: &str) -> Vec<Vec<u8>> {
-    let mut session = login(addr, user).await;
-    let mailbox = session.select("INBOX").await.expect("select");
-    let mut out = Vec::new();
-    if mailbox.exists > 0 {
-        let fetches: Vec<_> = session
-            .fetch("1:*", "BODY.PEEK[]")
-            .await
-            .expect("fetch")
-            .try_collect()
-            .await
-            .expect("fetch stream");
-        for f in fetches {
-            if let Some(b) = f.body() {
-                out.push(b.to_vec());
-            }
-        }
-    }
-    let _ = session.logout().await;
-    out
+    fetch_flags(addr, user, "INBOX")
+        .await
+        .into_iter()
+        .map(|(_, raw)| raw)
+        .collect()
 }
 
 /// Waits until `user`'s INBOX holds at least `n` messages (delivery is asynchronous).
