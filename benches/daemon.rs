@@ -10,7 +10,7 @@
 mod support;
 
 use std::time::{Duration, Instant, SystemTime};
-use support::bot::{exchange_notice, runtime, Bot, Mailbox, World};
+use support::bot::{exchange_notice, Bot, Mailbox, Scene, World};
 use support::imap;
 
 /// The UTC timestamp at the start of a log line, as seconds since the epoch.
@@ -37,15 +37,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn latency(n: usize) {
-    let w = World::start("bench-latency");
-    let rt = runtime();
-    let config = w.config("latency", &[Mailbox::idle("alice")]);
-    let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, bot, .. } = Scene::start("bench-latency", &[Mailbox::idle("alice")], None, "watching");
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let notice = exchange_notice(
@@ -125,16 +117,9 @@ fn idle_mailboxes(count: usize) {
 }
 
 fn catch_up(n: usize) {
-    let w = World::start("bench-catchup");
-    let rt = runtime();
-    let config = w.config("catchup", &[Mailbox::idle("alice")]);
     // A first start records where the mailbox stands; then the bot is down while notices pile up.
-    let mut bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    let Scene { w, rt, mut bot, .. } =
+        Scene::start("bench-catchup", &[Mailbox::idle("alice")], None, "watching");
     bot.signal("TERM");
     bot.wait_exit(Duration::from_secs(10)).expect("stopped");
     rt.block_on(async {
