@@ -43,9 +43,15 @@ impl Command {
     }
 }
 
+/// At most the first [`crate::notice::MAX_NOTICE_BYTES`] of a message: what every reader of
+/// outside bytes is limited to.
+fn capped(raw: &[u8]) -> &[u8] {
+    &raw[..raw.len().min(crate::notice::MAX_NOTICE_BYTES)]
+}
+
 /// Why a message must not be answered, if it must not.
 pub fn never_answer(raw: &[u8]) -> Option<&'static str> {
-    let (section, _) = mime::split(raw);
+    let (section, _) = mime::split(capped(raw));
     if mime::find_header(section, BOT_HEADER).is_some() {
         return Some("a bot's own message");
     }
@@ -63,13 +69,22 @@ pub fn never_answer(raw: &[u8]) -> Option<&'static str> {
         if ["bulk", "list", "junk"].contains(&v.as_str()) {
             return Some("bulk or list mail (Precedence)");
         }
+        if v == "auto_reply" {
+            return Some("an automatic reply (Precedence: auto_reply)");
+        }
+    }
+    // Older autoresponders mark their mail with these instead of Auto-Submitted.
+    if mime::find_header(section, "X-Autoreply").is_some()
+        || mime::find_header(section, "X-Autorespond").is_some()
+    {
+        return Some("an automatic reply (X-Autoreply / X-Autorespond)");
     }
     None
 }
 
 /// The reply's text: its first text/plain part, else its HTML as text.
 pub fn reply_text(raw: &[u8]) -> String {
-    let (section, body) = mime::split(raw);
+    let (section, body) = mime::split(capped(raw));
     let leaves = mime::leaves(section, body);
     let mut html = None;
     for leaf in leaves {
@@ -135,23 +150,29 @@ pub fn parse(raw: &[u8]) -> Command {
 
 /// The Message-IDs a reply refers to (In-Reply-To, then References), without brackets.
 pub fn referenced_ids(raw: &[u8]) -> Vec<String> {
-    let (section, _) = mime::split(raw);
-    let mut ids = Vec::new();
+    let (section, _) = mime::split(capped(raw));
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for name in ["In-Reply-To", "References"] {
         for value in mime::header_values(section, name) {
             for part in value.split('<').skip(1) {
                 if let Some((id, _)) = part.split_once('>') {
                     let id = id.trim();
-                    if !id.is_empty() && id.len() < 512 && !ids.iter().any(|i| i == id) {
+                    if !id.is_empty() && id.len() < 512 && seen.insert(id.to_string()) {
                         ids.push(id.to_string());
+                        if ids.len() == MAX_REFERENCES {
+                            return ids;
+                        }
                     }
                 }
             }
         }
     }
-    ids.truncate(100);
     ids
 }
+
+/// How many distinct Message-IDs of a reply are looked up at most (a real thread has a few).
+pub const MAX_REFERENCES: usize = 100;
 
 #[cfg(test)]
 mod tests {
@@ -197,6 +218,9 @@ mod tests {
         assert!(never_answer(b"List-Id: <l.example>\r\n\r\nx").is_some());
         assert!(never_answer(b"Precedence: bulk\r\n\r\nx").is_some());
         assert!(never_answer(b"X-Bouncedoc: reply\r\n\r\nx").is_some());
+        assert!(never_answer(b"Precedence: auto_reply\r\n\r\nx").is_some());
+        assert!(never_answer(b"X-Autoreply: yes\r\n\r\nx").is_some());
+        assert!(never_answer(b"X-Autorespond: Out of office\r\n\r\nx").is_some());
         assert!(never_answer(b"From: alice@corp.test\r\n\r\nsupport").is_none());
     }
 }

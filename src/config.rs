@@ -385,6 +385,7 @@ struct RawMailbox {
 struct RawLimits {
     replies_per_hour: Option<u32>,
     forwards_per_hour: Option<u32>,
+    message_budget: Option<ConfigDuration>,
 }
 
 /// How a mailbox is watched.
@@ -466,13 +467,16 @@ pub struct MailboxConfig {
     pub after_processing: AfterProcessing,
 }
 
-/// How much the bot may send per mailbox.
+/// How much the bot may send per mailbox, and how long one message may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Replies to the user per hour.
     pub replies_per_hour: u32,
     /// Packages to Support per hour.
     pub forwards_per_hour: u32,
+    /// How long reading and deciding one message may take (DNS waits, bounded by
+    /// `dns.budget`, not counted); a message over it is recorded as skipped.
+    pub message_budget: Duration,
 }
 
 /// The `dns` block as written.
@@ -597,6 +601,7 @@ impl Default for Config {
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
+                message_budget: Duration::from_secs(10),
             },
             mailboxes: Vec::new(),
         }
@@ -728,7 +733,17 @@ impl Config {
                 .limits
                 .forwards_per_hour
                 .unwrap_or(default.limits.forwards_per_hour),
+            message_budget: raw
+                .limits
+                .message_budget
+                .map_or(default.limits.message_budget, |d| d.0),
         };
+        if limits.message_budget.is_zero() || limits.message_budget > Duration::from_secs(600) {
+            return Err(at((
+                "limits.message_budget".into(),
+                "must be more than 0 and at most 10m (a notice reads in well under a second)".into(),
+            )));
+        }
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),

@@ -113,6 +113,7 @@ impl Daemon {
             mailbox: m.clone(),
             outbox: self.outbox.clone(),
             diagnoser: self.diagnoser.with_sending_ips(&m.sending_ips),
+            budget: crate::process::Budget::unlimited(),
         }
     }
 

@@ -289,6 +289,10 @@ pub struct HistoryEntry {
     pub verdict: Option<String>,
     /// What was done.
     pub outcome: String,
+    /// Why a message was skipped (outcome `skipped`): over its time budget, or its processing
+    /// failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// What was sent for it: (role, recipient, outbox state).
     pub sent: Vec<(String, String, String)>,
 }
@@ -700,6 +704,28 @@ impl Store {
         Ok(notice_id)
     }
 
+    /// Records a message the watcher gave up on (`why`) and moves the cursor past it, in one
+    /// transaction: `history` shows it, and it is never read again.
+    pub fn record_skipped(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        why: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO notice (mailbox, fingerprint, uidvalidity, uid, received, kind, recipients, summary, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'unread', '', ?6, 'skipped')
+             ON CONFLICT (mailbox, fingerprint) DO NOTHING",
+            params![mailbox, format!("skipped:{uidvalidity}:{uid}"), uidvalidity, uid, now, why],
+        )
+        .and_then(|_| advance_cursor(&tx, mailbox, uidvalidity, uid))
+        .and_then(|_| tx.commit())
+        .map_err(|e| self.err(e))
+    }
+
     /// Notices of a mailbox due to be diagnosed again at `now`.
     pub fn pending(&self, mailbox: &str, now: i64) -> Result<Vec<Pending>, StoreError> {
         let mut stmt = self
@@ -748,7 +774,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, mailbox, received, uid, kind, recipients, subject, verdict, outcome FROM notice
+                "SELECT id, mailbox, received, uid, kind, recipients, subject, verdict, outcome,
+                        CASE WHEN outcome = 'skipped' THEN summary END FROM notice
                  WHERE ?1 IS NULL OR mailbox = ?1 ORDER BY received DESC, id DESC LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
@@ -765,6 +792,7 @@ impl Store {
                         subject: r.get(6)?,
                         verdict: r.get(7)?,
                         outcome: r.get(8)?,
+                        why: r.get(9)?,
                         sent: Vec::new(),
                     },
                 ))

@@ -54,7 +54,10 @@ pub fn run(path: &Path, mailbox: Option<&str>, limit: usize, json: bool) -> anyh
             e.recipients,
             e.subject.as_deref().unwrap_or(""),
             e.verdict.as_deref().unwrap_or("-"),
-            e.outcome,
+            match &e.why {
+                Some(why) => format!("{} ({why})", e.outcome),
+                None => e.outcome.clone(),
+            },
             if sent.is_empty() {
                 String::new()
             } else {

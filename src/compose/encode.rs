@@ -159,7 +159,10 @@ pub fn quoted_printable(text: &str) -> String {
             if literal {
                 out.push(b as char);
             } else {
-                out.push_str(&format!("={b:02X}"));
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('=');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
             }
             col += piece_len;
         }

@@ -14,6 +14,9 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     if !quoted_local {
         s = s.trim_matches('"');
     }
+    if s.len() > MAX_ADDRESS {
+        return None;
+    }
     let at = memchr::memrchr(b'@', s.as_bytes())?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
     let bytes = s.as_bytes();
@@ -155,15 +158,35 @@ pub fn host_or_ip(value: &str) -> (Option<String>, Option<String>) {
     (host, ips.first().map(|ip| ip.to_string()))
 }
 
+/// Most IP addresses taken from one header value or line: a real Received chain names a few.
+pub const MAX_IPS_PER_VALUE: usize = 64;
+
+/// Longest address accepted (RFC 5321 allows 64 + 1 + 255 octets).
+pub const MAX_ADDRESS: usize = 320;
+
 /// IP addresses written in brackets or parentheses: `[192.0.2.1]`, `(192.0.2.1)`,
 /// `[IPv6:2001:db8::1]`, and `host[192.0.2.1]`.
 pub fn bracketed_ips(line: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
     let b = line.as_bytes();
+    // For each bracket kind, the offset before which no closing bracket is left to find: the
+    // bytes already searched in vain are not searched again, so a run of '(' costs one pass.
+    let mut searched = [0usize; 2];
     for (i, &c) in b.iter().enumerate() {
+        if out.len() >= MAX_IPS_PER_VALUE {
+            break;
+        }
         if c == b'[' || c == b'(' {
-            let close = if c == b'[' { b']' } else { b')' };
-            if let Some(len) = memchr::memchr(close, &b[i + 1..]) {
+            let (close, kind) = if c == b'[' { (b']', 0) } else { (b')', 1) };
+            // The longest IP literal ("IPv6:" and a full IPv6 address) fits in 64 bytes: the
+            // closing bracket is looked for that far only.
+            let end = b.len().min(i + 1 + 64);
+            let from = (i + 1).max(searched[kind]);
+            let found = memchr::memchr(close, &b[from.min(end)..end]).map(|p| from + p);
+            if found.is_none() {
+                searched[kind] = end;
+            }
+            if let Some(len) = found.map(|at| at - (i + 1)) {
                 let inner = &line[i + 1..i + 1 + len];
                 let inner = inner
                     .trim()

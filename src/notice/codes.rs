@@ -3,6 +3,11 @@
 /// The first RFC 3463 enhanced status code (`4.4.7`, `5.1.1`, `5.4.316`) in a text, with
 /// boundaries so that IP addresses and version numbers do not count.
 pub fn status_code(text: &str) -> Option<String> {
+    status_code_at(text).map(|(i, end)| text[i..end].to_string())
+}
+
+/// Where the first enhanced status code of `text` starts and ends (byte offsets).
+fn status_code_at(text: &str) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -11,7 +16,7 @@ pub fn status_code(text: &str) -> Option<String> {
             && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
         {
             if let Some(end) = match_status(b, i) {
-                return Some(text[i..end].to_string());
+                return Some((i, end));
             }
         }
         i += 1;
@@ -49,14 +54,14 @@ fn match_status(b: &[u8], i: usize) -> Option<usize> {
 
 /// Every enhanced status code in a text, in order.
 pub fn status_codes(text: &str) -> Vec<String> {
+    // Each search starts where the last code ended: one pass over the text. (Searching for
+    // the code's text again from the start found "5.1.1" inside an earlier "5.1.1.1" and
+    // made a run of such numbers quadratic.)
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(code) = status_code(rest) {
-        let Some(pos) = rest.find(code.as_str()) else {
-            break;
-        };
-        rest = &rest[pos + code.len()..];
-        out.push(code);
+    let mut from = 0;
+    while let Some((start, end)) = status_code_at(&text[from..]) {
+        out.push(text[from + start..from + end].to_string());
+        from += end;
     }
     out
 }
@@ -145,13 +150,15 @@ pub fn reply_code_str(text: &str) -> Option<&str> {
     None
 }
 
+/// Whether a number is followed by a unit word ("5 minutes"), so is not a reply code. Looks
+/// at the next few bytes only, without copying the rest of the text.
 fn followed_by_unit(rest: &str) -> bool {
-    let r = rest.trim_start().to_ascii_lowercase();
+    let r = rest.trim_start().as_bytes();
     [
         "seconds", "minutes", "hours", "days", "bytes", "kb", "mb", "times", "messages",
     ]
     .iter()
-    .any(|u| r.starts_with(u))
+    .any(|u| r.len() >= u.len() && r[..u.len()].eq_ignore_ascii_case(u.as_bytes()))
 }
 
 #[cfg(test)]

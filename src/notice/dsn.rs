@@ -6,6 +6,10 @@
 use super::{address, codes, time, Action, Recipient};
 use std::borrow::Cow;
 
+/// Longest field value kept (a Diagnostic-Code quoting a long server reply is a few hundred
+/// bytes; a hostile one is cut here).
+pub const MAX_FIELD: usize = 8 * 1024;
+
 /// `name: value` fields of a header-like block, unfolded, in order; an entry with an empty
 /// name stands for a blank or non-field line (it keeps blocks apart).
 pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
@@ -20,9 +24,11 @@ pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
         }
         if line.starts_with([' ', '\t']) && !blank_before {
             if let Some((_, v)) = out.last_mut() {
-                let v = v.to_mut();
-                v.push(' ');
-                v.push_str(line.trim());
+                if v.len() < MAX_FIELD {
+                    let v = v.to_mut();
+                    v.push(' ');
+                    v.push_str(super::text::prefix(line.trim(), MAX_FIELD));
+                }
                 continue;
             }
         }
@@ -34,7 +40,10 @@ pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
-                out.push((name, Cow::Borrowed(line[colon + 1..].trim())));
+                out.push((
+                    name,
+                    Cow::Borrowed(super::text::prefix(line[colon + 1..].trim(), MAX_FIELD)),
+                ));
                 continue;
             }
         }
@@ -118,6 +127,10 @@ impl Report {
     fn read_block(&mut self, block: &str) {
         let mut current: Option<DsnRecipient> = None;
         for (name, value) in fields(block) {
+            if self.recipients.len() > super::MAX_RECIPIENTS {
+                // More blocks than any notice is read for: the rest is not kept.
+                return;
+            }
             let lname = name.to_ascii_lowercase();
             match lname.as_str() {
                 "" => {

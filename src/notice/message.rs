@@ -177,9 +177,13 @@ pub fn header_addresses(value: &str) -> Vec<String> {
 /// Turns HTML into plain text: tags dropped, block ends become line breaks, common entities
 /// decoded, `<style>`/`<script>` content skipped.
 pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
+    let mut out = String::with_capacity(html.len().min(MAX_HTML_TEXT));
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
+        if out.len() >= MAX_HTML_TEXT {
+            // The readers look at the first 256 KB of text: the rest need not be converted.
+            return out;
+        }
         push_entities(&mut out, &rest[..lt]);
         let after = &rest[lt + 1..];
         let Some(gt) = after.find('>') else {
@@ -192,13 +196,10 @@ pub fn html_to_text(html: &str) -> String {
         match name.as_str() {
             "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "table" | "pre" => out.push('\n'),
             "td" | "th" => out.push(' '),
-            "style" | "script" if !after.starts_with('/') => {
-                let close = format!("</{name}");
-                match rest.to_ascii_lowercase().find(&close) {
-                    Some(p) => rest = &rest[p..],
-                    None => rest = "",
-                }
-            }
+            "style" | "script" if !after.starts_with('/') => match find_close_tag(rest, &name) {
+                Some(p) => rest = &rest[p..],
+                None => rest = "",
+            },
             _ => {}
         }
     }
@@ -206,18 +207,36 @@ pub fn html_to_text(html: &str) -> String {
     out
 }
 
+/// Most text made from one HTML part (the text scanner reads 256 KB at most).
+const MAX_HTML_TEXT: usize = 512 * 1024;
+
+/// Where `</name` starts in `html`, case-insensitively, without copying: one pass.
+fn find_close_tag(html: &str, name: &str) -> Option<usize> {
+    let b = html.as_bytes();
+    let name = name.as_bytes();
+    memchr::memmem::find_iter(b, b"</").find(|&p| {
+        b.get(p + 2..p + 2 + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
 fn push_entities(out: &mut String, text: &str) {
     let mut rest = text;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp..];
-        let end = after.find(';').filter(|e| *e <= 10);
+        // An entity is short: look for its ';' in the next few bytes only (a run of '&'
+        // without ';' would otherwise rescan the rest of the text at every '&').
+        let end = after.as_bytes()[..after.len().min(11)]
+            .iter()
+            .position(|&c| c == b';');
         let (rep, used) = match end.map(|e| &after[..=e]) {
             Some("&lt;") => ("<", 4),
             Some("&gt;") => (">", 4),
             Some("&amp;") => ("&", 5),
             Some("&quot;") => ("\"", 6),
-            Some("&#39;") | Some("&apos;") => ("'", after.find(';').map_or(1, |e| e + 1)),
+            Some("&#39;") => ("'", 5),
+            Some("&apos;") => ("'", 6),
             Some("&nbsp;") => (" ", 6),
             _ => ("&", 1),
         };

@@ -41,6 +41,11 @@ pub fn split(raw: &[u8]) -> (&[u8], &[u8]) {
     (raw, &[])
 }
 
+/// Longest header value kept (unfolded): a real one — a long References or
+/// X-Failed-Recipients included — is far shorter; a hostile one is cut here, before any reader
+/// looks at it.
+pub const MAX_HEADER_VALUE: usize = 32 * 1024;
+
 /// Reads a header section into unfolded `(name, value)` pairs, in order. Lines that are not
 /// headers (no colon, or a name with spaces) are skipped.
 pub fn headers(section: &[u8]) -> Vec<Header> {
@@ -76,7 +81,7 @@ pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> 
                 if let Some((_, v)) = out.last_mut() {
                     let more = lossy(line);
                     let t = more.trim();
-                    if !t.is_empty() {
+                    if !t.is_empty() && v.len() < MAX_HEADER_VALUE {
                         if !v.is_empty() {
                             v.push(' ');
                         }
@@ -103,7 +108,8 @@ pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> 
         match keeping {
             Keep::Value => {
                 let value = lossy(&line[colon + 1..]);
-                out.push((name.to_string(), value.trim().to_string()));
+                let value = super::text::prefix(value.trim(), MAX_HEADER_VALUE);
+                out.push((name.to_string(), value.to_string()));
             }
             Keep::Name => out.push((name.to_string(), String::new())),
             Keep::Skip => {}
@@ -128,13 +134,14 @@ pub fn header_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item
             let line = &section[pos..end];
             pos = end + 1;
             if line.len() > n && line[n] == b':' && line[..n].eq_ignore_ascii_case(name.as_bytes()) {
-                let mut value = lossy(&line[n + 1..]).trim().to_string();
+                let mut value =
+                    super::text::prefix(lossy(&line[n + 1..]).trim(), MAX_HEADER_VALUE).to_string();
                 // Continuation lines.
                 while pos < section.len() && matches!(section[pos], b' ' | b'\t') {
                     let end = memchr::memchr(b'\n', &section[pos..]).map_or(section.len(), |p| pos + p);
                     let more = lossy(&section[pos..end]);
                     let more = more.trim();
-                    if !more.is_empty() {
+                    if !more.is_empty() && value.len() < MAX_HEADER_VALUE {
                         if !value.is_empty() {
                             value.push(' ');
                         }
@@ -516,6 +523,9 @@ pub fn decode_words(value: &str) -> String {
 
 /// One encoded word at the start of `s`: its decoded text and its length.
 fn encoded_word(s: &str) -> Option<(String, usize)> {
+    // RFC 2047: an encoded word is at most 75 characters; looking further for its '?' and
+    // "?=" would make a run of "=?" quadratic.
+    let s = super::text::prefix(s, 1024);
     let inner = s.strip_prefix("=?")?;
     let q1 = inner.find('?')?;
     let charset = inner[..q1].split('*').next().unwrap_or("");

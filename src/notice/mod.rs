@@ -212,6 +212,9 @@ pub fn read(raw: &[u8]) -> Result<Notice, ReadError> {
     read_at(raw, 0)
 }
 
+/// Longest diagnostic kept for a recipient.
+const MAX_DIAGNOSTIC: usize = 1000;
+
 /// How deep notices forwarded inside notices are followed.
 const MAX_FORWARDS: usize = 2;
 
@@ -383,6 +386,7 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("X-Failed-Recipients"))
             .flat_map(|(_, v)| v.split(',').filter_map(address::first_address))
+            .take(MAX_RECIPIENTS)
             .collect();
         address::dedup_addresses(&mut failed_header);
         let mut excluded: Vec<String> = parsed
@@ -468,6 +472,14 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         }
     }
 
+    for r in &mut recipients {
+        if let Some(d) = r.diagnostic.as_mut() {
+            // However a notice words it, a diagnostic is one server reply: at most 1,000 bytes.
+            let keep = text::prefix(d, MAX_DIAGNOSTIC).len();
+            d.truncate(keep);
+        }
+    }
+
     let kind = if recipients.iter().any(|r| r.action == Some(Action::Failed)) {
         Kind::Failed
     } else if recipients.iter().any(|r| r.action == Some(Action::Delayed)) {
@@ -537,8 +549,11 @@ fn derived_status(r: &Recipient) -> Option<String> {
     Some(format!("{class}.0.0"))
 }
 
+/// Most sending IPs a notice reports (the checks look at fewer still).
+const MAX_SENDING_IPS: usize = 32;
+
 fn push_public(list: &mut Vec<String>, ip: IpAddr) {
-    if is_public(&ip) {
+    if list.len() < MAX_SENDING_IPS && is_public(&ip) {
         let s = ip.to_string();
         if !list.contains(&s) {
             list.push(s);

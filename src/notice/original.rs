@@ -79,6 +79,9 @@ pub fn received_ips_of(h: &[mime::Header]) -> Vec<IpAddr> {
     for (name, value) in h {
         if name.eq_ignore_ascii_case("Received") {
             for ip in address::bracketed_ips(value) {
+                if out.len() >= MAX_RECEIVED_IPS {
+                    return out;
+                }
                 if !out.contains(&ip) {
                     out.push(ip);
                 }
@@ -87,6 +90,9 @@ pub fn received_ips_of(h: &[mime::Header]) -> Vec<IpAddr> {
     }
     out
 }
+
+/// Most distinct IPs taken from an original's Received chain (a real one has a handful).
+const MAX_RECEIVED_IPS: usize = 32;
 
 /// Finds a header block (lines `Name: value`, with continuation lines) in quoted text: it must
 /// hold at least two of Message-ID, From, To, Subject, Date, Received, Return-Path.

@@ -20,6 +20,9 @@ const MAX_LINES: usize = 4000;
 const MAX_PER_LINE: usize = 64;
 /// Most candidate recipients kept per notice.
 const MAX_CANDIDATES: usize = 1000;
+/// Most lines, and bytes, of the text about one recipient (its block).
+const MAX_BLOCK_LINES: usize = 64;
+const MAX_BLOCK: usize = 16 * 1024;
 
 /// At most `max` bytes of `text`, cut at a character boundary.
 pub fn prefix(text: &str, max: usize) -> &str {
@@ -57,6 +60,9 @@ fn blocked_client_ips(error_text: &str) -> Vec<IpAddr> {
             .any(|w| before.ends_with(w));
             if client_context && !out.contains(&ip) {
                 out.push(ip);
+                if out.len() >= 16 {
+                    return out;
+                }
             }
         }
     }
@@ -111,8 +117,16 @@ fn cut_line(all: &str, h: &Hit) -> Option<usize> {
     let b = all.as_bytes();
     match h.list {
         l if l == List::Cut as u8 => {
-            let ls = all[..h.start].rfind('\n').map_or(0, |p| p + 1);
-            b[ls..h.start].iter().all(|c| is_fence_char(*c)).then_some(ls)
+            // Back over fence characters only: the hit opens its line when they reach the
+            // line's start. (Searching back for the line break at every hit made one long
+            // line of cut phrases quadratic.)
+            let fence = b[..h.start]
+                .iter()
+                .rev()
+                .take_while(|c| is_fence_char(**c))
+                .count();
+            let ls = h.start - fence;
+            (ls == 0 || b[ls - 1] == b'\n').then_some(ls)
         }
         l if l == List::Fence as u8 => {
             let ls = h.start + 1;
@@ -243,8 +257,15 @@ pub struct Scan {
     lower: Vec<String>,
     /// Candidate recipients in order: (address, first line, strength).
     candidates: Vec<(String, usize, Strength)>,
+    /// Which candidate (index into `candidates`) each lower-cased address is.
+    index: std::collections::HashMap<String, usize>,
     /// Which lines carry an SMTP or status code (computed on first use).
     coded: std::cell::OnceCell<Vec<std::cell::Cell<Option<bool>>>>,
+    /// The line each address looked up was found on (each text search runs once per
+    /// address, however many times a recipient's details ask for it).
+    line_of: std::cell::RefCell<std::collections::HashMap<String, Option<usize>>>,
+    /// The first coded line that is not a sender line (computed on first use).
+    first_coded: std::cell::OnceCell<Option<usize>>,
 }
 
 impl Scan {
@@ -298,6 +319,7 @@ impl Scan {
             })
             .collect();
         let mut candidates: Vec<(String, usize, Strength)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (i, r) in lines.iter().enumerate() {
             let line = &all[r.clone()];
             let lower_line = &lower[i];
@@ -309,17 +331,18 @@ impl Scan {
                     break;
                 }
                 let strength = line_strength(line, lower_line, &f);
-                match candidates
-                    .iter_mut()
-                    .find(|(a, _, _)| a.eq_ignore_ascii_case(&f.address))
-                {
-                    Some(c) => {
+                match index.get(&f.address.to_ascii_lowercase()) {
+                    Some(&k) => {
+                        let c = &mut candidates[k];
                         if strength > c.2 {
                             c.2 = strength;
                             c.1 = i;
                         }
                     }
-                    None => candidates.push((f.address.clone(), i, strength)),
+                    None => {
+                        index.insert(f.address.to_ascii_lowercase(), candidates.len());
+                        candidates.push((f.address.clone(), i, strength));
+                    }
                 }
             }
         }
@@ -330,7 +353,10 @@ impl Scan {
             lines,
             lower,
             candidates,
+            index,
             coded: std::cell::OnceCell::new(),
+            line_of: std::cell::RefCell::new(std::collections::HashMap::new()),
+            first_coded: std::cell::OnceCell::new(),
         }
     }
 
@@ -370,8 +396,18 @@ impl Scan {
 
     /// True when a notice marker occurs in the error report outside quoted (`>`) lines.
     pub fn has_unquoted_marker(&self) -> bool {
+        // Hits come in text order: the line start is found by looking back only as far as
+        // the previous hit (one pass, however many markers share a line).
+        let b = self.all.as_bytes();
+        let (mut line_start, mut looked) = (0, 0);
         self.hits.of(List::Marker, 0..self.cut).any(|h| {
-            let line_start = self.all[..h.start].rfind('\n').map_or(0, |p| p + 1);
+            if h.start < looked {
+                return false;
+            }
+            if let Some(p) = memchr::memrchr(b'\n', &b[looked..h.start]) {
+                line_start = looked + p + 1;
+            }
+            looked = h.start;
             !self.all[line_start..h.start].trim_start().starts_with('>')
         })
     }
@@ -444,14 +480,16 @@ impl Scan {
     }
 
     fn line_of(&self, address: &str) -> Option<usize> {
-        self.candidates
-            .iter()
-            .find(|c| c.0.eq_ignore_ascii_case(address))
-            .map(|c| c.1)
-            .or_else(|| {
-                let la = address.to_ascii_lowercase();
-                self.lower.iter().position(|l| l.contains(&la))
-            })
+        let la = address.to_ascii_lowercase();
+        if let Some(&k) = self.index.get(&la) {
+            return Some(self.candidates[k].1);
+        }
+        if let Some(found) = self.line_of.borrow().get(&la) {
+            return *found;
+        }
+        let found = self.lower.iter().position(|l| l.contains(&la));
+        self.line_of.borrow_mut().insert(la, found);
+        found
     }
 
     /// The first line after `start` where another recipient is named (or the end).
@@ -467,10 +505,16 @@ impl Scan {
     /// The byte range (in the joined text) of the lines about one recipient.
     fn block_range(&self, address: &str) -> Option<Range<usize>> {
         let start = self.line_of(address)?;
-        let next = self.next_other_recipient(start, address);
+        let next = self
+            .next_other_recipient(start, address)
+            .min(start + MAX_BLOCK_LINES);
         let first = self.lines.get(start)?;
         let last = self.lines.get(next.checked_sub(1)?)?;
-        Some(first.start..last.end.max(first.start))
+        let mut end = last.end.max(first.start).min(first.start + MAX_BLOCK);
+        while !self.all.is_char_boundary(end) {
+            end -= 1;
+        }
+        Some(first.start..end)
     }
 
     /// The remote server the lines about one recipient name, found from the phrases the
@@ -481,7 +525,8 @@ impl Scan {
         };
         let keys = crate::notice::formats::remote::KEYS.len();
         let mut qmail = false;
-        for h in self.hits.of(List::Remote, range.clone()) {
+        // A recipient's block names its server once or twice: a few phrases are enough.
+        for h in self.hits.of(List::Remote, range.clone()).take(16) {
             let index = usize::from(h.index);
             if index < keys {
                 if let Some(found) = crate::notice::formats::remote::named_at(&self.all, index, h.end) {
@@ -503,12 +548,20 @@ impl Scan {
         let Some(start) = self.line_of(address) else {
             return String::new();
         };
-        let next = self.next_other_recipient(start, address);
-        self.lines[start..next]
-            .iter()
-            .map(|r| &self.all[r.clone()])
-            .collect::<Vec<_>>()
-            .join("\n")
+        let next = self
+            .next_other_recipient(start, address)
+            .min(start + MAX_BLOCK_LINES);
+        let mut out = String::new();
+        for r in &self.lines[start..next] {
+            if out.len() >= MAX_BLOCK {
+                break;
+            }
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&self.all[r.clone()]);
+        }
+        out
     }
 
     /// The paragraph that starts at an address's line: the line and the lines indented
@@ -555,10 +608,12 @@ impl Scan {
             }
         }
         // Anywhere in the report (a notice with one diagnostic for all).
-        for i in 0..self.lines.len() {
-            if self.coded(i) && !is_sender_line(&self.line(i).to_ascii_lowercase()) {
-                return Some(clean_diagnostic(&self.paragraph_at(i), address));
-            }
+        let first_coded = *self.first_coded.get_or_init(|| {
+            (0..self.lines.len())
+                .find(|&i| self.coded(i) && !is_sender_line(&self.line(i).to_ascii_lowercase()))
+        });
+        if let Some(i) = first_coded {
+            return Some(clean_diagnostic(&self.paragraph_at(i), address));
         }
         // A paragraph after the address without codes ("User unknown").
         if let Some(s) = start {

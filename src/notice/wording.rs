@@ -372,9 +372,14 @@ impl Hits {
 
     /// The hits of one list that lie inside `range`.
     pub fn of(&self, list: List, range: Range<usize>) -> impl Iterator<Item = &Hit> + '_ {
-        self.by_list[list as usize]
+        // Hits are in order of their end: binary-search the range's first one instead of
+        // filtering them all (the recipients of a notice each ask about their own block).
+        let hits = &self.by_list[list as usize];
+        let first = hits.partition_point(|h| h.end < range.start);
+        hits[first..]
             .iter()
-            .filter(move |h| h.start >= range.start && h.end <= range.end)
+            .take_while(move |h| h.end <= range.end)
+            .filter(move |h| h.start >= range.start)
     }
 
     /// True when a phrase of `list` lies inside `range`.

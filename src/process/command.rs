@@ -3,7 +3,7 @@
 //! Message-ID it recorded). Anything else is ignored and logged, with no answer. Auto-submitted
 //! and list mail is never answered.
 
-use super::{fingerprint, Answerer, Processed, REPLY_ROLES};
+use super::{fingerprint, Answerer, ProcessError, Processed, REPLY_ROLES};
 use crate::commands::{self, Command};
 use crate::compose::{self, Outgoing};
 use crate::config::Escalation;
@@ -58,7 +58,7 @@ impl Answerer {
         raw: &[u8],
         envelope: &Envelope,
         refs: &[String],
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<Processed, ProcessError> {
         if refs.is_empty() {
             return Ok(Processed::NotANotice);
         }
@@ -114,7 +114,7 @@ impl Answerer {
             via: self.via(),
             now,
         };
-        self.outbox.with_store(|s| s.record_command(&record))?;
+        self.commit(|s| s.record_command(&record))?;
         if !answers.is_empty() {
             self.outbox.ring();
         }
@@ -185,7 +185,7 @@ impl Answerer {
         n: &Notice,
         now: i64,
     ) -> Result<Outcome, StoreError> {
-        let diagnosis = self.diagnoser.diagnose(n).await;
+        let diagnosis = self.diagnose(n).await;
         let v = verdict::decide(n, &diagnosis.findings);
         let mut held = Vec::new();
         let v = match self.mailbox.escalation {
@@ -262,7 +262,7 @@ impl Answerer {
                 .push(("package", format!("requested by the user: {subject}")));
             return Ok(o);
         }
-        let diagnosis = self.diagnoser.diagnose(n).await;
+        let diagnosis = self.diagnose(n).await;
         // The package says it was asked for, whatever the verdict would have done.
         let decided = verdict::decide(n, &diagnosis.findings);
         let v = verdict::Verdict {

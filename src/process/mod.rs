@@ -14,7 +14,10 @@ use crate::store::{now, Answer, Record, StoreError};
 use crate::verdict::{self, Action, Forwarding, Verdict};
 use std::sync::Arc;
 
+mod budget;
 mod command;
+
+pub use budget::{run as budget_run, Budget, Overrun};
 
 /// Delays before each recheck of a notice whose DNS checks failed; after the last, it is
 /// forwarded with the gap stated.
@@ -41,6 +44,20 @@ pub enum Processed {
         /// Whether messages were queued.
         answered: bool,
     },
+    /// Given up (over its time budget, or the processing failed): recorded as skipped, never
+    /// read again.
+    Skipped,
+}
+
+/// Why a message's processing stopped without a result.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The state database failed: the message is processed again on the next pass.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The watcher gave up on this message (over its time budget) before anything was written.
+    #[error("over the message's time budget; given up")]
+    Abandoned,
 }
 
 /// Answers one mailbox's notices.
@@ -54,6 +71,9 @@ pub struct Answerer {
     pub outbox: Outbox,
     /// DNS checks, with this mailbox's sending IPs.
     pub diagnoser: Diagnoser,
+    /// The time the message being processed may still take ([`Budget::unlimited`] outside
+    /// the watcher's per-message loop).
+    pub budget: Arc<Budget>,
 }
 
 /// What identifies a notice across UIDs: its Message-ID, else a hash of its bytes.
@@ -97,9 +117,34 @@ impl Answerer {
         crate::outbox::via_of(&self.mailbox)
     }
 
-    /// Processes one message (UID `uid` in a folder with `uidvalidity`). Store errors are the
-    /// only errors: the message is then processed again on the next pass.
-    pub async fn message(&self, uidvalidity: u32, uid: u32, raw: &[u8]) -> Result<Processed, StoreError> {
+    /// Writes to the state, unless the watcher gave up on this message (its budget ran out):
+    /// then nothing is written and [`ProcessError::Abandoned`] comes back.
+    fn commit<T>(
+        &self,
+        f: impl FnOnce(&crate::store::Store) -> Result<T, StoreError>,
+    ) -> Result<T, ProcessError> {
+        if !self.budget.commit() {
+            return Err(ProcessError::Abandoned);
+        }
+        Ok(self.outbox.with_store(f)?)
+    }
+
+    /// The DNS checks of a notice (their time does not count against the message's budget).
+    async fn diagnose(&self, n: &Notice) -> crate::diagnose::Diagnosis {
+        self.budget.excluding(self.diagnoser.diagnose(n)).await
+    }
+
+    /// Records a message the watcher gave up on (`why`: over its time budget, or the
+    /// processing failed) and moves the cursor past it, so that it is never read again.
+    pub fn skip(&self, uidvalidity: u32, uid: u32, why: &str) -> Result<(), StoreError> {
+        let name = self.mailbox.name.as_str();
+        self.outbox
+            .with_store(|s| s.record_skipped(name, uidvalidity, uid, why, now()))
+    }
+
+    /// Processes one message (UID `uid` in a folder with `uidvalidity`). A store error means
+    /// the message is processed again on the next pass.
+    pub async fn message(&self, uidvalidity: u32, uid: u32, raw: &[u8]) -> Result<Processed, ProcessError> {
         let envelope = notice::envelope(raw);
         // The bot's own messages (its answers land in the watched mailbox too) are never read
         // as notices: that would be a loop.
@@ -166,14 +211,14 @@ impl Answerer {
             self.record_quiet(&pos, &n, &envelope, "ours", true)?;
             return Ok(Processed::Ours);
         }
-        let diagnosis = self.diagnoser.diagnose(&n).await;
+        let diagnosis = self.diagnose(&n).await;
         let v = verdict::decide(&n, &diagnosis.findings);
         let answered = self.conclude(&pos, raw, &n, &envelope, &diagnosis.findings, v, true)?;
         Ok(Processed::Recorded { answered })
     }
 
     /// Diagnoses again every notice of this mailbox whose recheck is due. Returns how many.
-    pub async fn rechecks(&self) -> Result<usize, StoreError> {
+    pub async fn rechecks(&self) -> Result<usize, ProcessError> {
         let name = self.mailbox.name.as_str();
         let due = self.outbox.with_store(|s| s.pending(name, now()))?;
         let count = due.len();
@@ -189,7 +234,7 @@ impl Answerer {
                 }
             };
             let envelope = notice::envelope(&p.raw);
-            let diagnosis = self.diagnoser.diagnose(&n).await;
+            let diagnosis = self.diagnose(&n).await;
             let v = verdict::decide(&n, &diagnosis.findings);
             let pos = Position {
                 uidvalidity,
@@ -249,13 +294,13 @@ impl Answerer {
         envelope: &Envelope,
         outcome: &str,
         move_cursor: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ProcessError> {
         let about = (kind_name(n.kind), recipients_of(n));
         let record = Record {
             outcome,
             ..self.base_record(pos, &about, n, envelope, move_cursor, now())
         };
-        self.outbox.with_store(|s| s.record(&record)).map(|_| ())
+        self.commit(|s| s.record(&record)).map(|_| ())
     }
 
     /// The verdict under this mailbox's `escalation`: `ask` invites a "support" reply instead
@@ -280,7 +325,7 @@ impl Answerer {
         findings: &[Finding],
         v: Verdict,
         move_cursor: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, ProcessError> {
         let checks = pos.checks + 1;
         let v = if v.action == Action::Recheck && checks as usize > RECHECK_AFTER.len() {
             verdict::after_last_recheck(n, v, checks)
@@ -310,7 +355,7 @@ impl Answerer {
                 pending: Some((at, checks)),
                 ..base
             };
-            self.outbox.with_store(|s| s.record(&record))?;
+            self.commit(|s| s.record(&record))?;
             return Ok(false);
         }
         let (original, recipient) = conversation::thread_key(n, pos.fingerprint);
@@ -357,7 +402,7 @@ impl Answerer {
             held: &held,
             ..base
         };
-        self.outbox.with_store(|s| s.record(&record))?;
+        self.commit(|s| s.record(&record))?;
         if !answers.is_empty() {
             self.outbox.ring();
         }

@@ -9,9 +9,9 @@
 
 use super::imap::{self, ImapError, Session};
 use crate::config::{AfterProcessing, WatchMode};
-use crate::process::{Answerer, Processed};
+use crate::process::{Answerer, Budget, Overrun, ProcessError, Processed};
 use crate::store::{now, Cursor, StoreError};
-use futures::{FutureExt, TryStreamExt};
+use futures::TryStreamExt;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -52,6 +52,15 @@ pub enum WatchError {
     /// The state database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<ProcessError> for WatchError {
+    fn from(e: ProcessError) -> WatchError {
+        match e {
+            ProcessError::Store(e) => WatchError::Store(e),
+            ProcessError::Abandoned => WatchError::Session("processing given up".into()),
+        }
+    }
 }
 
 fn session_err(e: impl std::fmt::Display) -> WatchError {
@@ -248,7 +257,7 @@ async fn session(
         if !catch_up(a, &mut s, stop, &mut cursor, since, (can_move, can_expunge_uids)).await? {
             break;
         }
-        a.rechecks().await?;
+        off_workers(a, |w| async move { w.rechecks().await }).await??;
         a.summarize_held()?;
         if *stop.borrow() {
             break;
@@ -388,32 +397,27 @@ async fn catch_up(
                     }
                 }
                 let mut handled = Vec::new();
-                for (uid, raw) in &bodies {
+                for (uid, raw) in bodies {
                     if *stop.borrow() {
                         after_processing(a, s, &handled, caps).await;
                         return Ok(false);
                     }
-                    let work =
-                        std::panic::AssertUnwindSafe(a.message(cursor.uidvalidity, *uid, raw)).catch_unwind();
+                    let budget = Budget::new(a.config.limits.message_budget);
+                    let work = process(a, &budget, cursor.uidvalidity, uid, raw);
                     let processed = tokio::select! {
-                        r = work => match r {
-                            Ok(r) => r?,
-                            Err(_) => {
-                                // A bug must not stop the mailbox: the message is skipped.
-                                tracing::error!(uid, "processing this message failed (a bug: please report it with the message); skipped");
-                                Processed::Unreadable
-                            }
-                        },
+                        r = work => r?,
                         _ = async { stopped(stop).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                            // Whatever the message's thread still does, it writes nothing now.
+                            budget.abandon();
                             tracing::warn!(uid, "shutdown: left this notice for the next start");
                             after_processing(a, s, &handled, caps).await;
                             return Ok(false);
                         }
                     };
                     if matches!(processed, Processed::Recorded { .. }) {
-                        handled.push(*uid);
+                        handled.push(uid);
                     }
-                    cursor.last_uid = cursor.last_uid.max(*uid);
+                    cursor.last_uid = cursor.last_uid.max(uid);
                 }
                 after_processing(a, s, &handled, caps).await;
             }
@@ -423,6 +427,59 @@ async fn catch_up(
             a.outbox.with_store(|st| st.set_cursor_forward(name, *cursor))?;
         }
     }
+}
+
+/// Runs `work` with a copy of the answerer on a blocking thread (driving its async parts, the
+/// DNS checks, from there): reading and deciding never occupy an async worker, so the other
+/// mailboxes, the timers and the watchdog go on whatever one message costs.
+async fn off_workers<T, F>(
+    a: &Answerer,
+    work: impl FnOnce(Answerer) -> F + Send + 'static,
+) -> Result<T, WatchError>
+where
+    F: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let worker = a.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || handle.block_on(work(worker)))
+        .await
+        .map_err(|e| WatchError::Session(format!("processing failed: {e}")))
+}
+
+/// Processes one message on a blocking thread under `budget`. A message over its budget, or
+/// whose processing panics (a bug), is recorded as skipped with the reason and the cursor
+/// moves past it: it is never read again, and the mailbox goes on.
+async fn process(
+    a: &Answerer,
+    budget: &std::sync::Arc<Budget>,
+    uidvalidity: u32,
+    uid: u32,
+    raw: Vec<u8>,
+) -> Result<Processed, WatchError> {
+    let mut worker = a.clone();
+    worker.budget = budget.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let work = move || runtime.block_on(worker.message(uidvalidity, uid, &raw));
+    let overrun = match crate::process::budget_run(budget, work).await {
+        Ok(Ok(p)) => return Ok(p),
+        Ok(Err(ProcessError::Store(e))) => return Err(e.into()),
+        Ok(Err(ProcessError::Abandoned)) => return Ok(Processed::Skipped),
+        Err(o) => o,
+    };
+    match overrun {
+        Overrun::Panicked => tracing::error!(
+            uid,
+            "processing this message failed (a bug: please report it with the message); skipped, it will not be read again"
+        ),
+        Overrun::OverBudget(limit) => tracing::warn!(
+            uid,
+            budget_ms = limit.as_millis() as u64,
+            "this message took longer than its time budget; skipped, it will not be read again"
+        ),
+    }
+    a.skip(uidvalidity, uid, &overrun.to_string())?;
+    Ok(Processed::Skipped)
 }
 
 /// An IMAP UID set: `1,2,5`.

@@ -3,6 +3,7 @@
 
 pub mod bot;
 pub mod dovecot;
+pub mod hostile;
 pub mod imap;
 pub mod postfix;
 pub mod smtp;

@@ -16,17 +16,18 @@ pub fn named_at(text: &str, key: usize, end: usize) -> Option<(Option<String>, O
     let rest = text.get(end..)?;
     let name_len = rest
         .bytes()
+        .take(256)
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
         .count();
     let name = &rest[..name_len];
     let after_t = rest[name_len..].trim_start_matches([' ', '\t']);
     let ip = match after_t.as_bytes().first() {
         Some(b'[') | Some(b'(') => {
-            let close = if after_t.starts_with('[') { ']' } else { ')' };
-            after_t[1..]
-                .split(close)
-                .next()
-                .map(|s| s.trim().trim_start_matches("IPv6:"))
+            let close = if after_t.starts_with('[') { b']' } else { b')' };
+            // An IP literal fits in 64 bytes: look no further for the closing bracket.
+            let inner = &after_t[1..];
+            memchr::memchr(close, &inner.as_bytes()[..inner.len().min(64)])
+                .map(|p| inner[..p].trim().trim_start_matches("IPv6:"))
                 .and_then(|s| s.parse::<std::net::IpAddr>().ok())
         }
         _ => None,
