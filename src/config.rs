@@ -140,6 +140,108 @@ impl<'de> Deserialize<'de> for MailboxAddress {
     }
 }
 
+/// An address or a network in CIDR form (`203.0.113.5`, `198.51.100.0/24`, `2001:db8::/32`),
+/// as `sending_ips` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// The network's address (its host bits cleared).
+    pub addr: IpAddr,
+    /// The prefix length: 32 (IPv4) or 128 (IPv6) for a single address.
+    pub prefix: u8,
+}
+
+impl Network {
+    /// Parses `IP` or `IP/PREFIX`.
+    pub fn parse(text: &str) -> Option<Network> {
+        let (ip, prefix) = match text.trim().split_once('/') {
+            Some((ip, p)) => (
+                ip.trim().parse::<IpAddr>().ok()?,
+                Some(p.trim().parse::<u8>().ok()?),
+            ),
+            None => (text.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return None;
+        }
+        Some(Network {
+            addr: mask(ip, prefix),
+            prefix,
+        })
+    }
+
+    /// Whether `ip` lies inside the network.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(*ip, self.prefix) == self.addr
+    }
+
+    /// The address, when the entry is one address rather than a network.
+    pub fn single(&self) -> Option<IpAddr> {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        (self.prefix == max).then_some(self.addr)
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Network, String> {
+        Network::parse(s).ok_or_else(|| format!("{s:?} is not an IP address or network"))
+    }
+}
+
+impl From<IpAddr> for Network {
+    fn from(ip: IpAddr) -> Network {
+        Network {
+            addr: ip,
+            prefix: if ip.is_ipv4() { 32 } else { 128 },
+        }
+    }
+}
+
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix))
+            };
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.single() {
+            Some(ip) => write!(f, "{ip}"),
+            None => write!(f, "{}/{}", self.addr, self.prefix),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Network::parse(&text).ok_or_else(|| {
+            de::Error::custom(format!(
+                "{text:?} is not an IP address or network: write it like 203.0.113.5 or 198.51.100.0/24"
+            ))
+        })
+    }
+}
+
 /// Where a password comes from: written in the file, a file, a command's first line, or an
 /// environment variable. Its value is never printed (not even by `Debug`).
 #[derive(Clone, PartialEq, Eq)]
@@ -372,7 +474,7 @@ struct RawMailbox {
     smtp: Option<RawSmtp>,
     support: Option<MailboxAddress>,
     #[serde(default)]
-    sending_ips: Vec<IpAddr>,
+    sending_ips: Vec<Network>,
     escalation: Option<Escalation>,
     reply_to: Option<MailboxAddress>,
     #[serde(default)]
@@ -457,8 +559,8 @@ pub struct MailboxConfig {
     pub smtp: Option<SmtpConfig>,
     /// This mailbox's own Support address, overriding the global one.
     pub support: Option<MailboxAddress>,
-    /// Sending IPs checked besides the global ones.
-    pub sending_ips: Vec<IpAddr>,
+    /// Our sending addresses or networks, besides the global ones.
+    pub sending_ips: Vec<Network>,
     /// Forwarding to Support: auto, ask or never.
     pub escalation: Escalation,
     /// Where the user's answers go (default: the user's own address, i.e. this mailbox).
@@ -506,7 +608,7 @@ struct RawConfig {
     #[serde(default)]
     dnsbl: RawDnsbl,
     #[serde(default)]
-    sending_ips: Vec<IpAddr>,
+    sending_ips: Vec<Network>,
     #[serde(default)]
     probe_smtp: bool,
     // Read by the daemon's commands; accepted as written here.
@@ -541,8 +643,9 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Blocklist zones, in order.
     pub dnsbl_zones: Vec<String>,
-    /// Our own sending servers' public IPs.
-    pub sending_ips: Vec<IpAddr>,
+    /// Our own sending servers: addresses (checked against blocklists and reverse DNS) or
+    /// networks (an IP a notice names is ours only when it lies inside one).
+    pub sending_ips: Vec<Network>,
     /// Whether to probe the recipient's MX over SMTP.
     pub probe_smtp: bool,
     /// The bot's identity (From of every message it sends).
@@ -1103,5 +1206,22 @@ mod tests {
     fn the_example_file_is_valid() {
         let text = include_str!("../config.example.yaml");
         Config::parse(text).unwrap();
+    }
+
+    #[test]
+    fn sending_ips_are_addresses_or_networks() {
+        let c = Config::parse("sending_ips: [203.0.113.5, 198.51.100.0/24, \"2001:db8::/32\"]\n").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(c.sending_ips[0].single(), Some(ip("203.0.113.5")));
+        assert!(c.sending_ips[1].single().is_none());
+        assert!(c.sending_ips[1].contains(&ip("198.51.100.77")));
+        assert!(!c.sending_ips[1].contains(&ip("198.51.101.1")));
+        assert!(c.sending_ips[2].contains(&ip("2001:db8:1::5")));
+        assert!(!c.sending_ips[2].contains(&ip("203.0.113.5")));
+        assert_eq!(c.sending_ips[1].to_string(), "198.51.100.0/24");
+        let (line, key, message) = Config::parse("sending_ips:\n  - 10.0.0.0/33\n").unwrap_err();
+        assert_eq!((line, key.as_str()), (2, "sending_ips[0]"), "{message}");
+        let (_, key, _) = Config::parse("limits: {message_budget: 0s}\n").unwrap_err();
+        assert_eq!(key, "limits.message_budget");
     }
 }

@@ -45,6 +45,26 @@ const ZONE: &[&str] = &[
     "alias.aliased.example. CNAME mx1.partner.example.",
     // A zone that exists but does not pass its self-test (it lists nothing).
     "broken.test. TXT \"dead list\"",
+    // A domain with eight MX hosts (only the five most preferred are looked up).
+    "many.example. MX 10 mx1.many.example.",
+    "many.example. MX 20 mx2.many.example.",
+    "many.example. MX 30 mx3.many.example.",
+    "many.example. MX 40 mx4.many.example.",
+    "many.example. MX 50 mx5.many.example.",
+    "many.example. MX 60 mx6.many.example.",
+    "many.example. MX 70 mx7.many.example.",
+    "many.example. MX 80 mx8.many.example.",
+    "mx1.many.example. A 192.0.2.41",
+    "mx2.many.example. A 192.0.2.42",
+    "mx3.many.example. A 192.0.2.43",
+    "mx4.many.example. A 192.0.2.44",
+    "mx5.many.example. A 192.0.2.45",
+    "mx6.many.example. A 192.0.2.46",
+    "mx7.many.example. A 192.0.2.47",
+    "mx8.many.example. A 192.0.2.48",
+    // A domain whose MX points at loopback (the probe must not go there).
+    "loopback.example. MX 10 mx.loopback.example.",
+    "mx.loopback.example. A 127.0.0.1",
 ];
 
 /// Spamhaus-style: every query under err.test answers 127.255.255.254 (public-resolver error).
@@ -504,9 +524,16 @@ fn a_notice_with_many_recipients_is_checked_within_bounds() {
         .as_array()
         .expect("findings")
         .iter()
-        .filter(|f| f["check"] == "recipient_domain")
+        .filter(|f| f["check"] == "recipient_domain" && f["result"] != "not-checked")
         .count();
     assert_eq!(domains, bouncedoc::diagnose::MAX_DOMAINS);
+    // The rest are reported, not silently dropped.
+    let rest = finding(&r, "recipient_domain", "40 more domains");
+    assert_eq!(rest["result"], "not-checked");
+    assert!(
+        rest["detail"].as_str().unwrap().contains("not checked: limit"),
+        "{rest}"
+    );
     assert_eq!(verdict(&r), ("reply_user", "recipient_domain"));
 }
 
@@ -534,4 +561,96 @@ fn no_blocklist_zones_means_no_blocklist_findings() {
         run.json["findings"]
     );
     assert_eq!(verdict(&run), ("forward_support", "unexplained"));
+}
+
+#[test]
+fn mx_hosts_beyond_the_limit_are_not_looked_up() {
+    let r = case("manymx", "bob@many.example", "", REFUSED);
+    let f = finding(&r, "recipient_domain", "many.example");
+    let detail = f["detail"].as_str().unwrap();
+    assert_eq!(f["result"], "ok", "{f}");
+    for n in 1..=5 {
+        assert!(detail.contains(&format!("mx{n}.many.example")), "{detail}");
+    }
+    for n in 6..=8 {
+        assert!(!detail.contains(&format!("mx{n}.many.example")), "{detail}");
+    }
+    assert!(
+        detail.contains("3 more MX hosts not checked: limit of 5 per domain"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn an_ip_only_the_notice_names_outside_sending_ips_is_not_blamed_on_us() {
+    let u = unbound();
+    // A stranger's notice says our client 203.0.113.99 (listed in bl.test) is refused; our
+    // sending servers are 198.51.100.0/24 and 203.0.113.5.
+    let blocked = "host mx1.partner.example[192.0.2.25] said: 554 5.7.1 Service unavailable; Client host [203.0.113.99] blocked using bl.test";
+    let n = notice(
+        "notours",
+        "alice@corp.example",
+        "bob@partner.example",
+        "",
+        blocked,
+    );
+    let c = config(
+        "notours",
+        u.addr,
+        &["bl.test"],
+        &["198.51.100.0/24", "203.0.113.5"],
+        "5s",
+    );
+    let r = diagnose(&n, &c);
+    assert_eq!(r.code, Some(0), "{}", r.json);
+    let f = finding(&r, "sender_listed", "203.0.113.99");
+    assert_eq!(f["result"], "not-ours", "{f}");
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap()
+            .contains("named by the notice, not one of ours"),
+        "{f}"
+    );
+    // Our configured address is checked as ours; the stranger's claim is not.
+    assert_eq!(finding(&r, "sender_listed", "203.0.113.5")["result"], "clean");
+    assert_ne!(verdict(&r).1, "sender_listed", "{}", r.json);
+    assert_ne!(verdict(&r).1, "sender_ptr", "{}", r.json);
+
+    // The same notice when 203.0.113.99 lies inside our networks: ours, listed, Support.
+    let c = config("ours", u.addr, &["bl.test"], &["203.0.113.0/24"], "5s");
+    let r = diagnose(&n, &c);
+    assert_eq!(finding(&r, "sender_listed", "203.0.113.99")["result"], "listed");
+    assert_eq!(verdict(&r), ("forward_support", "sender_listed"));
+}
+
+#[test]
+fn the_probe_never_connects_to_a_loopback_mx() {
+    let u = unbound();
+    let n = notice(
+        "loopmx",
+        "alice@corp.example",
+        "bob@loopback.example",
+        "",
+        REFUSED,
+    );
+    let path = temp_dir().join("loopmx.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "dns:\n  nameservers: [\"{}\"]\n  timeout: 1s\n  attempts: 1\n  budget: 5s\ndnsbl:\n  zones: []\nprobe_smtp: true\n",
+            u.addr
+        ),
+    )
+    .expect("write config");
+    let r = diagnose(&n, &path);
+    let f = r.json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == "smtp_probe")
+        .unwrap_or_else(|| panic!("no probe finding: {}", r.json));
+    // "refused" or "reachable" would mean it connected to 127.0.0.1:25.
+    assert_eq!(f["result"], "not-probed", "{f}");
+    assert_eq!(f["subject"], "127.0.0.1", "{f}");
 }

@@ -14,7 +14,7 @@ fn notice() -> bouncedoc::notice::Notice {
     bouncedoc::notice::read(raw.as_bytes()).expect("notice")
 }
 
-fn probe_with(dns: &Unbound, port: u16) -> Finding {
+fn probe_with(dns: &Unbound, port: u16, private: bool) -> Finding {
     let mut c = Config::default();
     c.dns.nameservers = vec![dns.addr];
     c.dns.timeout = Duration::from_secs(1);
@@ -28,6 +28,8 @@ fn probe_with(dns: &Unbound, port: u16) -> Finding {
         .expect("runtime");
     let mut d = Diagnoser::new(&c).expect("diagnoser");
     d.smtp_port = port;
+    // The test servers listen on loopback, which the bot itself never probes.
+    d.probe_private = private;
     let diagnosis = runtime.block_on(d.diagnose(&notice()));
     diagnosis
         .findings
@@ -46,18 +48,36 @@ fn probe_reports_starttls_its_absence_and_a_closed_port() {
         &[],
     );
     let with_tls = Postfix::start(true);
-    let f = probe_with(&dns, with_tls.addr.port());
+    let f = probe_with(&dns, with_tls.addr.port(), true);
     assert_eq!(f.result, "reachable", "{f:?}");
     assert!(f.detail.contains("220 mx.test ESMTP Postfix"), "{f:?}");
     drop(with_tls);
 
     let plain = Postfix::start(false);
-    let f = probe_with(&dns, plain.addr.port());
+    let f = probe_with(&dns, plain.addr.port(), true);
     assert_eq!(f.result, "no-starttls", "{f:?}");
     drop(plain);
 
     // A port where nothing listens.
     let closed = support::unbound::free_port();
-    let f = probe_with(&dns, closed);
+    let f = probe_with(&dns, closed, true);
     assert_eq!(f.result, "refused", "{f:?}");
+}
+
+#[test]
+fn the_probe_does_not_connect_to_an_mx_named_127_0_0_1() {
+    let dns = Unbound::start(
+        &["probe.example. MX 10 127.0.0.1.", "127.0.0.1. A 127.0.0.1"],
+        &[],
+    );
+    // Something listens where the MX points: a connection would be accepted and seen here.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let f = probe_with(&dns, listener.local_addr().expect("addr").port(), false);
+    assert_eq!(f.result, "not-probed", "{f:?}");
+    // The diagnosis is over: a connection it made would be waiting in the backlog now.
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the probe connected to loopback: {other:?}"),
+    }
 }

@@ -216,7 +216,7 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
     }
     writeln!(out, "Checks:")?;
     for f in findings {
-        let mark = if f.is_problem() { "✗" } else { "✓" };
+        let mark = f.mark();
         writeln!(
             out,
             "  {mark} {} — {}: {} ({})",

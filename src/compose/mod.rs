@@ -226,7 +226,7 @@ fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     ));
     t.push_str("\n\nWhat was checked:\n");
     for f in findings {
-        let mark = if f.is_problem() { "✗" } else { "✓" };
+        let mark = f.mark();
         t.push_str(&wrap(
             &format!(
                 "{mark} {} ({}): {}",
@@ -292,10 +292,13 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     ));
     h.push_str("<table style=\"border-collapse: collapse; width: 100%; margin: 8px 0;\">\n");
     for f in findings {
-        let (mark, color) = if f.is_problem() {
-            ("✗", "#b00020")
+        let mark = f.mark();
+        let color = if f.is_note() {
+            "#555"
+        } else if f.is_problem() {
+            "#b00020"
         } else {
-            ("✓", "#1b7f3b")
+            "#1b7f3b"
         };
         h.push_str(&format!(
             "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px; word-break: break-word;\">{}</span></td></tr>\n",

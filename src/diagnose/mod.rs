@@ -10,7 +10,7 @@ pub mod dns;
 pub mod dnsbl;
 pub mod probe;
 
-use crate::config::Config;
+use crate::config::{Config, Network};
 use crate::notice::{is_public, Notice};
 use dns::{Dns, Failure, Outcome};
 use dnsbl::{Blocklists, Health, Listing};
@@ -24,6 +24,8 @@ use tokio::time::Instant;
 pub const MAX_DOMAINS: usize = 20;
 /// Most addresses (recipient servers, our sending IPs) checked against blocklists per notice.
 pub const MAX_IPS: usize = 16;
+/// Most MX hosts of one recipient domain whose addresses are looked up (by preference).
+pub const MAX_MX_HOSTS: usize = 5;
 
 /// Which check a finding comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,9 +72,27 @@ impl Finding {
         }
     }
 
-    /// True when this finding shows a problem (not `ok`, `clean`, `none`, `reachable`).
+    /// True when this finding shows a problem (not `ok`, `clean`, `none`, `reachable`, nor a
+    /// note).
     pub fn is_problem(&self) -> bool {
-        !matches!(self.result.as_str(), "ok" | "clean" | "none" | "reachable")
+        !self.is_note() && !matches!(self.result.as_str(), "ok" | "clean" | "none" | "reachable")
+    }
+
+    /// True for a note rather than a result: something not checked (a limit), or an IP a
+    /// notice names that is not ours.
+    pub fn is_note(&self) -> bool {
+        matches!(self.result.as_str(), "not-checked" | "not-ours")
+    }
+
+    /// The mark a report shows beside the finding: ✗ a problem, ✓ fine, – a note.
+    pub fn mark(&self) -> &'static str {
+        if self.is_note() {
+            "–"
+        } else if self.is_problem() {
+            "✗"
+        } else {
+            "✓"
+        }
     }
 }
 
@@ -88,11 +108,15 @@ pub struct Diagnosis {
 pub struct Diagnoser {
     resolver: hickory_resolver::TokioResolver,
     blocklists: Blocklists,
-    sending_ips: Vec<IpAddr>,
+    sending_ips: Vec<Network>,
     budget: Duration,
     probe_smtp: bool,
     /// The SMTP port probed (25; tests use another).
     pub smtp_port: u16,
+    /// Whether the probe may connect to a non-public address (tests against loopback
+    /// servers only; never set from the configuration: an MX pointing at 127.0.0.1 or a
+    /// metadata address must not make the bot connect there).
+    pub probe_private: bool,
 }
 
 /// The failure of setting up a diagnosis.
@@ -113,11 +137,13 @@ impl Diagnoser {
             budget: config.dns.budget,
             probe_smtp: config.probe_smtp,
             smtp_port: 25,
+            probe_private: false,
         })
     }
 
-    /// The same diagnoser, also checking `extra` sending IPs (a mailbox's own `sending_ips`).
-    pub fn with_sending_ips(&self, extra: &[IpAddr]) -> Diagnoser {
+    /// The same diagnoser, also with `extra` sending addresses or networks (a mailbox's own
+    /// `sending_ips`).
+    pub fn with_sending_ips(&self, extra: &[Network]) -> Diagnoser {
         let mut d = self.clone();
         for ip in extra {
             if !d.sending_ips.contains(ip) {
@@ -135,10 +161,18 @@ impl Diagnoser {
         // A notice may name hundreds of recipients (or a hostile one, thousands): the checks
         // are bounded so one notice cannot set off a storm of queries.
         let mut recipient_domains: Vec<String> = Vec::new();
+        // The rest (a notice holds at most 1,000 recipients) are counted and reported.
+        let mut unchecked_domains: Vec<String> = Vec::new();
+        let mut unchecked_seen = std::collections::HashSet::new();
         for r in &notice.recipients {
             if let Some(d) = domain_of(&r.address) {
-                if !recipient_domains.contains(&d) && recipient_domains.len() < MAX_DOMAINS {
+                if recipient_domains.contains(&d) {
+                    continue;
+                }
+                if recipient_domains.len() < MAX_DOMAINS {
                     recipient_domains.push(d);
+                } else if unchecked_seen.insert(d.clone()) {
+                    unchecked_domains.push(d);
                 }
             }
         }
@@ -156,15 +190,21 @@ impl Diagnoser {
             .into_iter()
             .take(MAX_IPS)
             .collect();
-        let mut sending: Vec<IpAddr> = notice
+        // The IPs the notice names as our sending side. With `sending_ips` configured, one
+        // outside them is a stranger's (a forged notice's) claim: reported, never checked as
+        // ours, so it cannot make the verdict blame our servers.
+        let named: Vec<IpAddr> = notice
             .sending_ips
             .iter()
             .filter_map(|s| s.parse().ok())
             .filter(is_public)
             .fold(Vec::new(), push_unique);
-        for ip in &self.sending_ips {
-            if !sending.contains(ip) {
-                sending.push(*ip);
+        let (mut sending, not_ours): (Vec<IpAddr>, Vec<IpAddr>) = named
+            .into_iter()
+            .partition(|ip| self.sending_ips.is_empty() || self.sending_ips.iter().any(|n| n.contains(ip)));
+        for ip in self.sending_ips.iter().filter_map(Network::single) {
+            if !sending.contains(&ip) {
+                sending.push(ip);
             }
         }
         sending.truncate(MAX_IPS);
@@ -188,6 +228,31 @@ impl Diagnoser {
         let (health, routing, sender, ptrs) = tokio::join!(health, routing, sender, ptrs);
 
         let mut findings = Vec::new();
+        if !unchecked_domains.is_empty() {
+            findings.push(Finding::new(
+                Check::RecipientDomain,
+                format!("{} more domains", unchecked_domains.len()),
+                "not-checked",
+                format!(
+                    "not checked: limit of {MAX_DOMAINS} recipient domains per notice ({}{})",
+                    unchecked_domains
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if unchecked_domains.len() > 5 { ", …" } else { "" }
+                ),
+            ));
+        }
+        for ip in not_ours.iter().take(MAX_IPS) {
+            findings.push(Finding::new(
+                Check::SenderListed,
+                ip.to_string(),
+                "not-ours",
+                "named by the notice, not one of ours (outside sending_ips): not checked, and not blamed on our servers",
+            ));
+        }
         // Every mail server address found (probed), and the public ones (blocklists).
         let mut mx_all: Vec<IpAddr> = Vec::new();
         for (finding, ips) in routing {
@@ -244,13 +309,19 @@ impl Diagnoser {
                 }),
         );
         let probe = async {
-            if self.probe_smtp {
-                match mx_all.first() {
-                    Some(ip) => Some(probe::probe(*ip, self.smtp_port, deadline).await),
-                    None => None,
-                }
-            } else {
-                None
+            if !self.probe_smtp {
+                return None;
+            }
+            // Only a public address is ever connected to, whatever the MX says.
+            match mx_all.iter().find(|ip| self.probe_private || is_public(ip)) {
+                Some(ip) => Some(probe::probe(*ip, self.smtp_port, deadline).await),
+                None if !mx_all.is_empty() => Some(Finding::new(
+                    Check::SmtpProbe,
+                    mx_all.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", "),
+                    "not-probed",
+                    "the recipient's mail servers have no public address (loopback, private, link-local or reserved): not connected to, and no one outside can deliver there either",
+                )),
+                None => None,
             }
         };
         let (listings, probe) = tokio::join!(listings, probe);
@@ -329,7 +400,12 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
                     vec![],
                 );
             }
-            let hosts: Vec<&(u16, String)> = mx.iter().filter(|(_, h)| h != ".").collect();
+            let mut hosts: Vec<&(u16, String)> = mx.iter().filter(|(_, h)| h != ".").collect();
+            hosts.sort_by_key(|(pref, _)| *pref);
+            // A domain may publish hundreds of MX hosts (or a hostile one, to cost us queries):
+            // the most preferred few are looked up.
+            let unchecked = hosts.len().saturating_sub(MAX_MX_HOSTS);
+            hosts.truncate(MAX_MX_HOSTS);
             let lookups = join_all(hosts.iter().map(|(_, h)| async move {
                 match h.trim_matches(['[', ']']).parse::<IpAddr>() {
                     Ok(ip) => (Outcome::Answer(vec![ip], false), true),
@@ -364,6 +440,11 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
                     Outcome::NxDomain => parts.push(format!("{host} (does not exist)")),
                     Outcome::NoData => parts.push(format!("{host} (no address)")),
                 }
+            }
+            if unchecked > 0 {
+                notes.push(format!(
+                    "{unchecked} more MX hosts not checked: limit of {MAX_MX_HOSTS} per domain"
+                ));
             }
             let note = if notes.is_empty() {
                 String::new()
