@@ -277,54 +277,83 @@ impl Secret {
     pub fn resolve_within(&self, timeout: std::time::Duration) -> Result<String, String> {
         match self {
             Secret::Plain(p) => Ok(p.clone()),
+            // The first line is the password (as documented); what follows is ignored.
             Secret::File(path) => std::fs::read_to_string(path)
-                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map(|s| s.lines().next().unwrap_or("").trim_end_matches('\r').to_string())
                 .map_err(|e| format!("password_file {}: {e}", path.display())),
-            Secret::Command(cmd) => {
-                use std::io::Read;
-                let mut child = std::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .map_err(|e| format!("password_command: cannot run it: {e}"))?;
-                // A helper waiting for a passphrase prompt must not hang the daemon.
-                let start = std::time::Instant::now();
-                let status = loop {
-                    match child.try_wait() {
-                        Ok(Some(status)) => break status,
-                        Ok(None) if start.elapsed() < timeout => {
-                            std::thread::sleep(std::time::Duration::from_millis(20))
-                        }
-                        Ok(None) => {
-                            let _ = child.kill();
-                            let _ = child.wait();
-                            return Err(format!(
-                                "password_command gave no answer within {} ms; stopped",
-                                timeout.as_millis()
-                            ));
-                        }
-                        Err(e) => return Err(format!("password_command: {e}")),
-                    }
-                };
-                if !status.success() {
-                    return Err(format!("password_command exited with {status}"));
-                }
-                let mut out = Vec::new();
-                if let Some(mut stdout) = child.stdout.take() {
-                    let _ = stdout.read_to_end(&mut out);
-                }
-                Ok(String::from_utf8_lossy(&out)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string())
-            }
+            Secret::Command(cmd) => run_password_command(cmd, timeout),
             Secret::Env(var) => std::env::var(var).map_err(|_| format!("password_env: {var} is not set")),
         }
     }
+}
+
+/// Runs a `password_command` in its own process group and returns the first line it prints.
+/// Its output is read while it runs (a helper printing a lot cannot block on a full pipe);
+/// after `timeout` the whole group is killed (a helper and anything it started, such as a
+/// prompt waiting for a passphrase).
+fn run_password_command(cmd: &str, timeout: std::time::Duration) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("password_command: cannot run it: {e}"))?;
+    let group = child.id();
+    let reader = child.stdout.take().map(|stdout| {
+        std::thread::spawn(move || {
+            // A password is short: at most 64 KB is kept, the rest is read and dropped.
+            let mut out = Vec::new();
+            let mut limited = stdout.take(64 * 1024);
+            let _ = limited.read_to_end(&mut out);
+            let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
+            out
+        })
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < timeout => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Ok(None) => {
+                kill_group(group);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "password_command gave no answer within {} ms; stopped",
+                    timeout.as_millis()
+                ));
+            }
+            Err(e) => {
+                kill_group(group);
+                return Err(format!("password_command: {e}"));
+            }
+        }
+    };
+    // Whatever it left running (in its group) holds the pipe open: stop it too.
+    kill_group(group);
+    let out = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+    if !status.success() {
+        return Err(format!("password_command exited with {status}"));
+    }
+    Ok(String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string())
+}
+
+/// Sends SIGKILL to process group `group` (ignoring a group that is already gone).
+fn kill_group(group: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// How long a `password_command` may take.
@@ -1200,6 +1229,41 @@ mod tests {
             .resolve()
             .unwrap_err()
             .contains("not set"));
+    }
+
+    #[test]
+    fn password_file_first_line_and_command_groups() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "s3cret\r\nsecond line\n").unwrap();
+        assert_eq!(Secret::File(file.clone()).resolve().as_deref(), Ok("s3cret"));
+        // A command that prints more than a pipe holds after its password still answers.
+        assert_eq!(
+            Secret::Command("printf 'pw\\n'; head -c 300000 /dev/zero".into())
+                .resolve_within(std::time::Duration::from_secs(10))
+                .as_deref(),
+            Ok("pw")
+        );
+        // On timeout its whole process group goes, what it started included.
+        let pid_file = dir.join("child.pid");
+        let cmd = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+        let e = Secret::Command(cmd)
+            .resolve_within(std::time::Duration::from_millis(500))
+            .unwrap_err();
+        assert!(e.contains("no answer"), "{e}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+        let gone = (0..100).any(|_| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit(')').next().unwrap_or("").split_whitespace().next();
+            if stat.is_empty() || state == Some("Z") {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            false
+        });
+        assert!(gone, "the command's child {pid} outlived the timeout");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

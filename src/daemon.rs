@@ -149,36 +149,40 @@ impl Daemon {
     }
 
     async fn start_sender(&mut self, via: String, smtp: SmtpConfig) {
-        let config = smtp.clone();
-        let sender = match tokio::task::spawn_blocking(move || Sender::new(&config)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::error!(smtp = %via_label(&via), error = %e, "cannot set up sending; answers stay queued");
-                return;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "sender setup failed");
-                return;
-            }
-        };
         let (shutdown, _) = broadcast::channel(1);
         let rx = shutdown.subscribe();
         let outbox = self.outbox.clone();
         let label = via_label(&via);
         let key = via.clone();
+        let config = smtp.clone();
         let handle = tokio::spawn(
             async move {
                 let mut rx = rx;
+                let mut failures = 0u32;
                 loop {
-                    match outbox.run_via(sender.clone(), &key, rx.resubscribe()).await {
+                    // A sender that cannot be set up (an unreadable CA file, say) is tried
+                    // again; what is queued waits.
+                    let c = config.clone();
+                    let result = match tokio::task::spawn_blocking(move || Sender::new(&c)).await {
+                        Ok(Ok(sender)) => outbox
+                            .run_via(sender, &key, rx.resubscribe())
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Ok(Err(e)) => Err(format!("cannot set up sending ({e}); answers stay queued")),
+                        Err(e) => Err(format!("sender setup failed: {e}")),
+                    };
+                    let wait = match result {
                         Ok(()) => return,
                         Err(e) => {
-                            tracing::error!(error = %e, "outbox failed; retrying in 5 s");
-                            tokio::select! {
-                                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                                _ = rx.recv() => return,
-                            }
+                            let wait = crate::outbox::server_backoff(failures);
+                            failures = failures.saturating_add(1);
+                            tracing::error!(error = %e, retry_in_s = wait.as_secs(), "outbox stopped; retrying");
+                            wait
                         }
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = rx.recv() => return,
                     }
                 }
             }
@@ -316,6 +320,22 @@ impl Daemon {
         }
     }
 
+    /// Restarts any sender task that ended without being asked to (stopped senders leave
+    /// the map before they end).
+    async fn supervise_senders(&mut self) {
+        let ended: Vec<(String, SmtpConfig)> = self
+            .senders
+            .iter()
+            .filter(|(_, s)| s.handle.is_finished())
+            .map(|(via, s)| (via.clone(), s.smtp.clone()))
+            .collect();
+        for (via, smtp) in ended {
+            tracing::error!(smtp = %via_label(&via), "sender ended unexpectedly; restarting it");
+            self.senders.remove(&via);
+            self.start_sender(via, smtp).await;
+        }
+    }
+
     async fn shutdown(&mut self) {
         sd_notify("STOPPING=1");
         tracing::info!("stopping: finishing the current notices");
@@ -385,7 +405,10 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
                     break;
                 }
             }
-            _ = supervise.tick() => d.supervise(),
+            _ = supervise.tick() => {
+                d.supervise();
+                d.supervise_senders().await;
+            }
             _ = tick.tick() => {
                 if watchdog.is_some() {
                     sd_notify("WATCHDOG=1");

@@ -1,16 +1,27 @@
 //! The outbox: messages are stored (see [`crate::store`]) before they are sent; a sender task
-//! delivers what is due through lettre (tokio, rustls): implicit TLS, STARTTLS, or plain text
-//! to loopback hosts; SMTP AUTH; a private CA. Transient SMTP errors (4xx, no connection) retry
-//! with exponential backoff; permanent ones (5xx) are recorded and logged, not retried. After a
-//! restart, what was not sent goes out; what was sent never goes out again.
+//! delivers what is due over SMTP (lettre's connection, tokio, rustls): implicit TLS, STARTTLS,
+//! or plain text to loopback hosts; SMTP AUTH with the password read again at every
+//! connection; a private CA.
+//!
+//! Each message is claimed in the state before it is sent and marked after the server's
+//! answer, so a storage fault can never make it go out twice: a message the server accepted
+//! but whose mark could not be written stays claimed, the outcome is kept in memory, and
+//! sending stops (logged as an error) until the state can be written again.
+//!
+//! Which failures are final is decided by where in the SMTP conversation they happen: only a
+//! rejection of the message itself (a 5xx after DATA) or of its recipient (a bad address) is
+//! final. Connection, TLS, authentication (530, 535, …) and policy refusals (relay denied,
+//! sender refused) keep the message queued with its error, retried with backoff: a wrong
+//! password or a relay setting is fixed by an administrator, not by dropping the answers.
 
 use crate::compose::Outgoing;
 use crate::config::{SmtpConfig, TlsMode};
 use crate::store::{now, Store, StoreError};
-use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::address::Address;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -19,8 +30,10 @@ use tokio::sync::{broadcast, watch};
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
 /// Longest retry delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// The longest one SMTP step may take (lettre's own timeout covers only connecting).
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Why the sender could not be set up.
+/// Why the sender could not be set up, or the outbox could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     /// The SMTP settings cannot be used.
@@ -36,27 +49,92 @@ pub enum OutboxError {
 pub enum Attempt {
     /// The server accepted the message.
     Sent,
-    /// Try again later (4xx, connection failures).
+    /// Try again later (4xx, connection, TLS, authentication and policy failures).
     Transient(String),
-    /// Do not try again (5xx, a bad address).
+    /// Do not try again (the message or its recipient was refused).
     Permanent(String),
+}
+
+/// Where in the SMTP conversation a delivery failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Connecting, the greeting, EHLO, STARTTLS.
+    Connect,
+    /// SMTP AUTH (or reading the password).
+    Auth,
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// The DATA command.
+    Data,
+    /// The message itself (the answer after its end).
+    Message,
+}
+
+impl Stage {
+    fn word(self) -> &'static str {
+        match self {
+            Stage::Connect => "connection",
+            Stage::Auth => "login",
+            Stage::Mail => "MAIL FROM",
+            Stage::Rcpt => "RCPT TO",
+            Stage::Data => "DATA",
+            Stage::Message => "message",
+        }
+    }
+}
+
+/// Whether a failure at `stage` with SMTP reply `code` (if any) and server text `text` is
+/// final: only the message refused after DATA, or a bad recipient. Credentials (530, 534,
+/// 535, 538), relay and other policy refusals (5.7.x) are for an administrator to fix: the
+/// message waits.
+pub fn is_final(stage: Stage, code: Option<u16>, text: &str) -> bool {
+    let Some(code) = code else { return false };
+    if code < 500 {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    let policy = matches!(code, 530 | 534 | 535 | 538)
+        || lower.trim_start().starts_with("5.7.")
+        || lower.contains(" 5.7.")
+        || lower.contains("relay")
+        || lower.contains("authenticat");
+    match stage {
+        Stage::Message => true,
+        Stage::Rcpt => !policy,
+        _ => false,
+    }
+}
+
+/// A failure at one stage, classified.
+fn failed(stage: Stage, e: &lettre::transport::smtp::Error) -> Attempt {
+    let code = e.status().map(u16::from);
+    let text = std::error::Error::source(e)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let message = format!("{}: {e}", stage.word());
+    if is_final(stage, code, &text) {
+        Attempt::Permanent(message)
+    } else {
+        Attempt::Transient(message)
+    }
 }
 
 /// An SMTP client for the configured server.
 #[derive(Clone)]
 pub struct Sender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    cfg: SmtpConfig,
+    tls: Option<TlsParameters>,
 }
 
 impl Sender {
-    /// Builds the client (the password is read now, and never logged).
+    /// Prepares the client: reads the private CA (the password is read at each connection,
+    /// and never logged).
     pub fn new(cfg: &SmtpConfig) -> Result<Sender, OutboxError> {
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
-            .port(cfg.port)
-            .timeout(Some(Duration::from_secs(30)));
         let tls = match cfg.tls {
-            TlsMode::None => Tls::None,
-            mode => {
+            TlsMode::None => None,
+            _ => {
                 let mut params = TlsParameters::builder(cfg.host.clone());
                 if let Some(ca) = &cfg.ca_file {
                     let pem = std::fs::read(ca)
@@ -65,38 +143,90 @@ impl Sender {
                         .map_err(|e| OutboxError::Smtp(format!("ca_file {}: {e}", ca.display())))?;
                     params = params.add_root_certificate(cert);
                 }
-                let params = params
-                    .build_rustls()
-                    .map_err(|e| OutboxError::Smtp(format!("TLS: {e}")))?;
-                if mode == TlsMode::Implicit {
-                    Tls::Wrapper(params)
-                } else {
-                    Tls::Required(params)
-                }
+                Some(
+                    params
+                        .build_rustls()
+                        .map_err(|e| OutboxError::Smtp(format!("TLS: {e}")))?,
+                )
             }
         };
-        builder = builder.tls(tls);
-        if let Some((user, secret)) = &cfg.auth {
-            let password = secret.resolve().map_err(OutboxError::Smtp)?;
-            builder = builder.credentials(Credentials::new(user.clone(), password));
-        }
         Ok(Sender {
-            transport: builder.build(),
+            cfg: cfg.clone(),
+            tls,
         })
+    }
+
+    /// Connects, says EHLO, starts TLS and logs in (the password read now).
+    async fn open(&self) -> Result<AsyncSmtpConnection, Attempt> {
+        let hello = ClientId::default();
+        let implicit = match self.cfg.tls {
+            TlsMode::Implicit => self.tls.clone(),
+            _ => None,
+        };
+        let connect = AsyncSmtpConnection::connect_tokio1(
+            (self.cfg.host.as_str(), self.cfg.port),
+            Some(Duration::from_secs(30)),
+            &hello,
+            implicit,
+            None,
+        );
+        let mut c = step(Stage::Connect, connect).await?;
+        if self.cfg.tls == TlsMode::Starttls {
+            let Some(params) = self.tls.clone() else {
+                return Err(Attempt::Transient("connection: no TLS parameters".into()));
+            };
+            if !c.can_starttls() {
+                c.abort().await;
+                return Err(Attempt::Transient(
+                    "connection: the server does not offer STARTTLS (tls: starttls requires it)".into(),
+                ));
+            }
+            if let Err(e) = step(Stage::Connect, c.starttls(params, &hello)).await {
+                c.abort().await;
+                return Err(e);
+            }
+        }
+        if let Some((user, secret)) = &self.cfg.auth {
+            let secret = secret.clone();
+            let password = match tokio::task::spawn_blocking(move || secret.resolve()).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
+                    c.abort().await;
+                    return Err(Attempt::Transient(format!("login: {e}")));
+                }
+                Err(e) => {
+                    c.abort().await;
+                    return Err(Attempt::Transient(format!("login: {e}")));
+                }
+            };
+            let credentials = Credentials::new(user.clone(), password);
+            if let Err(e) = step(Stage::Auth, c.auth(DEFAULT_MECHANISMS, &credentials)).await {
+                c.abort().await;
+                return Err(e);
+            }
+        }
+        Ok(c)
     }
 
     /// Connects, logs in (when configured) and says goodbye, sending nothing: for
     /// `bouncedoc check-config`.
     pub async fn check(&self) -> Result<(), String> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err("the server did not answer NOOP".into()),
-            Err(e) => Err(e.to_string()),
-        }
+        let mut c = self.open().await.map_err(|a| match a {
+            Attempt::Transient(e) | Attempt::Permanent(e) => e,
+            Attempt::Sent => String::new(),
+        })?;
+        let _ = tokio::time::timeout(STEP_TIMEOUT, c.quit()).await;
+        Ok(())
     }
 
-    /// Tries to deliver one message.
-    pub async fn send(&self, mail_from: &str, rcpt_to: &str, raw: &[u8]) -> Attempt {
+    /// One mail transaction on an open connection: MAIL, RCPT, DATA, the message.
+    async fn transaction(
+        &self,
+        c: &mut AsyncSmtpConnection,
+        mail_from: &str,
+        rcpt_to: &str,
+        raw: &[u8],
+    ) -> Attempt {
         let from = match mail_from.parse::<Address>() {
             Ok(a) => a,
             Err(e) => return Attempt::Permanent(format!("invalid sender {mail_from:?}: {e}")),
@@ -105,15 +235,52 @@ impl Sender {
             Ok(a) => a,
             Err(e) => return Attempt::Permanent(format!("invalid recipient {rcpt_to:?}: {e}")),
         };
-        let envelope = match Envelope::new(Some(from), vec![to]) {
-            Ok(e) => e,
-            Err(e) => return Attempt::Permanent(e.to_string()),
-        };
-        match self.transport.send_raw(&envelope, raw).await {
-            Ok(_) => Attempt::Sent,
-            Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
-            Err(e) => Attempt::Transient(e.to_string()),
+        let mut parameters = Vec::new();
+        if !raw.is_ascii() && c.server_info().supports_feature(Extension::EightBitMime) {
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        let result = async {
+            step(Stage::Mail, c.command(Mail::new(Some(from), parameters))).await?;
+            step(Stage::Rcpt, c.command(Rcpt::new(to, Vec::new()))).await?;
+            step(Stage::Data, c.command(Data)).await?;
+            step(Stage::Message, c.message(raw)).await
+        }
+        .await;
+        match result {
+            Ok(_) => Attempt::Sent,
+            Err(a) => a,
+        }
+    }
+
+    /// Tries to deliver one message on a connection of its own.
+    pub async fn send(&self, mail_from: &str, rcpt_to: &str, raw: &[u8]) -> Attempt {
+        let mut c = match self.open().await {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let a = self.transaction(&mut c, mail_from, rcpt_to, raw).await;
+        if a == Attempt::Sent {
+            let _ = tokio::time::timeout(STEP_TIMEOUT, c.quit()).await;
+        } else {
+            c.abort().await;
+        }
+        a
+    }
+}
+
+/// Runs one SMTP step under [`STEP_TIMEOUT`], classifying its failure.
+async fn step<T>(
+    stage: Stage,
+    fut: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, Attempt> {
+    match tokio::time::timeout(STEP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(failed(stage, &e)),
+        Err(_) => Err(Attempt::Transient(format!(
+            "{}: no answer in {} s",
+            stage.word(),
+            STEP_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -127,7 +294,7 @@ pub fn via_of(m: &crate::config::MailboxConfig) -> &str {
     }
 }
 
-/// The delay before attempt `attempts + 1`.
+/// The delay before attempt `attempts + 1` of one message.
 pub fn backoff(attempts: u32) -> Duration {
     let factor = 1u64 << attempts.min(16);
     (FIRST_BACKOFF * factor as u32).min(MAX_BACKOFF)
@@ -139,14 +306,51 @@ pub fn backoff(attempts: u32) -> Duration {
 pub struct Outbox {
     store: Arc<Mutex<Store>>,
     bell: Arc<watch::Sender<u64>>,
+    /// Outcomes of attempts the state could not record (a storage fault): written before
+    /// anything else is sent.
+    unrecorded: Arc<Mutex<Vec<Unrecorded>>>,
+}
+
+/// An attempt whose outcome is known but not yet written to the state.
+#[derive(Debug, Clone)]
+struct Unrecorded {
+    id: i64,
+    message_id: String,
+    attempts: u32,
+    attempt: Attempt,
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Messages the server accepted.
+    pub sent: usize,
+    /// The server could not be reached or refused the login: the pass stopped early.
+    pub server_down: bool,
+}
+
+/// How long a sender waits after its server could not be reached (or refused the login)
+/// `failures` times in a row: 5 s doubling to 5 min.
+pub fn server_backoff(failures: u32) -> Duration {
+    (Duration::from_secs(5) * (1u32 << failures.min(6))).min(Duration::from_secs(300))
 }
 
 impl Outbox {
-    /// An outbox over an open store.
+    /// An outbox over an open store. Messages a previous run claimed and never marked (it
+    /// crashed between the server's answer and the mark) are given back to be sent.
     pub fn new(store: Store) -> Outbox {
+        match store.release_claims() {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                messages = n,
+                "messages were being sent when the bot stopped: they are sent again (a server may have received one already)"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot release claimed messages"),
+        }
         Outbox {
             store: Arc::new(Mutex::new(store)),
             bell: Arc::new(watch::Sender::new(0)),
+            unrecorded: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -182,37 +386,111 @@ impl Outbox {
     /// As [`Outbox::deliver_due`] for the messages that go through the SMTP server `via`
     /// (`""` is the global one; a mailbox with its own `smtp` block uses its name).
     pub async fn deliver_due_via(&self, sender: &Sender, via: &str) -> Result<usize, StoreError> {
-        self.deliver(sender, now(), via).await
+        self.deliver(sender, now(), via).await.map(|p| p.sent)
     }
 
     /// As [`Outbox::deliver_due`], as if the time were `at` (Unix seconds): for tests of
     /// backoff, without waiting.
     pub async fn deliver_due_at(&self, sender: &Sender, at: i64) -> Result<usize, StoreError> {
-        self.deliver(sender, at, "").await
+        self.deliver(sender, at, "").await.map(|p| p.sent)
     }
 
-    async fn deliver(&self, sender: &Sender, at: i64, via: &str) -> Result<usize, StoreError> {
+    /// Writes the outcomes a storage fault kept from being recorded. Until this succeeds,
+    /// nothing else is sent.
+    fn record_unrecorded(&self) -> Result<(), StoreError> {
+        let mut pending = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(u) = pending.first().cloned() {
+            self.mark(u.id, u.attempts, &u.attempt)?;
+            tracing::info!(message_id = %u.message_id, "the outcome kept in memory is now recorded");
+            pending.remove(0);
+        }
+        Ok(())
+    }
+
+    fn mark(&self, id: i64, attempts: u32, attempt: &Attempt) -> Result<(), StoreError> {
+        match attempt {
+            Attempt::Sent => self.with_store(|s| s.mark_sent(id, now())),
+            Attempt::Transient(e) => {
+                let wait = backoff(attempts);
+                self.with_store(|s| s.mark_retry(id, now() + wait.as_secs() as i64, e))
+            }
+            Attempt::Permanent(e) => self.with_store(|s| s.mark_failed(id, e)),
+        }
+    }
+
+    async fn deliver(&self, sender: &Sender, at: i64, via: &str) -> Result<Pass, StoreError> {
+        self.record_unrecorded()?;
         let due = self.with_store(|s| s.due(at, 100, via))?;
-        let mut sent = 0;
+        let mut pass = Pass::default();
+        let mut conn: Option<AsyncSmtpConnection> = None;
         for q in due {
-            match sender.send(&q.mail_from, &q.rcpt_to, &q.raw).await {
+            if !self.with_store(|s| s.claim(q.id, now()))? {
+                continue;
+            }
+            let attempt = match conn.as_mut() {
+                Some(c) => sender.transaction(c, &q.mail_from, &q.rcpt_to, &q.raw).await,
+                None => match sender.open().await {
+                    Ok(mut c) => {
+                        let a = sender.transaction(&mut c, &q.mail_from, &q.rcpt_to, &q.raw).await;
+                        conn = Some(c);
+                        a
+                    }
+                    Err(a) => {
+                        pass.server_down = true;
+                        a
+                    }
+                },
+            };
+            if attempt != Attempt::Sent {
+                // The conversation is in an unknown state: the next message starts afresh.
+                if let Some(mut c) = conn.take() {
+                    c.abort().await;
+                }
+            }
+            if let Err(e) = self.mark(q.id, q.attempts, &attempt) {
+                let sent = attempt == Attempt::Sent;
+                self.unrecorded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Unrecorded {
+                        id: q.id,
+                        message_id: q.message_id.clone(),
+                        attempts: q.attempts,
+                        attempt,
+                    });
+                tracing::error!(
+                    message_id = %q.message_id,
+                    sent,
+                    error = %e,
+                    "the state database cannot record this delivery: the message stays claimed and is NOT sent again; sending stops until the state can be written (disk full?)"
+                );
+                if let Some(mut c) = conn.take() {
+                    let _ = tokio::time::timeout(STEP_TIMEOUT, c.quit()).await;
+                }
+                return Err(e);
+            }
+            match &attempt {
                 Attempt::Sent => {
-                    self.with_store(|s| s.mark_sent(q.id, now()))?;
                     tracing::info!(message_id = %q.message_id, to = %q.rcpt_to, "sent");
-                    sent += 1;
+                    pass.sent += 1;
                 }
                 Attempt::Transient(e) => {
-                    let wait = backoff(q.attempts);
-                    self.with_store(|s| s.mark_retry(q.id, now() + wait.as_secs() as i64, &e))?;
-                    tracing::warn!(message_id = %q.message_id, error = %e, retry_in_s = wait.as_secs(), "not sent; will retry");
+                    tracing::warn!(message_id = %q.message_id, error = %e, retry_in_s = backoff(q.attempts).as_secs(), "not sent; will retry");
                 }
                 Attempt::Permanent(e) => {
-                    self.with_store(|s| s.mark_failed(q.id, &e))?;
                     tracing::error!(message_id = %q.message_id, to = %q.rcpt_to, error = %e, "not sent; permanent failure, not retried");
                 }
             }
+            if pass.server_down {
+                // The server cannot be reached or refuses the login: the other messages
+                // wait for the sender's next try instead of each failing the same way.
+                break;
+            }
         }
-        Ok(sent)
+        if let Some(mut c) = conn.take() {
+            let _ = tokio::time::timeout(STEP_TIMEOUT, c.quit()).await;
+        }
+        Ok(pass)
     }
 
     /// The sender task for the global SMTP server: see [`Outbox::run_via`].
@@ -221,8 +499,10 @@ impl Outbox {
     }
 
     /// The sender task for the messages through `via`: delivers what is due, then sleeps until
-    /// the next message is due, a message is queued, or shutdown. On shutdown it makes one last
-    /// pass and returns.
+    /// the next message is due, a message is queued, or shutdown. A server that cannot be
+    /// reached (or refuses the login) is tried again after [`server_backoff`]. On shutdown it
+    /// makes one last pass and returns. A state database that cannot be written stops it with
+    /// the error (its caller retries).
     pub async fn run_via(
         &self,
         sender: Sender,
@@ -230,18 +510,28 @@ impl Outbox {
         mut shutdown: broadcast::Receiver<()>,
     ) -> Result<(), StoreError> {
         let mut bell = self.bell.subscribe();
+        let mut failures = 0u32;
         loop {
             bell.mark_unchanged();
-            self.deliver(&sender, now(), via).await?;
-            let wait = match self.with_store(|s| s.next_due(via))? {
+            let pass = self.deliver(&sender, now(), via).await?;
+            let due = match self.with_store(|s| s.next_due(via))? {
                 Some(at) => Duration::from_secs((at - now()).clamp(0, 3600) as u64),
                 None => Duration::from_secs(3600),
             };
+            let wait = if pass.server_down {
+                failures = failures.saturating_add(1);
+                due.max(server_backoff(failures - 1))
+            } else {
+                failures = 0;
+                due
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
-                _ = bell.changed() => {}
+                _ = bell.changed(), if !pass.server_down => {}
                 _ = shutdown.recv() => {
-                    self.deliver(&sender, now(), via).await?;
+                    if !pass.server_down {
+                        self.deliver(&sender, now(), via).await?;
+                    }
                     return Ok(());
                 }
             }

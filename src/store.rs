@@ -145,6 +145,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX held_open ON held (mailbox, role) WHERE summarized IS NULL;
     CREATE INDEX sent_recent ON sent (mailbox, created);",
+    // 4: a message is claimed before it is sent (a storage fault after the server accepted it
+    // must not make it go out again); retention prunes by age.
+    "ALTER TABLE outbox ADD COLUMN claimed INTEGER;
+    CREATE INDEX outbox_created ON outbox (created);
+    CREATE INDEX notice_received ON notice (received);",
 ];
 
 /// A mailbox's position: the folder's UIDVALIDITY and the last UID processed in it.
@@ -418,7 +423,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, message_id, mail_from, rcpt_to, raw, attempts FROM outbox
-                 WHERE state = 'queued' AND next_attempt <= ?1 AND via = ?3 ORDER BY next_attempt, id LIMIT ?2",
+                 WHERE state = 'queued' AND claimed IS NULL AND next_attempt <= ?1 AND via = ?3
+                 ORDER BY next_attempt, id LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -440,7 +446,7 @@ impl Store {
     pub fn next_due(&self, via: &str) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
-                "SELECT MIN(next_attempt) FROM outbox WHERE state = 'queued' AND via = ?1",
+                "SELECT MIN(next_attempt) FROM outbox WHERE state = 'queued' AND claimed IS NULL AND via = ?1",
                 params![via],
                 |r| r.get::<_, Option<i64>>(0),
             )
@@ -449,11 +455,36 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Claims a queued message before it is sent: true when this caller may send it. A
+    /// claimed message is never picked again until its outcome is marked (or, after a crash,
+    /// [`Store::release_claims`] gives it back).
+    pub fn claim(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET claimed = ?2 WHERE id = ?1 AND state = 'queued' AND claimed IS NULL",
+                params![id, now],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Gives back the messages claimed when the bot stopped without marking them (a crash
+    /// between the server's answer and the mark): they are sent again, which may deliver one
+    /// twice. Returns how many.
+    pub fn release_claims(&self) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET claimed = NULL WHERE state = 'queued' AND claimed IS NOT NULL",
+                [],
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Records that the server accepted a message: it is never sent again.
     pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1 WHERE id = ?1",
+                "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1, claimed = NULL WHERE id = ?1",
                 params![id, now],
             )
             .map(|_| ())
@@ -464,7 +495,7 @@ impl Store {
     pub fn mark_retry(&self, id: i64, next_attempt: i64, error: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3, claimed = NULL WHERE id = ?1",
                 params![id, next_attempt, error],
             )
             .map(|_| ())
@@ -475,7 +506,7 @@ impl Store {
     pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed = NULL WHERE id = ?1",
                 params![id, error],
             )
             .map(|_| ())

@@ -165,13 +165,15 @@ async fn smtp_down_then_back_and_restart_sends_each_once() {
             ids.push(reply.message_id.clone());
             outbox.enqueue(&reply).expect("queued");
         }
-        // Nobody listens: every attempt is transient; the messages wait in the outbox.
+        // Nobody listens: the attempt is transient; the pass stops at the first connection
+        // failure (the others would fail the same way) and every message waits in the outbox.
         let sender = Sender::new(&smtp(port)).expect("sender");
         assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
-        for id in &ids {
+        for (i, id) in ids.iter().enumerate() {
             let s = outbox.status(id).expect("status").expect("stored");
-            assert_eq!((s.state.as_str(), s.attempts), ("queued", 1), "{s:?}");
-            assert!(s.last_error.is_some());
+            let tried = u32::from(i == 0);
+            assert_eq!((s.state.as_str(), s.attempts), ("queued", tried), "{s:?}");
+            assert_eq!(s.last_error.is_some(), i == 0, "{s:?}");
         }
     }
     // SMTP comes back; the process restarts: the stored messages go out, once.
@@ -327,4 +329,131 @@ async fn sender_task_sends_what_is_queued_and_stops_on_shutdown() {
         .expect("no store error");
     let inbox = imap::wait_for(dovecot.imap, "maria", 1).await;
     assert_eq!(by_id(&inbox, &reply.message_id).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_tls_auth(("northwind.example", dovecot.lmtp), dovecot.auth);
+    let ca = postfix.ca_file.clone().expect("test CA");
+    let port = postfix.submission.expect("submission").port();
+    let dir = state_dir("refusals");
+    let outbox = Outbox::new(Store::open(&dir).expect("store"));
+    let (reply, _) = messages(&example(), &[]);
+    outbox.enqueue(&reply).expect("queued");
+
+    // No credentials: the submission port refuses the client (554 5.7.1 at RCPT), a policy
+    // refusal for an administrator to fix: the message stays queued with the error.
+    let mut anonymous = smtp_tls(port, TlsMode::Starttls, Some(ca.clone()), "unused");
+    anonymous.auth = None;
+    let sender = Sender::new(&anonymous).expect("sender");
+    assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
+    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    assert_eq!(s.state, "queued", "{s:?}");
+    assert!(s.last_error.as_deref().unwrap_or("").contains("5.7."), "{s:?}");
+
+    // A wrong password in the password file: 535, still queued.
+    let secret = dir.join("smtp.secret");
+    std::fs::write(&secret, "wrong\n").expect("secret");
+    let mut cfg = smtp_tls(port, TlsMode::Starttls, Some(ca.clone()), "unused");
+    cfg.auth = Some((
+        "maria@northwind.example".into(),
+        bouncedoc::config::Secret::File(secret.clone()),
+    ));
+    let sender = Sender::new(&cfg).expect("sender");
+    assert_eq!(
+        outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+        0
+    );
+    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    assert_eq!((s.state.as_str(), s.attempts), ("queued", 2), "{s:?}");
+    assert!(s.last_error.as_deref().unwrap_or("").contains("535"), "{s:?}");
+
+    // The administrator writes the right password (the first line counts); the same sender
+    // reads it at its next connection and the message goes out, once.
+    std::fs::write(
+        &secret,
+        format!("{}\nsecond line ignored\n", support::dovecot::PASSWORD),
+    )
+    .expect("secret");
+    assert_eq!(
+        outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+        1
+    );
+    assert_eq!(
+        outbox
+            .status(&reply.message_id)
+            .expect("status")
+            .expect("stored")
+            .state,
+        "sent"
+    );
+    let inbox = imap::wait_for(dovecot.imap, "maria", 1).await;
+    assert_eq!(by_id(&inbox, &reply.message_id).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_refused_after_data_is_final() {
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_with(false, None, Some(("northwind.example", dovecot.lmtp)));
+    let outbox = Outbox::new(Store::open(&state_dir("afterdata")).expect("store"));
+    let (mut reply, _) = messages(&example(), &[]);
+    let mut raw = b"X-Test-Reject: yes\r\n".to_vec();
+    raw.extend_from_slice(&reply.raw);
+    reply.raw = raw;
+    outbox.enqueue(&reply).expect("queued");
+    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
+    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    assert_eq!(s.state, "failed", "{s:?}");
+    assert!(
+        s.last_error.as_deref().unwrap_or("").starts_with("message:"),
+        "{s:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_fault_after_the_server_accepted_a_message_never_sends_it_twice() {
+    let dovecot = Dovecot::start();
+    let postfix = Postfix::start_with(false, None, Some(("northwind.example", dovecot.lmtp)));
+    let dir = state_dir("fault");
+    let outbox = Outbox::new(Store::open(&dir).expect("store"));
+    let (reply, _) = messages(&example(), &[]);
+    outbox.enqueue(&reply).expect("queued");
+    // A fault injected into the database itself: recording "sent" fails.
+    let db = rusqlite::Connection::open(dir.join("bouncedoc.sqlite")).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER fault BEFORE UPDATE OF state ON outbox WHEN NEW.state = 'sent'
+         BEGIN SELECT RAISE(FAIL, 'injected storage fault'); END;",
+    )
+    .expect("trigger");
+    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    // The server accepts it; the mark fails: the pass stops with the error.
+    assert!(outbox.deliver_due(&sender).await.is_err());
+    // Passes while the fault lasts send nothing (the message stays claimed; the outcome is
+    // kept in memory and written first).
+    for _ in 0..3 {
+        assert!(outbox.deliver_due_at(&sender, i64::MAX / 2).await.is_err());
+    }
+    db.execute_batch("DROP TRIGGER fault;").expect("drop trigger");
+    // The state works again: the outcome is recorded, nothing is resent.
+    assert_eq!(
+        outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+        0
+    );
+    assert_eq!(
+        outbox
+            .status(&reply.message_id)
+            .expect("status")
+            .expect("stored")
+            .state,
+        "sent"
+    );
+    // A marker sent after it: once it has arrived, the first message is there exactly once.
+    let (marker, _) = messages(&example(), &["marker@northwind.example".to_string()]);
+    outbox.enqueue(&marker).expect("queued");
+    assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 1);
+    let inbox = imap::wait_for(dovecot.imap, "maria", 2).await;
+    assert_eq!(by_id(&inbox, &marker.message_id).len(), 1);
+    assert_eq!(by_id(&inbox, &reply.message_id).len(), 1, "sent exactly once");
 }

@@ -100,6 +100,12 @@ pub fn reconnect_delay(failures: u32) -> Duration {
     (half + half.mul_f64(jitter())).max(FIRST_RECONNECT)
 }
 
+/// The delay before trying again after the state database failed `failures` times in a row:
+/// 2 s doubling to 30 s (space freed on a full disk should be used soon).
+pub fn store_retry_delay(failures: u32) -> Duration {
+    (Duration::from_secs(2) * (1u32 << failures.min(4))).min(Duration::from_secs(30))
+}
+
 /// Resolves when `stop` says true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     while !*stop.borrow_and_update() {
@@ -128,11 +134,25 @@ pub async fn watch(answerer: Answerer, mut stop: watch::Receiver<bool>) {
         }
         let mut connected = false;
         let result = session(&answerer, &mut stop, &mut connected).await;
-        if connected {
+        // A session that got going resets the backoff, unless the state database is what
+        // failed (then the waits grow while it stays broken).
+        if connected && !matches!(result, Err(WatchError::Store(_))) {
             failures = 0;
         }
         let delay = match result {
             Ok(()) => return,
+            Err(WatchError::Store(e)) => {
+                // Disk full, or a broken database: nothing new is taken; the cursor did not
+                // move, so what arrived meanwhile is read once the state can be written.
+                let d = store_retry_delay(failures);
+                failures = failures.saturating_add(1);
+                tracing::error!(
+                    error = %e,
+                    retry_in_s = d.as_secs(),
+                    "the state database cannot be written (disk full?): no new notices are taken until it can; the mailbox's position is kept, nothing is lost"
+                );
+                d
+            }
             Err(WatchError::Imap(ImapError::Auth(e))) => {
                 tracing::error!(
                     error = %e,

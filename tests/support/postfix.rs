@@ -209,7 +209,7 @@ impl Postfix {
         }
         let d = dir.display();
         let mut main = format!(
-            "compatibility_level = 3.6\nqueue_directory = {d}/queue\ndata_directory = {d}/data\nmail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmyhostname = mx.test\nmydestination =\nmynetworks = 127.0.0.0/8\nsmtpd_peername_lookup = no\nmaillog_file = {d}/log/postfix.log\nmaillog_file_prefixes = {d}/log\ndefault_transport = error:not in tests\nrelay_transport = error:not in tests\nalias_maps =\nalias_database =\nbiff = no\n"
+            "compatibility_level = 3.6\nqueue_directory = {d}/queue\ndata_directory = {d}/data\nmail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmyhostname = mx.test\nmydestination =\nmynetworks = 127.0.0.0/8\nsmtpd_peername_lookup = no\nmaillog_file = {d}/log/postfix.log\nmaillog_file_prefixes = {d}/log\ndefault_transport = error:not in tests\nrelay_transport = error:not in tests\nalias_maps =\nalias_database =\nbiff = no\nheader_checks = regexp:{d}/conf/header_checks\n"
         );
         if let Some((domain, addr)) = lmtp {
             main.push_str(&format!(
@@ -263,6 +263,13 @@ impl Postfix {
         let master = format!(
             "127.0.0.1:{port} inet n - n - - smtpd\npostlog unix-dgram n - n - 1 postlogd\ncleanup unix n - n - 0 cleanup\nrewrite unix - - n - - trivial-rewrite\nanvil unix - - n - 1 anvil\nproxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\nqmgr unix n - n 300 1 qmgr\nerror unix - - n - - error\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\nverify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nscache unix - - n - 1 scache\nshowq unix n - n - - showq\nlmtp unix - - n - - lmtp\nsmtp unix - - n - - smtp\nretry unix - - n - - error\npickup unix n - n 60 1 pickup\n{extra_services}"
         );
+        // A message carrying `X-Test-Reject:` is refused after DATA (550 5.7.1): a rejection
+        // of the message itself.
+        std::fs::write(
+            dir.join("conf/header_checks"),
+            "/^X-Test-Reject:/ REJECT refused by the test's content policy\n",
+        )
+        .expect("header_checks");
         std::fs::write(dir.join("conf/main.cf"), main).expect("main.cf");
         std::fs::write(dir.join("conf/master.cf"), master).expect("master.cf");
         // Postfix sleeps on start when its config files are brand new: back-date them.
