@@ -61,6 +61,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.checked_mul(60)?),
         "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
         _ => return None,
     };
     (!d.is_zero()).then_some(d)
@@ -645,6 +646,7 @@ struct RawConfig {
     from: Option<MailboxAddress>,
     support: Option<MailboxAddress>,
     log_level: Option<String>,
+    retention: Option<ConfigDuration>,
     smtp: Option<RawSmtp>,
     #[serde(default)]
     limits: RawLimits,
@@ -687,6 +689,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The log filter (`info`, `debug`, or a `tracing` directive); `RUST_LOG` overrides it.
     pub log_level: Option<String>,
+    /// How long raw notices, sent messages and finished records are kept (default 90 days).
+    pub retention: Duration,
     /// Sending limits per mailbox.
     pub limits: Limits,
     /// The watched mailboxes.
@@ -730,6 +734,7 @@ impl Default for Config {
             smtp: None,
             state_dir: PathBuf::from("/var/lib/bouncedoc"),
             log_level: None,
+            retention: Duration::from_secs(90 * 86_400),
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
@@ -870,6 +875,13 @@ impl Config {
                 .message_budget
                 .map_or(default.limits.message_budget, |d| d.0),
         };
+        let retention = raw.retention.map_or(default.retention, |d| d.0);
+        if retention < Duration::from_secs(86_400) {
+            return Err(at((
+                "retention".into(),
+                "must be at least 1d (write it like 90d)".into(),
+            )));
+        }
         if limits.message_budget.is_zero() || limits.message_budget > Duration::from_secs(600) {
             return Err(at((
                 "limits.message_budget".into(),
@@ -897,6 +909,7 @@ impl Config {
                 .or_else(systemd_state_directory)
                 .unwrap_or(default.state_dir),
             log_level: raw.log_level,
+            retention,
             limits,
             mailboxes,
         })

@@ -29,6 +29,8 @@ const OUTBOX_WITHIN: Duration = Duration::from_secs(2);
 const SENDER_RESTART_WITHIN: Duration = Duration::from_secs(10);
 /// How often watcher tasks are checked (one that ended on its own is restarted).
 const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
+/// How often what is older than `retention` is pruned from the state.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -336,6 +338,18 @@ impl Daemon {
         }
     }
 
+    /// Deletes what is older than `retention` (off the async workers).
+    async fn prune(&self) {
+        let outbox = self.outbox.clone();
+        let cutoff = crate::store::now() - self.config.retention.as_secs() as i64;
+        match tokio::task::spawn_blocking(move || outbox.with_store(|s| s.prune(cutoff))).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(rows = n, "pruned records older than the retention period"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning old records failed; tried again later"),
+            Err(e) => tracing::warn!(error = %e, "pruning old records failed"),
+        }
+    }
+
     async fn shutdown(&mut self) {
         sd_notify("STOPPING=1");
         tracing::info!("stopping: finishing the current notices");
@@ -390,6 +404,8 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         .map(|us| Duration::from_micros(us / 2));
     let mut tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut supervise = tokio::time::interval(SUPERVISE_EVERY);
+    // The first tick comes at once: the state is pruned at start, then every few hours.
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -405,6 +421,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
                     break;
                 }
             }
+            _ = prune.tick() => d.prune().await,
             _ = supervise.tick() => {
                 d.supervise();
                 d.supervise_senders().await;

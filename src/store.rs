@@ -757,6 +757,30 @@ impl Store {
         .map_err(|e| self.err(e))
     }
 
+    /// Deletes what is older than `cutoff` (Unix seconds): sent and failed messages with
+    /// their bytes, notices (with their raw bytes) no longer waiting for a recheck, commands,
+    /// summarized held items, the record of what was sent, and threads no notice refers to.
+    /// Queued messages and pending notices stay whatever their age. Returns how many rows went.
+    pub fn prune(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM outbox WHERE state <> 'queued' AND created < ?1",
+            "DELETE FROM sent WHERE created < ?1",
+            "DELETE FROM notice WHERE received < ?1 AND next_check IS NULL",
+            "DELETE FROM command WHERE received < ?1",
+            "DELETE FROM held WHERE summarized IS NOT NULL AND created < ?1",
+            "DELETE FROM thread WHERE updated < ?1
+             AND id NOT IN (SELECT thread_id FROM notice WHERE thread_id IS NOT NULL)
+             AND id NOT IN (SELECT thread_id FROM command WHERE thread_id IS NOT NULL)
+             AND id NOT IN (SELECT thread_id FROM sent WHERE thread_id IS NOT NULL)",
+        ] {
+            removed += tx.execute(sql, params![cutoff]).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(removed)
+    }
+
     /// Notices of a mailbox due to be diagnosed again at `now`.
     pub fn pending(&self, mailbox: &str, now: i64) -> Result<Vec<Pending>, StoreError> {
         let mut stmt = self
@@ -1221,6 +1245,70 @@ mod tests {
         assert!(h
             .iter()
             .any(|e| e.sent == vec![("reply".to_string(), "alice@x".to_string(), "queued".to_string())]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn retention_prunes_old_records_and_keeps_what_is_pending() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let out = |id: &str| crate::compose::Outgoing {
+            message_id: id.into(),
+            from: "bot@x".into(),
+            to: "alice@x".into(),
+            raw: b"raw".to_vec(),
+        };
+        let (old, new) = (out("old@bot"), out("new@bot"));
+        for (now, uid, fp, m, pending) in [
+            (100, 1, "mid:old", &old, None),
+            (100, 2, "mid:pending", &old, Some((5_000, 1))),
+            (10_000, 3, "mid:new", &new, None),
+        ] {
+            let answers = [Answer {
+                role: "reply",
+                message: m,
+            }];
+            let thread_key = format!("o-{fp}");
+            s.record(&Record {
+                mailbox: "alice",
+                uidvalidity: 1,
+                uid,
+                fingerprint: fp,
+                message_id: None,
+                kind: "delayed",
+                recipients: "bob@y",
+                subject: None,
+                thread: Some((&thread_key, "bob@y", "reply_user/unexplained", "open")),
+                verdict: None,
+                summary: None,
+                outcome: "answered",
+                raw: b"notice",
+                pending,
+                held: &[],
+                answers: if pending.is_some() { &[] } else { &answers },
+                via: "",
+                move_cursor: true,
+                now,
+            })
+            .unwrap();
+        }
+        let id = s.due(i64::MAX, 10, "").unwrap()[0].id;
+        s.mark_sent(id, 100).unwrap();
+        // A queued message stays, however old.
+        s.enqueue("queued@bot", "bot@x", "alice@x", b"q", 50).unwrap();
+        assert!(s.prune(1_000).unwrap() >= 4);
+        assert!(!s.seen("alice", "mid:old").unwrap());
+        assert!(s.seen("alice", "mid:pending").unwrap(), "a pending recheck stays");
+        assert!(s.seen("alice", "mid:new").unwrap());
+        assert!(
+            s.status("old@bot").unwrap().is_none(),
+            "the old sent message is gone"
+        );
+        assert!(s.status("new@bot").unwrap().is_some());
+        assert_eq!(s.status("queued@bot").unwrap().unwrap().state, "queued");
+        assert!(s.thread("alice", "o-mid:old", "bob@y").unwrap().is_none());
+        assert!(s.thread("alice", "o-mid:new", "bob@y").unwrap().is_some());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -255,10 +255,13 @@ async fn session(
             c
         }
     };
+    // A rescan looks back no further than the bot watched, nor than the state keeps records
+    // (an older notice could not be recognized as answered).
     let since = a
         .outbox
         .with_store(|st| st.cursor_since(name))?
-        .unwrap_or_else(now);
+        .unwrap_or_else(now)
+        .max(now() - a.config.retention.as_secs() as i64);
     *connected = true;
     tracing::info!(folder = %cfg.folder, idle, uidvalidity, last_uid = cursor.last_uid, "watching");
     let mut selected = tokio::time::Instant::now();
