@@ -21,6 +21,8 @@ pub enum Command {
     Recheck,
     /// No more messages about this thread.
     Mute,
+    /// Messages about this thread again (undoes `mute`).
+    Unmute,
     /// This mailbox's open delayed messages.
     Status,
     /// The list of commands.
@@ -36,11 +38,95 @@ impl Command {
             Command::Support => "support",
             Command::Recheck => "recheck",
             Command::Mute => "mute",
+            Command::Unmute => "unmute",
             Command::Status => "status",
             Command::Help => "help",
             Command::Unknown(_) => "unknown",
         }
     }
+}
+
+/// Whether the receiving server vouches for the sender's domain (`commands.require_auth`):
+/// the topmost `Authentication-Results` header (RFC 8601; receiving servers add theirs on top,
+/// so a forged one from the sender sits below it) must carry `authserv_id` and show
+/// `dmarc=pass` (header.from), `dkim=pass` (header.d / header.i) or `spf=pass`
+/// (smtp.mailfrom) for `domain` or a subdomain. With `authserv_id` `exchange`, Exchange's own
+/// marks count instead: `X-MS-Exchange-Organization-AuthAs: Internal` (Exchange removes
+/// that header from mail arriving from outside), or its Authentication-Results written
+/// without an authserv-id. Returns the method that passed, or why none did.
+pub fn vouched(raw: &[u8], authserv_id: &str, domain: &str) -> Result<&'static str, String> {
+    let (section, _) = mime::split(capped(raw));
+    let exchange = authserv_id.eq_ignore_ascii_case("exchange");
+    if exchange
+        && mime::find_header(section, "X-MS-Exchange-Organization-AuthAs")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("internal"))
+    {
+        return Ok("exchange-internal");
+    }
+    let Some(value) = mime::find_header(section, "Authentication-Results") else {
+        return Err("no Authentication-Results header".into());
+    };
+    let text = without_comments(&value);
+    let mut parts = text.split(';').map(str::trim);
+    let first = parts.next().unwrap_or("");
+    let id = first.split_whitespace().next().unwrap_or("");
+    let results: Vec<&str> = if id.contains('=') {
+        // Exchange writes its results with no authserv-id.
+        if !exchange {
+            return Err("the topmost Authentication-Results names no authserv-id".into());
+        }
+        std::iter::once(first).chain(parts).collect()
+    } else {
+        if !id.eq_ignore_ascii_case(authserv_id) {
+            return Err(format!(
+                "the topmost Authentication-Results is from {id:?}, not {authserv_id:?}"
+            ));
+        }
+        parts.collect()
+    };
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ours = |value: &str| {
+        let v = value.trim().trim_matches(['<', '>', '"']).to_ascii_lowercase();
+        let d = v.rsplit_once('@').map_or(v.as_str(), |(_, d)| d);
+        d == domain || d.ends_with(&format!(".{domain}"))
+    };
+    for result in results {
+        let mut tokens = result.split_whitespace();
+        let Some((method, verdict)) = tokens.next().and_then(|t| t.split_once('=')) else {
+            continue;
+        };
+        if !verdict.eq_ignore_ascii_case("pass") {
+            continue;
+        }
+        let props: Vec<(&str, &str)> = tokens.filter_map(|t| t.split_once('=')).collect();
+        let prop = |name: &str| props.iter().any(|(k, v)| k.eq_ignore_ascii_case(name) && ours(v));
+        match method.to_ascii_lowercase().as_str() {
+            "dmarc" if prop("header.from") => return Ok("dmarc"),
+            "dkim" if prop("header.d") || prop("header.i") => return Ok("dkim"),
+            "spf" if prop("smtp.mailfrom") => return Ok("spf"),
+            _ => {}
+        }
+    }
+    Err(format!("no dmarc, dkim or spf pass for {domain}"))
+}
+
+/// A header value without its RFC 5322 comments (`(…)`, nested): what a comment says is not
+/// a result.
+fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if depth > 0 => escaped = true,
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// At most the first [`crate::notice::MAX_NOTICE_BYTES`] of a message: what every reader of
@@ -134,6 +220,7 @@ pub fn parse_text(text: &str) -> Option<Command> {
             "support" | "escalate" | "forward" => Command::Support,
             "recheck" => Command::Recheck,
             "mute" => Command::Mute,
+            "unmute" => Command::Unmute,
             "status" => Command::Status,
             "help" => Command::Help,
             _ => Command::Unknown(word.chars().take(40).collect()),
@@ -189,6 +276,7 @@ mod tests {
         assert_eq!(parse_text("Recheck"), Some(Command::Recheck));
         assert_eq!(parse_text("mute\n-- \nAlice"), Some(Command::Mute));
         assert_eq!(parse_text("STATUS"), Some(Command::Status));
+        assert_eq!(parse_text("Unmute please"), Some(Command::Unmute));
         assert_eq!(parse_text("help"), Some(Command::Help));
         assert_eq!(parse_text("thanks!"), Some(Command::Unknown("thanks".into())));
         // Quoted text and signatures are not the user's words.
@@ -209,6 +297,44 @@ mod tests {
         assert_eq!(referenced_ids(raw), vec!["a@bot".to_string(), "n@mx".to_string()]);
         let empty = b"From: alice@corp.test\r\n\r\n> quoted only\r\n";
         assert_eq!(parse(empty), Command::Help);
+    }
+
+    #[test]
+    fn authentication_results_vouch_only_from_the_receiving_server() {
+        let with = |headers: &str| format!("{headers}From: alice@corp.test\r\n\r\nsupport\r\n").into_bytes();
+        let ok = with("Authentication-Results: mx.corp.test; dkim=pass (good; signature) header.d=corp.test header.s=k1; spf=fail smtp.mailfrom=corp.test\r\n");
+        assert_eq!(vouched(&ok, "mx.corp.test", "corp.test"), Ok("dkim"));
+        let dmarc =
+            with("Authentication-Results: MX.corp.test 1; dmarc=pass (p=reject) header.from=corp.test\r\n");
+        assert_eq!(vouched(&dmarc, "mx.corp.test", "corp.test"), Ok("dmarc"));
+        let spf =
+            with("Authentication-Results: mx.corp.test; spf=pass smtp.mailfrom=alice@mail.corp.test\r\n");
+        assert_eq!(vouched(&spf, "mx.corp.test", "corp.test"), Ok("spf"));
+        // Fails, another domain, another server, nothing at all.
+        let fail = with("Authentication-Results: mx.corp.test; dkim=fail header.d=corp.test; dmarc=none header.from=corp.test\r\n");
+        assert!(vouched(&fail, "mx.corp.test", "corp.test").is_err());
+        let other = with("Authentication-Results: mx.corp.test; dkim=pass header.d=evilcorp.test\r\n");
+        assert!(vouched(&other, "mx.corp.test", "corp.test").is_err());
+        let forged = with("Authentication-Results: evil.example; dmarc=pass header.from=corp.test\r\n");
+        assert!(vouched(&forged, "mx.corp.test", "corp.test").is_err());
+        assert!(vouched(&with(""), "mx.corp.test", "corp.test").is_err());
+        // A forged pass below the receiving server's own failing results does not count.
+        let below = with("Authentication-Results: mx.corp.test; dkim=none\r\nAuthentication-Results: mx.corp.test; dkim=pass header.d=corp.test\r\n");
+        assert!(vouched(&below, "mx.corp.test", "corp.test").is_err());
+        // A pass inside a comment is not a result.
+        let comment =
+            with("Authentication-Results: mx.corp.test; dkim=neutral (dkim=pass header.d=corp.test)\r\n");
+        assert!(vouched(&comment, "mx.corp.test", "corp.test").is_err());
+        // Exchange: its internal mark, or its results without an authserv-id.
+        let internal = with("X-MS-Exchange-Organization-AuthAs: Internal\r\n");
+        assert_eq!(
+            vouched(&internal, "exchange", "corp.test"),
+            Ok("exchange-internal")
+        );
+        assert!(vouched(&internal, "mx.corp.test", "corp.test").is_err());
+        let online = with("Authentication-Results: spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=corp.test; dkim=pass (signature was verified) header.d=corp.test;dmarc=pass action=none header.from=corp.test;compauth=pass reason=100\r\n");
+        assert_eq!(vouched(&online, "exchange", "corp.test"), Ok("spf"));
+        assert!(vouched(&online, "mx.corp.test", "corp.test").is_err());
     }
 
     #[test]

@@ -651,7 +651,25 @@ struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
+    commands: RawCommands,
+    #[serde(default)]
     mailboxes: Vec<RawMailbox>,
+}
+
+/// The `commands` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCommands {
+    require_auth: Option<String>,
+}
+
+/// Who may command the bot, beyond being the mailbox's user replying to the bot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandsConfig {
+    /// The receiving server's authserv-id: a command counts only when that server's own
+    /// Authentication-Results show dmarc, dkim or spf passing for the user's domain
+    /// (`exchange`: Exchange's internal-sender mark, or its id-less results).
+    pub require_auth: Option<String>,
 }
 
 /// How DNS is queried.
@@ -693,6 +711,8 @@ pub struct Config {
     pub retention: Duration,
     /// Sending limits per mailbox.
     pub limits: Limits,
+    /// Email command settings.
+    pub commands: CommandsConfig,
     /// The watched mailboxes.
     pub mailboxes: Vec<MailboxConfig>,
 }
@@ -735,6 +755,7 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/bouncedoc"),
             log_level: None,
             retention: Duration::from_secs(90 * 86_400),
+            commands: CommandsConfig::default(),
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
@@ -910,6 +931,13 @@ impl Config {
                 .unwrap_or(default.state_dir),
             log_level: raw.log_level,
             retention,
+            commands: CommandsConfig {
+                require_auth: raw
+                    .commands
+                    .require_auth
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            },
             limits,
             mailboxes,
         })

@@ -70,7 +70,7 @@ pub fn thread_key(notice: &Notice, fingerprint: &str) -> (String, String) {
 }
 
 /// Decides what a decided notice (not `Recheck`) sends, given its thread.
-pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>) -> Plan {
+pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&str>) -> Plan {
     let forward = v.action == Action::ForwardSupport;
     let final_failure = kind == Kind::Failed;
     let Some(t) = thread else {
@@ -90,6 +90,10 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>) -> Plan {
     match t.state.as_str() {
         "muted" => quiet("muted", "muted"),
         "closed" => quiet("closed", "after-close"),
+        // A final failure from another organisation's server than the one whose notices
+        // built the thread (a forgery, most likely) cannot close it: recorded, not answered;
+        // the real notices go on updating the thread.
+        _ if final_failure && disputed(t.reporter.as_deref(), reporter) => quiet("open", "disputed"),
         _ if final_failure => Plan {
             message: Some("closing"),
             package: forward && !t.package_sent,
@@ -104,6 +108,29 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>) -> Plan {
             outcome: "updated",
         },
     }
+}
+
+/// The organisation a reporting server belongs to, for comparing the notices of one thread:
+/// its IP, or the last two labels of its name (`mbx01.corp.example` → `corp.example`).
+pub fn reporter_domain(reporting_mta: &str) -> Option<String> {
+    let h = reporting_mta
+        .trim()
+        .trim_matches(['[', ']'])
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if h.is_empty() {
+        return None;
+    }
+    if h.parse::<std::net::IpAddr>().is_ok() {
+        return Some(h);
+    }
+    let labels: Vec<&str> = h.rsplit('.').take(2).collect();
+    Some(labels.into_iter().rev().collect::<Vec<_>>().join("."))
+}
+
+/// True when a closing notice's reporter is known and differs from the thread's.
+fn disputed(thread: Option<&str>, closing: Option<&str>) -> bool {
+    matches!((thread, closing), (Some(t), Some(c)) if !t.eq_ignore_ascii_case(c))
 }
 
 #[cfg(test)]
@@ -128,6 +155,7 @@ mod tests {
             state: state.into(),
             messages: vec!["m1@bot".into()],
             package_sent,
+            reporter: Some("corp.example".into()),
         }
     }
 
@@ -137,32 +165,55 @@ mod tests {
         let forward = verdict(Action::ForwardSupport, Cause::Unexplained);
         assert_eq!(verdict_key(&forward), "forward_support/unexplained");
         // First notice: answered; a forward sends the package too.
-        let p = plan(Kind::Delayed, &forward, None);
+        let p = plan(Kind::Delayed, &forward, None, None);
         assert_eq!((p.message, p.package, p.state), (Some("reply"), true, "open"));
         // The same verdict again: nothing.
         let t = thread(&forward, "open", true);
-        let p = plan(Kind::Delayed, &forward, Some(&t));
+        let p = plan(Kind::Delayed, &forward, Some(&t), None);
         assert_eq!((p.message, p.package, p.outcome), (None, false, "repeat"));
         // A changed verdict: an update, no second package.
-        let p = plan(Kind::Delayed, &reply, Some(&t));
+        let p = plan(Kind::Delayed, &reply, Some(&t), None);
         assert_eq!(
             (p.message, p.package, p.outcome),
             (Some("reply"), false, "updated")
         );
         // The final failure: one closing message.
-        let p = plan(Kind::Failed, &forward, Some(&t));
+        let p = plan(Kind::Failed, &forward, Some(&t), None);
         assert_eq!(
             (p.message, p.package, p.state),
             (Some("closing"), false, "closed")
         );
         // After the close, and when muted: silence.
         let closed = thread(&forward, "closed", true);
-        assert_eq!(plan(Kind::Failed, &forward, Some(&closed)).message, None);
-        assert_eq!(plan(Kind::Delayed, &reply, Some(&closed)).outcome, "after-close");
+        assert_eq!(plan(Kind::Failed, &forward, Some(&closed), None).message, None);
+        assert_eq!(
+            plan(Kind::Delayed, &reply, Some(&closed), None).outcome,
+            "after-close"
+        );
         let muted = thread(&forward, "muted", false);
-        assert_eq!(plan(Kind::Failed, &reply, Some(&muted)).message, None);
+        assert_eq!(plan(Kind::Failed, &reply, Some(&muted), None).message, None);
         // A failure with no earlier delay: answered and closed at once.
-        let p = plan(Kind::Failed, &reply, None);
+        let p = plan(Kind::Failed, &reply, None, None);
         assert_eq!((p.message, p.state), (Some("reply"), "closed"));
+    }
+
+    #[test]
+    fn a_final_failure_from_another_organisation_does_not_close_the_thread() {
+        let v = verdict(Action::ReplyUser, Cause::RecipientDomain);
+        let t = thread(&v, "open", false);
+        let forged = plan(Kind::Failed, &v, Some(&t), Some("evil.example"));
+        assert_eq!(
+            (forged.message, forged.state, forged.outcome),
+            (None, "open", "disputed")
+        );
+        let real = plan(Kind::Failed, &v, Some(&t), Some("corp.example"));
+        assert_eq!((real.message, real.state), (Some("closing"), "closed"));
+        // Unknown on either side: nothing to compare, it closes.
+        assert_eq!(plan(Kind::Failed, &v, Some(&t), None).state, "closed");
+        assert_eq!(
+            reporter_domain("MBX02.Corp.Example.").as_deref(),
+            Some("corp.example")
+        );
+        assert_eq!(reporter_domain("[192.0.2.5]").as_deref(), Some("192.0.2.5"));
     }
 }

@@ -148,6 +148,7 @@ const MIGRATIONS: &[&str] = &[
     // 4: a message is claimed before it is sent (a storage fault after the server accepted it
     // must not make it go out again); retention prunes by age.
     "ALTER TABLE outbox ADD COLUMN claimed INTEGER;
+    ALTER TABLE thread ADD COLUMN reporter TEXT;
     CREATE INDEX outbox_created ON outbox (created);
     CREATE INDEX notice_received ON notice (received);",
 ];
@@ -176,6 +177,9 @@ pub struct Thread {
     pub messages: Vec<String>,
     /// Whether a package went to Support in it.
     pub package_sent: bool,
+    /// The organisation whose server wrote the thread's notices (see
+    /// [`crate::conversation::reporter_domain`]), when known.
+    pub reporter: Option<String>,
 }
 
 /// A message to queue with a notice, and its role in the thread.
@@ -209,6 +213,9 @@ pub struct Record<'a> {
     /// The thread (original, recipient), its verdict and state after this notice; `None`
     /// when the notice joins no thread (nothing decided yet).
     pub thread: Option<(&'a str, &'a str, &'a str, &'a str)>,
+    /// The organisation whose server wrote the notice (kept by a new thread, compared when a
+    /// final failure would close it).
+    pub reporter: Option<&'a str>,
     /// The verdict (`action/cause`).
     pub verdict: Option<&'a str>,
     /// The verdict's summary.
@@ -630,13 +637,20 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT id, verdict, state FROM thread WHERE mailbox = ?1 AND original = ?2 AND recipient = ?3",
+                "SELECT id, verdict, state, reporter FROM thread WHERE mailbox = ?1 AND original = ?2 AND recipient = ?3",
                 params![mailbox, original, recipient],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some((id, verdict, state)) = row else {
+        let Some((id, verdict, state, reporter)) = row else {
             return Ok(None);
         };
         let mut stmt = self
@@ -659,6 +673,7 @@ impl Store {
                 .filter(|(_, role)| role != "package")
                 .map(|(m, _)| m)
                 .collect(),
+            reporter,
         }))
     }
 
@@ -672,12 +687,13 @@ impl Store {
         let tx = self.conn.unchecked_transaction()?;
         let thread_id: Option<i64> = match r.thread {
             Some((original, recipient, verdict, state)) => Some(tx.query_row(
-                "INSERT INTO thread (mailbox, original, recipient, verdict, state, created, updated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                "INSERT INTO thread (mailbox, original, recipient, verdict, state, created, updated, reporter)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
                  ON CONFLICT (mailbox, original, recipient)
-                 DO UPDATE SET verdict = excluded.verdict, state = excluded.state, updated = excluded.updated
+                 DO UPDATE SET verdict = excluded.verdict, state = excluded.state, updated = excluded.updated,
+                    reporter = COALESCE(thread.reporter, excluded.reporter)
                  RETURNING id",
-                params![r.mailbox, original, recipient, verdict, state, r.now],
+                params![r.mailbox, original, recipient, verdict, state, r.now, r.reporter],
                 |row| row.get(0),
             )?),
             None => None,
@@ -1194,6 +1210,7 @@ mod tests {
             recipients: "bob@y",
             subject: Some("Hi"),
             thread: Some(("mid:o1@x", "bob@y", "reply_user/recipient_domain", "open")),
+            reporter: None,
             verdict: Some("reply_user/recipient_domain"),
             summary: Some("..."),
             outcome: "answered",
@@ -1280,6 +1297,7 @@ mod tests {
                 recipients: "bob@y",
                 subject: None,
                 thread: Some((&thread_key, "bob@y", "reply_user/unexplained", "open")),
+                reporter: None,
                 verdict: None,
                 summary: None,
                 outcome: "answered",

@@ -439,3 +439,194 @@ fn the_hourly_limit_holds_answers_back_and_summarizes_them_later() {
         subject(held)
     );
 }
+
+/// Every message the bot sent to `user` that answers `command_id`.
+fn answers_to(rt: &tokio::runtime::Runtime, w: &World, user: &str, command_id: &str) -> usize {
+    bot_messages(rt, w, user, 0, Duration::ZERO)
+        .iter()
+        .filter(|m| header(m, "In-Reply-To").as_deref() == Some(&format!("<{command_id}>")))
+        .count()
+}
+
+#[test]
+fn a_command_forged_with_a_support_packages_headers_does_not_count() {
+    let (w, rt, bot) = start("pkgforge", Mailbox::idle("alice"), HIGH);
+    // An all-clear delay: the user's answer and a package to Support.
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@partner.test",
+        "orig-p@corp.test",
+        "np@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    let package = bot_messages(&rt, &w, "support", 1, Duration::from_secs(15)).remove(0);
+    // The package names no message the bot sent to the user.
+    let first_id = header(&first, "Message-ID").unwrap_or_default();
+    let refs = format!(
+        "{} {}",
+        header(&package, "In-Reply-To").unwrap_or_default(),
+        header(&package, "References").unwrap_or_default()
+    );
+    assert!(
+        !refs.contains(&first_id),
+        "the package threads onto the user's answer: {refs}"
+    );
+    // Someone at Support (or their ticket system) replies to the package as the user.
+    let forged = reply(&w, "alice@corp.test", &package, "support", "");
+    // A real command after it: once that is answered, the forged one was looked at too.
+    let real = reply(&w, "alice@corp.test", &first, "help", "");
+    wait_answer(&rt, &w, "alice", &real, &bot);
+    assert_eq!(answers_to(&rt, &w, "alice", &forged), 0, "{}", bot.log_text());
+    assert_eq!(
+        bot_messages(&rt, &w, "support", 0, Duration::ZERO).len(),
+        1,
+        "no second package"
+    );
+}
+
+#[test]
+fn require_auth_counts_only_commands_the_receiving_server_vouches_for() {
+    let global =
+        "limits: {replies_per_hour: 1000, forwards_per_hour: 1000}\ncommands: {require_auth: mx.corp.test}\n";
+    let (w, rt, bot) = start("reqauth", Mailbox::idle("alice"), global);
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-q@corp.test",
+        "nq@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    // No results; results from another server; a failing DKIM and no DMARC pass.
+    let none = reply(&w, "alice@corp.test", &first, "status", "");
+    let other = reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "status",
+        "Authentication-Results: mx.evil.test; dmarc=pass header.from=corp.test\r\n",
+    );
+    let failing = reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "status",
+        "Authentication-Results: mx.corp.test; dkim=fail header.d=corp.test; dmarc=fail header.from=corp.test\r\n",
+    );
+    // Vouched for: answered (and it shows the others were looked at first).
+    let good = reply(
+        &w,
+        "alice@corp.test",
+        &first,
+        "status",
+        "Authentication-Results: mx.corp.test; dkim=pass header.d=corp.test; dmarc=pass header.from=corp.test\r\n",
+    );
+    wait_answer(&rt, &w, "alice", &good, &bot);
+    for id in [&none, &other, &failing] {
+        assert_eq!(answers_to(&rt, &w, "alice", id), 0, "{id}\n{}", bot.log_text());
+    }
+    assert_eq!(
+        bot.log_count("did not vouch for (commands.require_auth)"),
+        3,
+        "{}",
+        bot.log_text()
+    );
+}
+
+#[test]
+fn unmute_brings_a_muted_thread_back() {
+    let (w, rt, bot) = start("unmute", Mailbox::idle("alice"), HIGH);
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-u@corp.test",
+        "nu1@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
+    let mute = reply(&w, "alice@corp.test", &first, "mute", "");
+    let a = wait_answer(&rt, &w, "alice", &mute, &bot);
+    assert!(subject(&a).starts_with("Muted"), "{}", subject(&a));
+    let unmute = reply(&w, "alice@corp.test", &first, "unmute", "");
+    let a = wait_answer(&rt, &w, "alice", &unmute, &bot);
+    assert!(subject(&a).starts_with("Unmuted"), "{}", subject(&a));
+    // The final failure of that message is told again (muted, it would be silent).
+    let fin = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-u@corp.test",
+        "nu2@corp.test",
+        true,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &fin));
+    let start = Instant::now();
+    while answers_to(&rt, &w, "alice", "nu2@corp.test") == 0 && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        answers_to(&rt, &w, "alice", "nu2@corp.test"),
+        1,
+        "{}",
+        bot.log_text()
+    );
+}
+
+#[test]
+fn a_forged_final_failure_cannot_close_a_thread() {
+    let (w, rt, bot) = start("forgedfinal", Mailbox::idle("alice"), HIGH);
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-f@corp.test",
+        "nf1@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15));
+    // A stranger's "final failure" for the same message, written by another organisation's
+    // server: recorded, not answered, and the thread stays open.
+    let forged = String::from_utf8_lossy(&exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-f@corp.test",
+        "nf-forged@evil.test",
+        true,
+    ))
+    .replace("MBX01.corp.test", "mx1.evil.test")
+    .into_bytes();
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &forged));
+    // The real final failure, from the thread's own server, closes it with one message.
+    let real = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-f@corp.test",
+        "nf2@corp.test",
+        true,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &real));
+    let start = Instant::now();
+    while answers_to(&rt, &w, "alice", "nf2@corp.test") == 0 && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        answers_to(&rt, &w, "alice", "nf2@corp.test"),
+        1,
+        "{}",
+        bot.log_text()
+    );
+    assert_eq!(
+        answers_to(&rt, &w, "alice", "nf-forged@evil.test"),
+        0,
+        "{}",
+        bot.log_text()
+    );
+    assert!(
+        bot.log_text().contains("outcome=\"disputed\""),
+        "{}",
+        bot.log_text()
+    );
+}

@@ -441,7 +441,9 @@ fn notice_part(raw: &[u8]) -> (String, String) {
         _ => true,
     });
     let short_lines = raw.split(|b| *b == b'\n').all(|l| l.len() <= 998);
-    if crlf_clean && short_lines && raw.ends_with(b"\r\n") {
+    // 8-bit text goes as it is only when it is UTF-8: anything else is attached byte for byte
+    // (base64), never through a lossy conversion.
+    if crlf_clean && short_lines && raw.ends_with(b"\r\n") && std::str::from_utf8(raw).is_ok() {
         let encoding = if raw.is_ascii() { "7bit" } else { "8bit" };
         (encoding.to_string(), String::from_utf8_lossy(raw).into_owned())
     } else {
@@ -458,6 +460,13 @@ pub fn support_package(
     v: &Verdict,
     diagnosis_json: &str,
 ) -> Result<Outgoing, ComposeError> {
+    // The package threads onto the notice only, never onto the bot's messages to the user:
+    // whoever reads it at Support (or their ticket system, replying to it) holds no
+    // Message-ID that would count as the user's command.
+    let ctx = &Context {
+        thread: &[],
+        ..ctx.clone()
+    };
     let message_id = new_message_id(ctx.bot_address);
     let status = notice
         .recipients
@@ -513,4 +522,20 @@ pub fn support_package(
         to: ctx.support.to_string(),
         raw: raw.into_bytes(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_eight_bit_notice_that_is_not_utf8_is_attached_byte_for_byte() {
+        let latin1 = b"From: postmaster@mx.example\r\nSubject: Remise diff\xe9r\xe9e\r\n\r\nLe serveur a r\xe9pondu\r\n";
+        let (encoding, body) = notice_part(latin1);
+        assert_eq!(encoding, "base64");
+        assert_eq!(crate::notice::mime::base64(body.as_bytes()), latin1.to_vec());
+        let utf8 = "From: a@b\r\nSubject: Remise différée\r\n\r\nok\r\n".as_bytes();
+        let (encoding, body) = notice_part(utf8);
+        assert_eq!((encoding.as_str(), body.as_bytes()), ("8bit", utf8));
+    }
 }

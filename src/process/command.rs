@@ -89,6 +89,12 @@ impl Answerer {
         } else if let Some(why) = commands::never_answer(raw) {
             tracing::info!(uid, why, "a reply that must not be answered: ignored");
             Outcome::quiet("refused-automatic")
+        } else if let Some(Err(why)) = self.config.commands.require_auth.as_deref().map(|id| {
+            let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
+            commands::vouched(raw, id, domain)
+        }) {
+            tracing::warn!(uid, why = %why, "a command the receiving server did not vouch for (commands.require_auth): ignored, not answered");
+            Outcome::quiet("refused-unauthenticated")
         } else {
             tracing::info!(uid, command = word.name(), "command");
             self.execute(&word, target, envelope, now).await?
@@ -135,11 +141,14 @@ impl Answerer {
             None => None,
         };
         let command_id = envelope.message_id.as_deref();
-        let needs_thread = matches!(word, Command::Support | Command::Recheck | Command::Mute);
+        let needs_thread = matches!(
+            word,
+            Command::Support | Command::Recheck | Command::Mute | Command::Unmute
+        );
         let Some((t, raw)) = thread.filter(|_| needs_thread) else {
             return Ok(match word {
                 Command::Status => self.status(command_id, now)?,
-                Command::Support | Command::Recheck | Command::Mute => self.answer(
+                Command::Support | Command::Recheck | Command::Mute | Command::Unmute => self.answer(
                     command_id,
                     &[],
                     "bouncedoc: reply to the message about the delayed mail",
@@ -171,6 +180,26 @@ impl Answerer {
                 o.thread_state = Some("muted");
                 Ok(o)
             }
+            Command::Unmute if t.state == "muted" => {
+                let mut o = self.answer(
+                    command_id,
+                    &t.messages,
+                    &format!("Unmuted: {subject}"),
+                    "You will hear about this message again: the next notice about it is answered.",
+                    now,
+                    "answered",
+                )?;
+                o.thread_state = Some("open");
+                Ok(o)
+            }
+            Command::Unmute => self.answer(
+                command_id,
+                &t.messages,
+                &format!("Not muted: {subject}"),
+                "This message was not muted: nothing changed.",
+                now,
+                "answered",
+            ),
             Command::Recheck => self.recheck_now(command_id, &t, &raw, &n, now).await,
             Command::Support => self.support_now(command_id, &t, &raw, &n, &subject, now).await,
             _ => self.help(command_id, &t.messages, now),
@@ -342,7 +371,7 @@ impl Answerer {
             command_id,
             thread,
             "bouncedoc: commands",
-            "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nstatus — the delayed messages still open, with their verdicts\nhelp — this list",
+            "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nunmute — messages about it again\nstatus — the delayed messages still open, with their verdicts\nhelp — this list",
             now,
             "answered",
         )

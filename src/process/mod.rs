@@ -258,7 +258,7 @@ impl Answerer {
     fn base_record<'a>(
         &'a self,
         pos: &'a Position<'a>,
-        about: &'a (String, String),
+        about: &'a (String, String, Option<String>),
         n: &'a Notice,
         envelope: &'a Envelope,
         move_cursor: bool,
@@ -274,6 +274,7 @@ impl Answerer {
             recipients: &about.1,
             subject: n.original.as_ref().and_then(|o| o.subject.as_deref()),
             thread: None,
+            reporter: about.2.as_deref(),
             verdict: None,
             summary: None,
             outcome: "",
@@ -295,7 +296,7 @@ impl Answerer {
         outcome: &str,
         move_cursor: bool,
     ) -> Result<(), ProcessError> {
-        let about = (kind_name(n.kind), recipients_of(n));
+        let about = about_notice(n);
         let record = Record {
             outcome,
             ..self.base_record(pos, &about, n, envelope, move_cursor, now())
@@ -334,7 +335,7 @@ impl Answerer {
         };
         let v = self.escalate(n, v);
         let now = now();
-        let about = (kind_name(n.kind), recipients_of(n));
+        let about = about_notice(n);
         let key = conversation::verdict_key(&v);
         let summary = v.summary.clone();
         let base = Record {
@@ -363,7 +364,7 @@ impl Answerer {
         let thread = self
             .outbox
             .with_store(|s| s.thread(name, &original, &recipient))?;
-        let mut plan = conversation::plan(n.kind, &v, thread.as_ref());
+        let mut plan = conversation::plan(n.kind, &v, thread.as_ref(), about.2.as_deref());
         // No package allowed this hour: the reply must not claim one went, and invites
         // "support" instead; the package is listed in the later summary to Support.
         let mut held_package = None;
@@ -645,6 +646,15 @@ impl Answerer {
             now,
         }
     }
+}
+
+/// A notice's kind, recipients and reporting organisation, as its records keep them.
+fn about_notice(n: &Notice) -> (String, String, Option<String>) {
+    (
+        kind_name(n.kind),
+        recipients_of(n),
+        n.reporting_mta.as_deref().and_then(conversation::reporter_domain),
+    )
 }
 
 fn recipients_of(n: &Notice) -> String {
