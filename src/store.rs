@@ -19,6 +19,14 @@ pub enum StoreError {
         /// The error.
         source: rusqlite::Error,
     },
+    /// There is no state database to read (nothing was recorded yet).
+    #[error(
+        "no state database at {path}: `bouncedoc run` has not recorded anything with this state_dir yet"
+    )]
+    Missing {
+        /// The database file looked for.
+        path: PathBuf,
+    },
     /// The state directory could not be created.
     #[error("state directory {path}: {source}")]
     Dir {
@@ -274,10 +282,8 @@ pub struct CommandRecord<'a> {
 /// A notice waiting to be diagnosed again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
-    /// Row id.
+    /// Row id (its bytes: [`Store::notice_raw`], read one notice at a time).
     pub id: i64,
-    /// The notice's bytes.
-    pub raw: Vec<u8>,
     /// Checks so far.
     pub checks: u32,
 }
@@ -363,6 +369,29 @@ impl Store {
         let mut store = Store { conn, path };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens the state for reading only (`bouncedoc history`): nothing is created, migrated or
+    /// written.
+    pub fn open_read_only(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("bouncedoc.sqlite");
+        if !path.is_file() {
+            return Err(StoreError::Missing { path });
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store { conn, path })
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
@@ -802,19 +831,30 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, raw, checks FROM notice WHERE mailbox = ?1 AND next_check IS NOT NULL
+                "SELECT id, checks FROM notice WHERE mailbox = ?1 AND next_check IS NOT NULL
                  AND next_check <= ?2 AND raw IS NOT NULL ORDER BY next_check LIMIT 50",
             )
             .map_err(|e| self.err(e))?;
         stmt.query_map(params![mailbox, now], |r| {
             Ok(Pending {
                 id: r.get(0)?,
-                raw: r.get(1)?,
-                checks: r.get(2)?,
+                checks: r.get(1)?,
             })
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(|e| self.err(e))
+    }
+
+    /// A recorded notice's bytes (pending notices are read one at a time: each may be
+    /// megabytes).
+    pub fn notice_raw(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row("SELECT raw FROM notice WHERE id = ?1", params![id], |r| {
+                r.get::<_, Option<Vec<u8>>>(0)
+            })
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
     }
 
     /// When the mailbox's next pending notice is due, if any.

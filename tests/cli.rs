@@ -84,3 +84,23 @@ fn no_files_is_a_usage_error() {
     let out = bouncedoc().arg("parse").output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn history_never_creates_a_database() {
+    let dir = std::env::temp_dir().join(format!("bouncedoc-cli-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let state = dir.join("state");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, format!("state_dir: {}\n", state.display())).expect("config");
+    let out = bouncedoc()
+        .args(["history", "--config"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no state database at"), "{err}");
+    assert!(!state.exists(), "history created {}", state.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -668,7 +668,14 @@ fn secrets_never_appear_in_logs_even_at_trace_level() {
     let bot = Bot::start_env(
         &config,
         &w.dir.join("bot.log"),
-        &[("RUST_LOG", "trace"), ("ALICE_IMAP_PW", PW)],
+        // Directives more specific than any cap, for the wire libraries themselves.
+        &[
+            (
+                "RUST_LOG",
+                "trace,async_imap::client=trace,imap_proto=trace,lettre::transport=trace",
+            ),
+            ("ALICE_IMAP_PW", PW),
+        ],
     );
     assert!(
         bot.wait_log("watching", 1, Duration::from_secs(10)),

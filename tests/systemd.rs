@@ -110,6 +110,10 @@ fn assert_directives(file: &str, exec_start: &str, state_directory: &str) {
         "SystemCallFilter=@system-service",
         "SystemCallArchitectures=native",
         "MemoryDenyWriteExecute=yes",
+        "MemoryMax=2G",
+        "TasksMax=512",
+        "StartLimitIntervalSec=600",
+        "StartLimitBurst=5",
     ];
     let missing: Vec<&str> = required.into_iter().filter(|d| !have.contains(d)).collect();
     assert!(missing.is_empty(), "{file} lacks: {missing:?}");

@@ -29,7 +29,15 @@ pub fn run(path: &Path, mailbox: Option<&str>, limit: usize, json: bool) -> anyh
             eprintln!("bouncedoc: note: no mailbox named {name:?} in the configuration (showing what the state holds)");
         }
     }
-    let store = Store::open(&config.state_dir)?;
+    // Read-only: looking at the history never creates or changes a database.
+    let store = match Store::open_read_only(&config.state_dir) {
+        Ok(s) => s,
+        Err(e @ bouncedoc::store::StoreError::Missing { .. }) => {
+            eprintln!("bouncedoc: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let entries = store.history(mailbox, limit)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -7,14 +7,27 @@ use bouncedoc::config::Config;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// The exit code for a configuration that cannot be used (sysexits.h EX_CONFIG).
 pub const EX_CONFIG: u8 = 78;
 
-/// Libraries whose debug output would contain credentials (SMTP AUTH, IMAP LOGIN lines):
-/// capped whatever the log level asked for.
-const CAPS: &str = "lettre=info,async_imap=info,imap_proto=info";
+/// Libraries whose debug output would show the protocol on the wire, credentials included
+/// (SMTP AUTH, IMAP LOGIN lines).
+const WIRE_TARGETS: &[&str] = &["lettre", "async_imap", "imap_proto", "rustls", "tokio_rustls"];
+
+/// Whether an event may be logged whatever the filter asked for: the wire libraries' output
+/// stops at info. This is a second filter after `RUST_LOG` / `log_level`, so no directive
+/// (`lettre::transport=trace`, more specific than any cap written in the same filter) can
+/// turn their wire logs on.
+pub fn allowed(target: &str, level: &tracing::Level) -> bool {
+    let wire = WIRE_TARGETS
+        .iter()
+        .any(|w| target == *w || target.strip_prefix(w).is_some_and(|rest| rest.starts_with("::")));
+    !wire || *level <= tracing::Level::INFO
+}
 
 /// Installs the stderr logger: `RUST_LOG` if set, else the config's `log_level`, else info.
 pub fn init_logging(level: Option<&str>) {
@@ -22,17 +35,35 @@ pub fn init_logging(level: Option<&str>) {
         Ok(v) if !v.trim().is_empty() => v,
         _ => level.unwrap_or("info").to_string(),
     };
-    let filter = EnvFilter::try_new(format!("{wanted},{CAPS}"))
-        .unwrap_or_else(|_| EnvFilter::new(format!("info,{CAPS}")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info"));
+    let cap = tracing_subscriber::filter::filter_fn(|meta| allowed(meta.target(), meta.level()));
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     // journald stamps each line itself.
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().init();
+    let layer = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        layer.without_time().boxed()
     } else {
-        builder.init();
+        layer.boxed()
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(cap))
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn wire_library_output_stops_at_info_whatever_the_filter() {
+        assert!(!allowed("lettre::transport::smtp::client", &Level::DEBUG));
+        assert!(!allowed("async_imap::client", &Level::TRACE));
+        assert!(!allowed("imap_proto", &Level::DEBUG));
+        assert!(allowed("async_imap::client", &Level::WARN));
+        assert!(allowed("bouncedoc::watch::mailbox", &Level::TRACE));
+        assert!(allowed("lettrex", &Level::TRACE), "only the libraries themselves");
     }
 }
 
@@ -48,6 +79,9 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     init_logging(config.log_level.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Messages are read and decided on blocking threads, one per busy mailbox: a bound
+        // keeps the process within the unit's TasksMax whatever arrives.
+        .max_blocking_threads(128)
         .enable_all()
         .build()?;
     let result = runtime.block_on(bouncedoc::daemon::run(path, config));

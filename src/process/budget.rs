@@ -23,6 +23,8 @@ enum State {
 #[derive(Debug)]
 struct Inner {
     state: State,
+    /// When the work began on its thread (time waiting for a free thread does not count).
+    started: Option<Instant>,
     /// DNS waiting time already finished.
     excluded: Duration,
     /// When the DNS wait under way began.
@@ -33,17 +35,17 @@ struct Inner {
 #[derive(Debug)]
 pub struct Budget {
     limit: Duration,
-    started: Instant,
     inner: Mutex<Inner>,
 }
 
 impl Budget {
-    /// A budget of `limit`, starting now.
+    /// A budget of `limit`; its clock starts with [`Budget::begin`] (for the work that
+    /// [`run`] runs, when a thread takes it up).
     pub fn new(limit: Duration) -> Arc<Budget> {
         Arc::new(Budget {
             limit,
-            started: Instant::now(),
             inner: Mutex::new(Inner {
+                started: None,
                 state: State::Running,
                 excluded: Duration::ZERO,
                 waiting_since: None,
@@ -65,11 +67,19 @@ impl Budget {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The time used so far, not counting DNS waits.
+    /// Starts the clock (once; later calls change nothing).
+    pub fn begin(&self) {
+        self.lock().started.get_or_insert_with(Instant::now);
+    }
+
+    /// The time used so far, not counting DNS waits (nothing before [`Budget::begin`]).
     pub fn used(&self) -> Duration {
         let inner = self.lock();
+        let Some(started) = inner.started else {
+            return Duration::ZERO;
+        };
         let waiting = inner.waiting_since.map_or(Duration::ZERO, |t| t.elapsed());
-        self.started
+        started
             .elapsed()
             .saturating_sub(inner.excluded)
             .saturating_sub(waiting)
@@ -137,7 +147,11 @@ pub async fn run<T: Send + 'static>(
     budget: &Arc<Budget>,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Overrun> {
-    let mut task = tokio::task::spawn_blocking(work);
+    let clock = budget.clone();
+    let mut task = tokio::task::spawn_blocking(move || {
+        clock.begin();
+        work()
+    });
     loop {
         tokio::select! {
             r = &mut task => return r.map_err(|_| Overrun::Panicked),
@@ -211,6 +225,13 @@ mod tests {
     #[tokio::test]
     async fn dns_waits_do_not_count() {
         let b = Budget::new(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(
+            b.remaining(),
+            Duration::from_millis(100),
+            "the clock starts with begin()"
+        );
+        b.begin();
         b.excluding(async { std::thread::sleep(Duration::from_millis(150)) })
             .await;
         assert!(b.remaining() > Duration::from_millis(50), "{:?}", b.remaining());

@@ -226,14 +226,17 @@ impl Answerer {
             let Some((uidvalidity, uid, fp)) = self.outbox.with_store(|s| s.notice_position(p.id))? else {
                 continue;
             };
-            let n = match notice::read(&p.raw) {
+            let Some(raw) = self.outbox.with_store(|s| s.notice_raw(p.id))? else {
+                continue;
+            };
+            let n = match notice::read(&raw) {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(uid, error = %e, "stored notice no longer reads; dropped");
                     continue;
                 }
             };
-            let envelope = notice::envelope(&p.raw);
+            let envelope = notice::envelope(&raw);
             let diagnosis = self.diagnose(&n).await;
             let v = verdict::decide(&n, &diagnosis.findings);
             let pos = Position {
@@ -243,7 +246,7 @@ impl Answerer {
                 checks: p.checks,
             };
             tracing::info!(uid, checks = p.checks + 1, action = ?v.action, "notice diagnosed again");
-            self.conclude(&pos, &p.raw, &n, &envelope, &diagnosis.findings, v, false)?;
+            self.conclude(&pos, &raw, &n, &envelope, &diagnosis.findings, v, false)?;
         }
         Ok(count)
     }
