@@ -51,22 +51,6 @@ pub fn init_logging(level: Option<&str>) {
         .init();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tracing::Level;
-
-    #[test]
-    fn wire_library_output_stops_at_info_whatever_the_filter() {
-        assert!(!allowed("lettre::transport::smtp::client", &Level::DEBUG));
-        assert!(!allowed("async_imap::client", &Level::TRACE));
-        assert!(!allowed("imap_proto", &Level::DEBUG));
-        assert!(allowed("async_imap::client", &Level::WARN));
-        assert!(allowed("bouncedoc::watch::mailbox", &Level::TRACE));
-        assert!(allowed("lettrex", &Level::TRACE), "only the libraries themselves");
-    }
-}
-
 /// Runs the daemon until stopped.
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = match Config::load(path) {
@@ -93,5 +77,21 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             tracing::error!(error = %e, "cannot run");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn wire_library_output_stops_at_info_whatever_the_filter() {
+        assert!(!allowed("lettre::transport::smtp::client", &Level::DEBUG));
+        assert!(!allowed("async_imap::client", &Level::TRACE));
+        assert!(!allowed("imap_proto", &Level::DEBUG));
+        assert!(allowed("async_imap::client", &Level::WARN));
+        assert!(allowed("bouncedoc::watch::mailbox", &Level::TRACE));
+        assert!(allowed("lettrex", &Level::TRACE), "only the libraries themselves");
     }
 }
