@@ -2,7 +2,8 @@
 //! could send (`tests/support/hostile.rs`), at 256 KB, 2 MB and 8 MB. Linear readers show a
 //! flat time per MB across the three sizes.
 //!
-//! `cargo bench --bench hostile` (optionally `-- SHAPE...` to pick shapes). Each figure is the
+//! `cargo bench --bench hostile` (optionally `-- SHAPE...` to pick shapes; `-- --write DIR`
+//! writes every shape at 256 KB into DIR instead, as fuzzing seeds). Each figure is the
 //! best of 3 runs of the whole per-message reading path: `notice::read`, `notice::envelope`,
 //! and the command readers (`commands::parse`, `referenced_ids`, `never_answer`). A size whose
 //! time, projected quadratically from the size before, would exceed 2 minutes is not run and
@@ -28,7 +29,23 @@ fn read_all(raw: &[u8]) -> usize {
 }
 
 fn main() {
-    let picked: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--write DIR`: the shapes at 256 KB as files (seeds for the fuzzer), nothing measured.
+    if let Some(dir) = args.iter().position(|a| a == "--write").and_then(|i| args.get(i + 1)) {
+        std::fs::create_dir_all(dir).expect("seed directory");
+        for shape in hostile::SHAPES {
+            let path = std::path::Path::new(dir).join(format!("hostile-{shape}.eml"));
+            std::fs::write(&path, hostile::message(shape, 256 * 1024)).expect("write seed");
+        }
+        println!("{} hostile seeds written to {dir}", hostile::SHAPES.len());
+        return;
+    }
+    // With `cargo bench`, libtest's `--bench` comes first; any other word picks shapes.
+    let picked: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .cloned()
+        .collect();
     println!(
         "{:<24} {:>10} {:>10} {:>10}   (ms per MB: 256 KB / 2 MB / 8 MB)",
         "shape", "256 KB", "2 MB", "8 MB"

@@ -1355,6 +1355,11 @@ mod tests {
         s.mark_sent(id, 100).unwrap();
         // A queued message stays, however old.
         s.enqueue("queued@bot", "bot@x", "alice@x", b"q", 50).unwrap();
+        // Pending notices are listed without their bytes (each may be megabytes), which are
+        // read one at a time.
+        let pending = s.pending("alice", 10_000).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(s.notice_raw(pending[0].id).unwrap().as_deref(), Some(&b"notice"[..]));
         assert!(s.prune(1_000).unwrap() >= 4);
         assert!(!s.seen("alice", "mid:old").unwrap());
         assert!(s.seen("alice", "mid:pending").unwrap(), "a pending recheck stays");

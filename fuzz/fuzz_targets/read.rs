@@ -16,4 +16,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = bouncedoc::commands::parse(data);
     let _ = bouncedoc::commands::referenced_ids(data);
     let _ = bouncedoc::commands::never_answer(data);
+    let _ = bouncedoc::commands::vouched(data, "mx.example.com", "example.com");
 });
