@@ -31,7 +31,11 @@ fn read_all(raw: &[u8]) -> usize {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `--write DIR`: the shapes at 256 KB as files (seeds for the fuzzer), nothing measured.
-    if let Some(dir) = args.iter().position(|a| a == "--write").and_then(|i| args.get(i + 1)) {
+    if let Some(dir) = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+    {
         std::fs::create_dir_all(dir).expect("seed directory");
         for shape in hostile::SHAPES {
             let path = std::path::Path::new(dir).join(format!("hostile-{shape}.eml"));
@@ -41,11 +45,7 @@ fn main() {
         return;
     }
     // With `cargo bench`, libtest's `--bench` comes first; any other word picks shapes.
-    let picked: Vec<String> = args
-        .iter()
-        .filter(|a| !a.starts_with('-'))
-        .cloned()
-        .collect();
+    let picked: Vec<String> = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
     println!(
         "{:<24} {:>10} {:>10} {:>10}   (ms per MB: 256 KB / 2 MB / 8 MB)",
         "shape", "256 KB", "2 MB", "8 MB"

@@ -1359,7 +1359,10 @@ mod tests {
         // read one at a time.
         let pending = s.pending("alice", 10_000).unwrap();
         assert_eq!(pending.len(), 1);
-        assert_eq!(s.notice_raw(pending[0].id).unwrap().as_deref(), Some(&b"notice"[..]));
+        assert_eq!(
+            s.notice_raw(pending[0].id).unwrap().as_deref(),
+            Some(&b"notice"[..])
+        );
         assert!(s.prune(1_000).unwrap() >= 4);
         assert!(!s.seen("alice", "mid:old").unwrap());
         assert!(s.seen("alice", "mid:pending").unwrap(), "a pending recheck stays");
