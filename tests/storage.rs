@@ -104,3 +104,54 @@ fn a_full_disk_pauses_the_mailbox_and_nothing_is_lost() {
     assert_eq!((replies.len(), to_first), (2, 1), "{}", bot.log_text());
     bot.kill9();
 }
+
+#[test]
+fn a_sender_that_cannot_start_is_retried_and_then_sends() {
+    let w = World::start("senderretry");
+    let rt = runtime();
+    // A second Postfix, implicit TLS with AUTH and a private CA, delivering corp.test too.
+    let tls = support::postfix::Postfix::start_tls_auth(("corp.test", w.dovecot.lmtp), w.dovecot.auth);
+    let smtps = tls.smtps.expect("smtps listener");
+    // The CA file the mailbox's sender needs is not there yet: the sender cannot start.
+    let ca = w.dir.join("late-ca.pem");
+    let mut m = Mailbox::idle("alice");
+    m.extra = format!(
+        "    smtp:\n      host: 127.0.0.1\n      port: {}\n      tls: implicit\n      ca_file: {}\n      username: alice\n      password: \"{}\"\n",
+        smtps.port(),
+        ca.display(),
+        support::dovecot::PASSWORD
+    );
+    let config = w.config("senderretry", &[m]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert!(
+        bot.wait_log("watching", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    assert!(
+        bot.wait_log("cannot set up sending", 1, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    let notice = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-s@corp.test",
+        "late-1@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &notice));
+    assert!(
+        bot.wait_log("notice processed", 1, Duration::from_secs(15)),
+        "{}",
+        bot.log_text()
+    );
+    // The administrator puts the CA in place: the sender starts on its next try and sends.
+    std::fs::copy(tls.ca_file.as_ref().expect("test CA"), &ca).expect("install the CA");
+    let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(30));
+    assert_eq!(replies.len(), 1, "{}", bot.log_text());
+    assert_eq!(
+        header(&replies[0], "In-Reply-To").as_deref(),
+        Some("<late-1@corp.test>")
+    );
+}
