@@ -57,11 +57,18 @@ impl Command {
 pub fn vouched(raw: &[u8], authserv_id: &str, domain: &str) -> Result<&'static str, String> {
     let (section, _) = mime::split(capped(raw));
     let exchange = authserv_id.eq_ignore_ascii_case("exchange");
-    if exchange
-        && mime::find_header(section, "X-MS-Exchange-Organization-AuthAs")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("internal"))
-    {
-        return Ok("exchange-internal");
+    if exchange {
+        // Exchange removes its X-MS-Exchange-Organization-* headers from mail arriving from
+        // outside and writes its own: without one, Exchange did not vouch for anything here.
+        match mime::find_header(section, "X-MS-Exchange-Organization-AuthAs") {
+            Some(v) if v.trim().eq_ignore_ascii_case("internal") => return Ok("exchange-internal"),
+            Some(_) => {}
+            None => {
+                return Err(
+                    "no X-MS-Exchange-Organization-AuthAs header: Exchange did not pass this message".into(),
+                )
+            }
+        }
     }
     let Some(value) = mime::find_header(section, "Authentication-Results") else {
         return Err("no Authentication-Results header".into());
@@ -77,7 +84,7 @@ pub fn vouched(raw: &[u8], authserv_id: &str, domain: &str) -> Result<&'static s
         }
         std::iter::once(first).chain(parts).collect()
     } else {
-        if !id.eq_ignore_ascii_case(authserv_id) {
+        if exchange || !id.eq_ignore_ascii_case(authserv_id) {
             return Err(format!(
                 "the topmost Authentication-Results is from {id:?}, not {authserv_id:?}"
             ));
@@ -332,9 +339,15 @@ mod tests {
             Ok("exchange-internal")
         );
         assert!(vouched(&internal, "mx.corp.test", "corp.test").is_err());
-        let online = with("Authentication-Results: spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=corp.test; dkim=pass (signature was verified) header.d=corp.test;dmarc=pass action=none header.from=corp.test;compauth=pass reason=100\r\n");
+        let online = with("X-MS-Exchange-Organization-AuthAs: Anonymous\r\nAuthentication-Results: spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=corp.test; dkim=pass (signature was verified) header.d=corp.test;dmarc=pass action=none header.from=corp.test;compauth=pass reason=100\r\n");
         assert_eq!(vouched(&online, "exchange", "corp.test"), Ok("spf"));
         assert!(vouched(&online, "mx.corp.test", "corp.test").is_err());
+        // Id-less results that Exchange did not write (no AuthAs header), or an id "exchange"
+        // that Exchange never writes: a sender's own forgery.
+        let forged = with("Authentication-Results: spf=pass smtp.mailfrom=corp.test\r\n");
+        assert!(vouched(&forged, "exchange", "corp.test").is_err());
+        let named = with("X-MS-Exchange-Organization-AuthAs: Anonymous\r\nAuthentication-Results: exchange; dmarc=pass header.from=corp.test\r\n");
+        assert!(vouched(&named, "exchange", "corp.test").is_err());
     }
 
     #[test]

@@ -124,13 +124,26 @@ pub fn reporter_domain(reporting_mta: &str) -> Option<String> {
     if h.parse::<std::net::IpAddr>().is_ok() {
         return Some(h);
     }
-    let labels: Vec<&str> = h.rsplit('.').take(2).collect();
-    Some(labels.into_iter().rev().collect::<Vec<_>>().join("."))
+    // Two labels, or three under a country's second-level domain (`mx.corp.co.uk`).
+    let labels: Vec<&str> = h.rsplit('.').collect();
+    let under_sld = labels.len() >= 3
+        && labels[0].len() == 2
+        && matches!(
+            labels[1],
+            "co" | "com" | "org" | "net" | "ac" | "gov" | "edu" | "ne" | "or" | "go"
+        );
+    let keep = if under_sld { 3 } else { 2 };
+    Some(labels.into_iter().take(keep).rev().collect::<Vec<_>>().join("."))
 }
 
-/// True when a closing notice's reporter is known and differs from the thread's.
+/// True when the thread's reporter is known and the closing notice's is another one, or
+/// none (a forger need only leave it out).
 fn disputed(thread: Option<&str>, closing: Option<&str>) -> bool {
-    matches!((thread, closing), (Some(t), Some(c)) if !t.eq_ignore_ascii_case(c))
+    match (thread, closing) {
+        (Some(t), Some(c)) => !t.eq_ignore_ascii_case(c),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 #[cfg(test)]
@@ -155,7 +168,7 @@ mod tests {
             state: state.into(),
             messages: vec!["m1@bot".into()],
             package_sent,
-            reporter: Some("corp.example".into()),
+            reporter: None,
         }
     }
 
@@ -200,7 +213,10 @@ mod tests {
     #[test]
     fn a_final_failure_from_another_organisation_does_not_close_the_thread() {
         let v = verdict(Action::ReplyUser, Cause::RecipientDomain);
-        let t = thread(&v, "open", false);
+        let t = Thread {
+            reporter: Some("corp.example".into()),
+            ..thread(&v, "open", false)
+        };
         let forged = plan(Kind::Failed, &v, Some(&t), Some("evil.example"));
         assert_eq!(
             (forged.message, forged.state, forged.outcome),
@@ -208,8 +224,16 @@ mod tests {
         );
         let real = plan(Kind::Failed, &v, Some(&t), Some("corp.example"));
         assert_eq!((real.message, real.state), (Some("closing"), "closed"));
-        // Unknown on either side: nothing to compare, it closes.
-        assert_eq!(plan(Kind::Failed, &v, Some(&t), None).state, "closed");
+        // A closing notice that names no reporter where the thread's is known: disputed.
+        assert_eq!(plan(Kind::Failed, &v, Some(&t), None).outcome, "disputed");
+        // The thread's reporter unknown: nothing to compare, it closes.
+        let unknown = thread(&v, "open", false);
+        assert_eq!(
+            plan(Kind::Failed, &v, Some(&unknown), Some("evil.example")).state,
+            "closed"
+        );
+        assert_eq!(reporter_domain("mx1.corp.co.uk").as_deref(), Some("corp.co.uk"));
+        assert_ne!(reporter_domain("mx.evil.co.uk"), reporter_domain("mx.corp.co.uk"));
         assert_eq!(
             reporter_domain("MBX02.Corp.Example.").as_deref(),
             Some("corp.example")

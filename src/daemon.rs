@@ -206,15 +206,17 @@ impl Daemon {
         for via in vias {
             if let Some(s) = self.senders.remove(via) {
                 let _ = s.shutdown.send(());
-                handles.push(s.handle);
+                handles.push((via.clone(), s.handle));
             }
         }
-        for mut handle in handles {
+        for (via, mut handle) in handles {
             if tokio::time::timeout_at(deadline, &mut handle).await.is_err() {
                 tracing::warn!(
                     "outbox did not finish its last pass in time; what is queued goes out on the next start"
                 );
                 handle.abort();
+                let _ = handle.await;
+                self.outbox.release_claims_of(&via);
             }
         }
     }
@@ -334,20 +336,35 @@ impl Daemon {
         for (via, smtp) in ended {
             tracing::error!(smtp = %via_label(&via), "sender ended unexpectedly; restarting it");
             self.senders.remove(&via);
+            self.outbox.release_claims_of(&via);
             self.start_sender(via, smtp).await;
         }
     }
 
-    /// Deletes what is older than `retention` (off the async workers).
-    async fn prune(&self) {
+    /// Deletes what is older than `retention`, in the background and a little at a time
+    /// (the state is shared with the watchers and senders; the first prune of a large old
+    /// database must not hold it, nor the signals and the watchdog, for long).
+    fn prune(&self) -> JoinHandle<()> {
         let outbox = self.outbox.clone();
         let cutoff = crate::store::now() - self.config.retention.as_secs() as i64;
-        match tokio::task::spawn_blocking(move || outbox.with_store(|s| s.prune(cutoff))).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(rows = n, "pruned records older than the retention period"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "pruning old records failed; tried again later"),
-            Err(e) => tracing::warn!(error = %e, "pruning old records failed"),
-        }
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            loop {
+                match outbox.with_store(|s| s.prune_some(cutoff, 500)) {
+                    Ok(0) => break,
+                    Ok(n) => removed += n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pruning old records failed; tried again later");
+                        break;
+                    }
+                }
+                // Let the watchers and senders at the state between steps.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if removed > 0 {
+                tracing::info!(rows = removed, "pruned records older than the retention period");
+            }
+        })
     }
 
     async fn shutdown(&mut self) {
@@ -406,6 +423,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let mut supervise = tokio::time::interval(SUPERVISE_EVERY);
     // The first tick comes at once: the state is pruned at start, then every few hours.
     let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let mut pruning: Option<JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -421,7 +439,11 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
                     break;
                 }
             }
-            _ = prune.tick() => d.prune().await,
+            _ = prune.tick() => {
+                if pruning.as_ref().is_none_or(|p| p.is_finished()) {
+                    pruning = Some(d.prune());
+                }
+            }
             _ = supervise.tick() => {
                 d.supervise();
                 d.supervise_senders().await;

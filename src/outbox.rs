@@ -94,12 +94,20 @@ pub fn is_final(stage: Stage, code: Option<u16>, text: &str) -> bool {
     if code < 500 {
         return false;
     }
-    let lower = text.to_ascii_lowercase();
-    let policy = matches!(code, 530 | 534 | 535 | 538)
-        || lower.trim_start().starts_with("5.7.")
-        || lower.contains(" 5.7.")
-        || lower.contains("relay")
-        || lower.contains("authenticat");
+    // The enhanced status code decides when there is one (RFC 3463: 5.7.x is policy or
+    // security; 5.1.x, 5.2.x, 5.3.x are the address, mailbox or message); the words only
+    // when there is none ("User unknown in relay recipient table" is a bad address).
+    let enhanced = crate::notice::codes::status_code(crate::notice::text::prefix(text.trim_start(), 16));
+    let policy = match enhanced.as_deref() {
+        Some(c) => c.starts_with("5.7."),
+        None => {
+            let lower = text.to_ascii_lowercase();
+            matches!(code, 530 | 534 | 535 | 538)
+                || lower.contains("relay access denied")
+                || lower.contains("relaying denied")
+                || lower.contains("authenticat")
+        }
+    };
     match stage {
         Stage::Message => true,
         Stage::Rcpt => !policy,
@@ -361,6 +369,24 @@ impl Outbox {
         f(&guard)
     }
 
+    /// After the sender task of `via` ended mid-attempt (aborted on a reload or a stop, or a
+    /// bug), its claimed messages go back to the queue — all but those whose outcome is known
+    /// and only waits to be recorded.
+    pub fn release_claims_of(&self, via: &str) {
+        let keep: Vec<i64> = self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        match self.with_store(|s| s.release_claims_of(via, &keep)) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(messages = n, "a sender stopped mid-attempt: its messages go back to the queue (a server may have received one already)"),
+            Err(e) => tracing::error!(error = %e, "cannot give back a stopped sender's messages; they go out after a restart"),
+        }
+    }
+
     /// Wakes the sender tasks: something was queued.
     pub fn ring(&self) {
         self.bell.send_modify(|n| *n = n.wrapping_add(1));
@@ -542,6 +568,31 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_refused_message_or_recipient_is_final() {
+        use Stage::*;
+        // Bad recipients, whatever the words.
+        assert!(is_final(
+            Rcpt,
+            Some(550),
+            "5.1.1 <x@y>: Recipient address rejected: User unknown in relay recipient table"
+        ));
+        assert!(is_final(Rcpt, Some(553), "5.1.3 bad address syntax"));
+        assert!(is_final(Rcpt, Some(550), "mailbox unavailable"));
+        // Policy and credentials wait for an administrator.
+        assert!(!is_final(Rcpt, Some(554), "5.7.1 <x@y>: Relay access denied"));
+        assert!(!is_final(Rcpt, Some(554), "Relay access denied"));
+        assert!(!is_final(Rcpt, Some(530), "Authentication required"));
+        assert!(!is_final(Auth, Some(535), "5.7.8 Error: authentication failed"));
+        assert!(!is_final(Mail, Some(553), "5.7.1 sender not owned by user"));
+        assert!(!is_final(Data, Some(554), "5.5.1 no valid recipients"));
+        // The message itself, after DATA: final, policy included.
+        assert!(is_final(Message, Some(550), "5.7.1 message content rejected"));
+        // Never a 4xx, never without a code.
+        assert!(!is_final(Message, Some(451), "4.3.0 try later"));
+        assert!(!is_final(Rcpt, None, "connection lost"));
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

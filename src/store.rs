@@ -157,6 +157,8 @@ const MIGRATIONS: &[&str] = &[
     // must not make it go out again); retention prunes by age.
     "ALTER TABLE outbox ADD COLUMN claimed INTEGER;
     ALTER TABLE thread ADD COLUMN reporter TEXT;
+    CREATE INDEX notice_thread ON notice (thread_id);
+    CREATE INDEX command_thread ON command (thread_id);
     CREATE INDEX outbox_created ON outbox (created);
     CREATE INDEX notice_received ON notice (received);",
 ];
@@ -516,6 +518,30 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Gives back the claims of sender `via` (its task ended mid-attempt: aborted, or a bug),
+    /// except `keep` (attempts whose outcome is known but not yet recorded). Returns how many.
+    pub fn release_claims_of(&self, via: &str, keep: &[i64]) -> Result<usize, StoreError> {
+        let mut released = 0;
+        let ids: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id FROM outbox WHERE via = ?1 AND state = 'queued' AND claimed IS NOT NULL")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![via], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<Vec<i64>, _>>())
+                .map_err(|e| self.err(e))?;
+            rows
+        };
+        for id in ids.into_iter().filter(|id| !keep.contains(id)) {
+            released += self
+                .conn
+                .execute("UPDATE outbox SET claimed = NULL WHERE id = ?1", params![id])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(released)
+    }
+
     /// Records that the server accepted a message: it is never sent again.
     pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
         self.conn
@@ -804,23 +830,42 @@ impl Store {
 
     /// Deletes what is older than `cutoff` (Unix seconds): sent and failed messages with
     /// their bytes, notices (with their raw bytes) no longer waiting for a recheck, commands,
-    /// summarized held items, the record of what was sent, and threads no notice refers to.
-    /// Queued messages and pending notices stay whatever their age. Returns how many rows went.
+    /// summarized held items, the record of what was sent, and threads nothing refers to any
+    /// more. Queued messages and pending notices stay whatever their age. Returns how many rows
+    /// went. See [`Store::prune_some`] for doing it a little at a time.
     pub fn prune(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        loop {
+            let n = self.prune_some(cutoff, 1000)?;
+            removed += n;
+            if n == 0 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// One step of [`Store::prune`]: at most `limit` rows per table, one short transaction
+    /// (so the state is not held for long). Returns how many rows went; 0 when done.
+    pub fn prune_some(&self, cutoff: i64, limit: usize) -> Result<usize, StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let mut removed = 0;
         for sql in [
-            "DELETE FROM outbox WHERE state <> 'queued' AND created < ?1",
-            "DELETE FROM sent WHERE created < ?1",
-            "DELETE FROM notice WHERE received < ?1 AND next_check IS NULL",
-            "DELETE FROM command WHERE received < ?1",
-            "DELETE FROM held WHERE summarized IS NOT NULL AND created < ?1",
-            "DELETE FROM thread WHERE updated < ?1
-             AND id NOT IN (SELECT thread_id FROM notice WHERE thread_id IS NOT NULL)
-             AND id NOT IN (SELECT thread_id FROM command WHERE thread_id IS NOT NULL)
-             AND id NOT IN (SELECT thread_id FROM sent WHERE thread_id IS NOT NULL)",
+            "DELETE FROM outbox WHERE id IN
+             (SELECT id FROM outbox WHERE state <> 'queued' AND created < ?1 LIMIT ?2)",
+            "DELETE FROM sent WHERE rowid IN (SELECT rowid FROM sent WHERE created < ?1 LIMIT ?2)",
+            "DELETE FROM notice WHERE id IN
+             (SELECT id FROM notice WHERE received < ?1 AND next_check IS NULL LIMIT ?2)",
+            "DELETE FROM command WHERE id IN (SELECT id FROM command WHERE received < ?1 LIMIT ?2)",
+            "DELETE FROM held WHERE id IN
+             (SELECT id FROM held WHERE summarized IS NOT NULL AND created < ?1 LIMIT ?2)",
+            "DELETE FROM thread WHERE id IN (SELECT t.id FROM thread t WHERE t.updated < ?1
+             AND NOT EXISTS (SELECT 1 FROM notice n WHERE n.thread_id = t.id)
+             AND NOT EXISTS (SELECT 1 FROM command c WHERE c.thread_id = t.id)
+             AND NOT EXISTS (SELECT 1 FROM sent s WHERE s.thread_id = t.id) LIMIT ?2)",
         ] {
-            removed += tx.execute(sql, params![cutoff]).map_err(|e| self.err(e))?;
+            removed += tx
+                .execute(sql, params![cutoff, limit as i64])
+                .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
         Ok(removed)
@@ -843,6 +888,17 @@ impl Store {
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(|e| self.err(e))
+    }
+
+    /// Takes a notice off the recheck list, recorded as skipped with `why`.
+    pub fn drop_pending(&self, id: i64, why: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE notice SET next_check = NULL, outcome = 'skipped', summary = ?2 WHERE id = ?1",
+                params![id, why],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// A recorded notice's bytes (pending notices are read one at a time: each may be

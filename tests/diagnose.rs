@@ -616,11 +616,19 @@ fn an_ip_only_the_notice_names_outside_sending_ips_is_not_blamed_on_us() {
     assert_eq!(finding(&r, "sender_listed", "203.0.113.5")["result"], "clean");
     assert_ne!(verdict(&r).1, "sender_listed", "{}", r.json);
     assert_ne!(verdict(&r).1, "sender_ptr", "{}", r.json);
+    // Nor is the refusal of that client read as the recipient refusing our server.
+    let b = finding(&r, "blocked_by_recipient", "bob@partner.example");
+    assert_eq!(b["result"], "not-ours", "{b}");
+    assert_ne!(verdict(&r).1, "blocked_by_recipient", "{}", r.json);
 
     // The same notice when 203.0.113.99 lies inside our networks: ours, listed, Support.
     let c = config("ours", u.addr, &["bl.test"], &["203.0.113.0/24"], "5s");
     let r = diagnose(&n, &c);
     assert_eq!(finding(&r, "sender_listed", "203.0.113.99")["result"], "listed");
+    assert_eq!(
+        finding(&r, "blocked_by_recipient", "bob@partner.example")["result"],
+        "blocking-us"
+    );
     assert_eq!(verdict(&r), ("forward_support", "sender_listed"));
 }
 

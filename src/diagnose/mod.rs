@@ -267,7 +267,28 @@ impl Diagnoser {
         if let Some(f) = sender {
             findings.push(f);
         }
-        findings.extend(blocking_us(notice));
+        findings.extend(blocking_us(notice).into_iter().map(|f| {
+            // A refusal of a client that is not ours (an IP outside sending_ips, named only
+            // by the notice) says nothing about our servers.
+            let ips = crate::notice::address::ip_literals(&f.detail);
+            let names_stranger = ips.iter().any(|(_, ip)| not_ours.contains(ip));
+            let names_ours = ips
+                .iter()
+                .any(|(_, ip)| self.sending_ips.iter().any(|n| n.contains(ip)));
+            if names_stranger && !names_ours {
+                Finding::new(
+                    Check::BlockedByRecipient,
+                    f.subject,
+                    "not-ours",
+                    format!(
+                        "the server refused a client the notice names, not one of ours (outside sending_ips): {}",
+                        f.detail
+                    ),
+                )
+            } else {
+                f
+            }
+        }));
 
         // Blocklists: the recipient's servers (the notice's remote IP, else the MX hosts) and ours.
         let trusted: Vec<String> = health

@@ -574,12 +574,29 @@ pub fn is_public(ip: &IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_broadcast()
                 || o[0] == 0
+                || o[0] >= 240
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
                 || (o[0] == 100 && (o[1] & 0xc0) == 64))
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(&IpAddr::V4(v4));
+            }
+            // IPv4 inside IPv6 reaches that IPv4 address: NAT64 (64:ff9b::/96), 6to4
+            // (2002::/16) and the old IPv4-compatible form (::/96).
+            let o = v6.octets();
+            let embedded = if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+                Some([o[12], o[13], o[14], o[15]])
+            } else if s[0] == 0x2002 {
+                Some([o[2], o[3], o[4], o[5]])
+            } else if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                Some([o[12], o[13], o[14], o[15]])
+            } else {
+                None
+            };
+            if let Some(v4) = embedded {
+                return is_public(&IpAddr::V4(v4.into()));
             }
             !(v6.is_loopback()
                 || v6.is_unspecified()
@@ -635,6 +652,14 @@ mod tests {
             ("fd00::1", false),
             ("::1", false),
             ("::ffff:10.0.0.1", false),
+            ("169.254.169.254", false),
+            ("198.18.0.1", false),
+            ("240.0.0.1", false),
+            ("64:ff9b::a00:5", false),
+            ("64:ff9b::cb00:7105", true),
+            ("2002:a00:1::1", false),
+            ("2002:cb00:7105::1", true),
+            ("::10.0.0.5", false),
         ] {
             let parsed: IpAddr = ip.parse().unwrap();
             assert_eq!(is_public(&parsed), public, "{ip}");

@@ -35,8 +35,14 @@ struct Inner {
 #[derive(Debug)]
 pub struct Budget {
     limit: Duration,
+    /// When the work was handed to the blocking pool.
+    created: Instant,
     inner: Mutex<Inner>,
 }
+
+/// How long work may wait for a free blocking thread before it is given up (only when every
+/// thread is busy: with linear readers, a sign that the machine cannot keep up).
+pub const QUEUE_ALLOWANCE: Duration = Duration::from_secs(300);
 
 impl Budget {
     /// A budget of `limit`; its clock starts with [`Budget::begin`] (for the work that
@@ -44,6 +50,7 @@ impl Budget {
     pub fn new(limit: Duration) -> Arc<Budget> {
         Arc::new(Budget {
             limit,
+            created: Instant::now(),
             inner: Mutex::new(Inner {
                 started: None,
                 state: State::Running,
@@ -85,8 +92,17 @@ impl Budget {
             .saturating_sub(waiting)
     }
 
-    /// How long until the budget runs out (zero when it has).
+    /// Whether the work began (a thread took it up).
+    pub fn begun(&self) -> bool {
+        self.lock().started.is_some()
+    }
+
+    /// How long until the budget runs out (zero when it has). Before the work begins, how long
+    /// it may still wait for a thread ([`QUEUE_ALLOWANCE`]).
     pub fn remaining(&self) -> Duration {
+        if !self.begun() {
+            return QUEUE_ALLOWANCE.saturating_sub(self.created.elapsed());
+        }
         self.limit.saturating_sub(self.used())
     }
 
@@ -137,6 +153,24 @@ pub enum Overrun {
     /// It panicked (a bug).
     #[error("processing failed (a bug)")]
     Panicked,
+    /// No thread was free to take it up within [`QUEUE_ALLOWANCE`].
+    #[error("no thread was free to read it within {0:?}")]
+    NotStarted(Duration),
+}
+
+/// Gives work up when its waiter goes away (a watcher stopped, a reload): a thread still
+/// running it may then write nothing.
+struct GiveUpOnDrop<'a> {
+    budget: &'a Budget,
+    finished: bool,
+}
+
+impl Drop for GiveUpOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.budget.abandon();
+        }
+    }
 }
 
 /// Runs `work` on a blocking thread and waits for it at most `budget` (DNS waits that `work`
@@ -152,14 +186,32 @@ pub async fn run<T: Send + 'static>(
         clock.begin();
         work()
     });
+    let mut guard = GiveUpOnDrop {
+        budget,
+        finished: false,
+    };
     loop {
         tokio::select! {
-            r = &mut task => return r.map_err(|_| Overrun::Panicked),
-            _ = tokio::time::sleep(budget.remaining()) => {
+            r = &mut task => {
+                guard.finished = true;
+                return r.map_err(|_| Overrun::Panicked);
+            }
+            // Until a thread takes the work up, look often: its own clock starts then.
+            _ = tokio::time::sleep(if budget.begun() {
+                budget.remaining()
+            } else {
+                budget.remaining().min(Duration::from_millis(20))
+            }) => {
                 // Time spent waiting for DNS does not count, and a write under way is
                 // waited for: look again.
+                let begun = budget.begun();
                 if budget.remaining().is_zero() && budget.abandon() {
-                    return Err(Overrun::OverBudget(budget.limit()));
+                    guard.finished = true;
+                    return Err(if begun {
+                        Overrun::OverBudget(budget.limit())
+                    } else {
+                        Overrun::NotStarted(QUEUE_ALLOWANCE)
+                    });
                 }
                 if budget.remaining().is_zero() {
                     // Writing: that is quick; poll for its end without spinning.
@@ -199,6 +251,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn work_whose_waiter_goes_away_cannot_write() {
+        let budget = Budget::new(Duration::from_secs(60));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = budget.clone();
+        let waiter = run(&budget, move || {
+            std::thread::sleep(Duration::from_millis(200));
+            tx.send(b.commit()).ok();
+        });
+        // The waiter is dropped before the work ends (a watcher stopped by a reload).
+        let _ = tokio::time::timeout(Duration::from_millis(20), waiter).await;
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false));
+    }
+
+    #[tokio::test]
     async fn a_write_under_way_is_waited_for() {
         let budget = Budget::new(Duration::from_millis(30));
         let b = budget.clone();
@@ -226,10 +292,10 @@ mod tests {
     async fn dns_waits_do_not_count() {
         let b = Budget::new(Duration::from_millis(100));
         std::thread::sleep(Duration::from_millis(120));
-        assert_eq!(
-            b.remaining(),
-            Duration::from_millis(100),
-            "the clock starts with begin()"
+        assert!(!b.begun());
+        assert!(
+            b.remaining() > Duration::from_secs(60),
+            "before begin(), the queue allowance"
         );
         b.begin();
         b.excluding(async { std::thread::sleep(Duration::from_millis(150)) })

@@ -223,32 +223,51 @@ impl Answerer {
         let due = self.outbox.with_store(|s| s.pending(name, now()))?;
         let count = due.len();
         for p in due {
-            let Some((uidvalidity, uid, fp)) = self.outbox.with_store(|s| s.notice_position(p.id))? else {
-                continue;
-            };
-            let Some(raw) = self.outbox.with_store(|s| s.notice_raw(p.id))? else {
-                continue;
-            };
-            let n = match notice::read(&raw) {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(uid, error = %e, "stored notice no longer reads; dropped");
-                    continue;
+            // A recheck that panics (a bug) must not come back at every pass: it is recorded
+            // as skipped and leaves the pending list.
+            let one = std::panic::AssertUnwindSafe(self.recheck(p.id, p.checks));
+            match futures::FutureExt::catch_unwind(one).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    tracing::error!(
+                        notice = p.id,
+                        "diagnosing this notice again failed (a bug); skipped"
+                    );
+                    self.commit(|s| s.drop_pending(p.id, "recheck failed (a bug)"))?;
                 }
-            };
-            let envelope = notice::envelope(&raw);
-            let diagnosis = self.diagnose(&n).await;
-            let v = verdict::decide(&n, &diagnosis.findings);
-            let pos = Position {
-                uidvalidity,
-                uid,
-                fingerprint: &fp,
-                checks: p.checks,
-            };
-            tracing::info!(uid, checks = p.checks + 1, action = ?v.action, "notice diagnosed again");
-            self.conclude(&pos, &raw, &n, &envelope, &diagnosis.findings, v, false)?;
+            }
         }
         Ok(count)
+    }
+
+    /// Diagnoses one pending notice again and records what follows.
+    async fn recheck(&self, id: i64, checks: u32) -> Result<(), ProcessError> {
+        let Some((uidvalidity, uid, fp)) = self.outbox.with_store(|s| s.notice_position(id))? else {
+            return Ok(());
+        };
+        let Some(raw) = self.outbox.with_store(|s| s.notice_raw(id))? else {
+            return Ok(());
+        };
+        let n = match notice::read(&raw) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(uid, error = %e, "stored notice no longer reads; dropped");
+                self.commit(|s| s.drop_pending(id, "the stored notice no longer reads"))?;
+                return Ok(());
+            }
+        };
+        let envelope = notice::envelope(&raw);
+        let diagnosis = self.diagnose(&n).await;
+        let v = verdict::decide(&n, &diagnosis.findings);
+        let pos = Position {
+            uidvalidity,
+            uid,
+            fingerprint: &fp,
+            checks,
+        };
+        tracing::info!(uid, checks = checks + 1, action = ?v.action, "notice diagnosed again");
+        self.conclude(&pos, &raw, &n, &envelope, &diagnosis.findings, v, false)?;
+        Ok(())
     }
 
     /// When this mailbox's next recheck is due (Unix seconds), if any.
@@ -399,8 +418,13 @@ impl Answerer {
                 "hourly limit reached: held back, to be summarized later"
             );
         }
+        // A disputed notice leaves the thread as it was: its verdict is not the thread's.
+        let thread_verdict = match (&thread, plan.outcome) {
+            (Some(t), "disputed") => t.verdict.as_str(),
+            _ => key.as_str(),
+        };
         let record = Record {
-            thread: Some((&original, &recipient, &key, plan.state)),
+            thread: Some((&original, &recipient, thread_verdict, plan.state)),
             outcome: if held.is_empty() { plan.outcome } else { "held" },
             answers: &answers,
             held: &held,

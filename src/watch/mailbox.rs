@@ -256,12 +256,14 @@ async fn session(
         }
     };
     // A rescan looks back no further than the bot watched, nor than the state keeps records
-    // (an older notice could not be recognized as answered).
+    // (an older notice could not be recognized as answered); the search adds a day of margin
+    // below, so two days come off the retention here.
+    let kept = a.config.retention.saturating_sub(Duration::from_secs(2 * 86_400));
     let since = a
         .outbox
         .with_store(|st| st.cursor_since(name))?
         .unwrap_or_else(now)
-        .max(now() - a.config.retention.as_secs() as i64);
+        .max(now() - kept.as_secs() as i64);
     *connected = true;
     tracing::info!(folder = %cfg.folder, idle, uidvalidity, last_uid = cursor.last_uid, "watching");
     let mut selected = tokio::time::Instant::now();
@@ -454,7 +456,8 @@ async fn catch_up(
 
 /// Runs `work` with a copy of the answerer on a blocking thread (driving its async parts, the
 /// DNS checks, from there): reading and deciding never occupy an async worker, so the other
-/// mailboxes, the timers and the watchdog go on whatever one message costs.
+/// mailboxes, the timers and the watchdog go on whatever one message costs. If the watcher
+/// goes away meanwhile (stopped, reloaded), the work can write nothing more.
 async fn off_workers<T, F>(
     a: &Answerer,
     work: impl FnOnce(Answerer) -> F + Send + 'static,
@@ -463,11 +466,13 @@ where
     F: std::future::Future<Output = T>,
     T: Send + 'static,
 {
-    let worker = a.clone();
+    let budget = Budget::unlimited();
+    let mut worker = a.clone();
+    worker.budget = budget.clone();
     let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(work(worker)))
+    crate::process::budget_run(&budget, move || handle.block_on(work(worker)))
         .await
-        .map_err(|e| WatchError::Session(format!("processing failed: {e}")))
+        .map_err(|e| WatchError::Session(format!("rechecks: {e}")))
 }
 
 /// Processes one message on a blocking thread under `budget`. A message over its budget, or
@@ -499,6 +504,11 @@ async fn process(
             uid,
             budget_ms = limit.as_millis() as u64,
             "this message took longer than its time budget; skipped, it will not be read again"
+        ),
+        Overrun::NotStarted(waited) => tracing::error!(
+            uid,
+            waited_s = waited.as_secs(),
+            "no thread was free to read this message (the machine cannot keep up); skipped, it will not be read again"
         ),
     }
     a.skip(uidvalidity, uid, &overrun.to_string())?;
