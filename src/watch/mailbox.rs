@@ -282,7 +282,11 @@ async fn session(
         if !catch_up(a, &mut s, stop, &mut cursor, since, (can_move, can_expunge_uids)).await? {
             break;
         }
-        off_workers(a, |w| async move { w.rechecks().await }).await??;
+        // Rechecks (DNS and deciding) run off the async workers too; only when one is due,
+        // so that idle mailboxes start no threads.
+        if a.next_recheck()?.is_some_and(|at| at <= now()) {
+            off_workers(a, |w| async move { w.rechecks().await }).await??;
+        }
         a.summarize_held()?;
         if *stop.borrow() {
             break;
