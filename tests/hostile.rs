@@ -143,6 +143,13 @@ fn a_hostile_message_does_not_hold_the_mailbox_and_is_not_read_again() {
         "the real notice was not answered:\n{}",
         bot.log_text()
     );
+    // Processing runs on other threads, still logged under the mailbox's name.
+    assert!(
+        bot.log_text()
+            .contains("mailbox{name=alice}: bouncedoc::process: notice processed"),
+        "{}",
+        bot.log_text()
+    );
     eprintln!(
         "real notice answered {} ms after the hostile messages",
         start.elapsed().as_millis()

@@ -474,9 +474,13 @@ where
     let mut worker = a.clone();
     worker.budget = budget.clone();
     let handle = tokio::runtime::Handle::current();
-    crate::process::budget_run(&budget, move || handle.block_on(work(worker)))
-        .await
-        .map_err(|e| WatchError::Session(format!("rechecks: {e}")))
+    // The thread logs under the mailbox's span, like the watcher itself.
+    let span = tracing::Span::current();
+    crate::process::budget_run(&budget, move || {
+        handle.block_on(tracing::Instrument::instrument(work(worker), span))
+    })
+    .await
+    .map_err(|e| WatchError::Session(format!("rechecks: {e}")))
 }
 
 /// Processes one message on a blocking thread under `budget`. A message over its budget, or
@@ -492,7 +496,13 @@ async fn process(
     let mut worker = a.clone();
     worker.budget = budget.clone();
     let runtime = tokio::runtime::Handle::current();
-    let work = move || runtime.block_on(worker.message(uidvalidity, uid, &raw));
+    let span = tracing::Span::current();
+    let work = move || {
+        runtime.block_on(tracing::Instrument::instrument(
+            worker.message(uidvalidity, uid, &raw),
+            span,
+        ))
+    };
     let overrun = match crate::process::budget_run(budget, work).await {
         Ok(Ok(p)) => return Ok(p),
         Ok(Err(ProcessError::Store(e))) => return Err(e.into()),
