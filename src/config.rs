@@ -348,10 +348,12 @@ fn run_password_command(cmd: &str, timeout: std::time::Duration) -> Result<Strin
         .to_string())
 }
 
-/// Sends SIGKILL to process group `group` (ignoring a group that is already gone).
+/// Sends SIGKILL to process group `group` (ignoring a group that is already gone), with the
+/// shell's own `kill` (no procps needed).
 fn kill_group(group: u32) {
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{group}")])
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -9 -{group}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
