@@ -20,6 +20,8 @@ const MAX_LINES: usize = 4000;
 const MAX_PER_LINE: usize = 64;
 /// Most candidate recipients kept per notice.
 const MAX_CANDIDATES: usize = 1000;
+/// Most bytes of a recipient's paragraph looked at (its diagnostic keeps 1,000).
+const MAX_PARAGRAPH: usize = 4096;
 /// Most lines, and bytes, of the text about one recipient (its block).
 const MAX_BLOCK_LINES: usize = 64;
 const MAX_BLOCK: usize = 16 * 1024;
@@ -569,14 +571,16 @@ impl Scan {
     fn paragraph_at(&self, start: usize) -> String {
         let first = self.line(start);
         let indent = first.len() - first.trim_start().len();
-        let mut out = first.trim().to_string();
+        // A diagnostic keeps 1,000 bytes: a few KB of its paragraph are plenty (each of a
+        // thousand recipients may ask for a paragraph of a 256 KB line).
+        let mut out = prefix(first.trim(), MAX_PARAGRAPH).to_string();
         for l in (start + 1..self.lines.len()).take(12).map(|i| self.line(i)) {
             let li = l.len() - l.trim_start().len();
-            if l.trim().is_empty() || li <= indent && !(indent == 0 && li > 0) {
+            if out.len() >= MAX_PARAGRAPH || l.trim().is_empty() || li <= indent && !(indent == 0 && li > 0) {
                 break;
             }
             out.push(' ');
-            out.push_str(l.trim());
+            out.push_str(prefix(l.trim(), MAX_PARAGRAPH - out.len().min(MAX_PARAGRAPH)));
         }
         out
     }
@@ -702,7 +706,7 @@ fn has_code(s: &str) -> bool {
 
 /// A diagnostic as the contract keeps it: one line, the recipient's own address prefix dropped.
 fn clean_diagnostic(para: &str, address: &str) -> String {
-    let mut s = para.trim();
+    let mut s = prefix(para.trim(), MAX_PARAGRAPH);
     for prefix in [
         format!("<{address}>:"),
         format!("{address}:"),

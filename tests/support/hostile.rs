@@ -33,6 +33,7 @@ pub const SHAPES: &[&str] = &[
     "angle-addresses",
     "huge-address",
     "failed-recipients-header",
+    "failed-recipients-long-line",
     "quotes",
     "encoded-words",
     "subject-word-starts",
@@ -291,6 +292,17 @@ pub fn message(name: &str, size: usize) -> Vec<u8> {
             }
             format!(
                 "From: mailer-daemon@googlemail.com\r\nTo: alice@example.com\r\nSubject: Delivery Status Notification (Delay)\r\nX-Failed-Recipients:{list}\r\nContent-Type: text/plain\r\n\r\nDelivery to the following recipient has been delayed: bob@partner.example\r\n"
+            )
+            .into_bytes()
+        }
+        // Found by the fuzzer: a thousand recipients, each asking for the paragraph of one
+        // huge line.
+        "failed-recipients-long-line" => {
+            let list: Vec<String> = (0..1000).map(|i| format!("u{i}@d{i}.example")).collect();
+            format!(
+                "From: mailer-daemon@googlemail.com\r\nTo: alice@example.com\r\nSubject: Delivery Status Notification (Delay)\r\nX-Failed-Recipients: {}\r\nContent-Type: text/plain\r\n\r\nDelivery to the following recipients has been delayed.\r\n\r\n{}\r\n",
+                list.join(", "),
+                fill("450 minutes ")
             )
             .into_bytes()
         }
