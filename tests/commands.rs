@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::bot::{
-    bot_messages, exchange_notice, from_bot, header, subject, text, Bot, Mailbox, Scene, World,
+    bot_messages, exchange_notice, from_bot, header, settle, subject, text, Bot, Mailbox, Scene, World,
 };
 use support::imap;
 
@@ -155,7 +155,7 @@ fn support_sends_the_package_on_request_with_escalation_ask_and_never_refuses() 
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
     let first = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15)).remove(0);
     assert!(text(&first).contains("Reply \"support\""), "{}", text(&first));
-    std::thread::sleep(Duration::from_millis(500));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     assert!(
         bot_messages(&rt, &w, "support", 0, Duration::ZERO).is_empty(),
         "ask: nothing forwarded on its own"
@@ -252,7 +252,7 @@ fn commands_that_do_not_count_get_no_answer() {
     // A last, valid command shows the others were all looked at before it.
     let id = reply(&w, "alice@corp.test", &first, "help", "");
     wait_answer(&rt, &w, "alice", &id, &bot);
-    std::thread::sleep(Duration::from_millis(500));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     let all = bot_messages(&rt, &w, "alice", 0, Duration::ZERO);
     assert_eq!(
         all.len(),
@@ -291,7 +291,7 @@ fn a_forged_notice_naming_outside_addresses_sends_nothing_there() {
     let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(15));
     assert_eq!(replies.len(), 1, "{}", bot.log_text());
     assert_eq!(header(&replies[0], "To").as_deref(), Some("<alice@corp.test>"));
-    std::thread::sleep(Duration::from_millis(500));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     let log = w.postfix.log();
     let recipients: Vec<&str> = log
         .lines()
@@ -319,7 +319,10 @@ fn two_bots_whose_answers_could_feed_each_other_stay_quiet() {
         .expect("read")
         .replace("bouncedoc@corp.test", "otherbot@corp.test")
         .replace("user: alice@corp.test", "user: bea@corp.test")
-        .replace("state_dir: ", "state_dir: /tmp/bouncedoc-second-bot-");
+        .replace(
+            &format!("state_dir: {}", w.dir.join("state").display()),
+            &format!("state_dir: {}", w.dir.join("state2").display()),
+        );
     std::fs::write(&config2, text2).expect("write");
     let bot2 = Bot::start(&config2, &w.dir.join("bot2.log"));
     assert!(
@@ -347,8 +350,15 @@ fn two_bots_whose_answers_could_feed_each_other_stay_quiet() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Both answered once; then, for 3 s, nothing more.
-    std::thread::sleep(Duration::from_secs(3));
+    // Both answered once; once both bots have nothing left to do, nothing more.
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
+    settle(
+        &rt,
+        &w,
+        &w.dir.join("state2"),
+        &["alice"],
+        Duration::from_secs(15),
+    );
     let alice = rt.block_on(imap::fetch_all(w.dovecot.imap, "alice"));
     let bea = rt.block_on(imap::fetch_all(w.dovecot.imap, "bea"));
     assert_eq!(
@@ -360,10 +370,6 @@ fn two_bots_whose_answers_could_feed_each_other_stay_quiet() {
     );
     assert_eq!(bea.len(), 1, "{}\n{}", bot1.log_text(), bot2.log_text());
     assert_eq!(alice.len(), 2, "the notice and one answer");
-    let _ = std::fs::remove_dir_all(format!(
-        "/tmp/bouncedoc-second-bot-{}",
-        w.dir.join("state").display()
-    ));
 }
 
 #[test]
@@ -386,7 +392,7 @@ fn the_hourly_limit_holds_answers_back_and_summarizes_them_later() {
         "{}",
         bot.log_text()
     );
-    std::thread::sleep(Duration::from_millis(800));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     let replies = bot_messages(&rt, &w, "alice", 0, Duration::ZERO);
     assert_eq!(replies.len(), 2, "{}", bot.log_text());
     // The second reply's package was held: it must not claim one went, and invites "support".
@@ -478,6 +484,7 @@ fn a_command_forged_with_a_support_packages_headers_does_not_count() {
     // A real command after it: once that is answered, the forged one was looked at too.
     let real = reply(&w, "alice@corp.test", &first, "help", "");
     wait_answer(&rt, &w, "alice", &real, &bot);
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     assert_eq!(answers_to(&rt, &w, "alice", &forged), 0, "{}", bot.log_text());
     assert_eq!(
         bot_messages(&rt, &w, "support", 0, Duration::ZERO).len(),
@@ -525,6 +532,7 @@ fn require_auth_counts_only_commands_the_receiving_server_vouches_for() {
         "Authentication-Results: mx.corp.test; dkim=pass header.d=corp.test; dmarc=pass header.from=corp.test\r\n",
     );
     wait_answer(&rt, &w, "alice", &good, &bot);
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     for id in [&none, &other, &failing] {
         assert_eq!(answers_to(&rt, &w, "alice", id), 0, "{id}\n{}", bot.log_text());
     }

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::bot::{
-    bot_messages, exchange_notice, header, runtime, subject, text, Bot, Mailbox, Scene, World,
+    bot_messages, exchange_notice, header, runtime, settle, subject, text, Bot, Mailbox, Scene, World,
 };
 use support::imap;
 
@@ -139,7 +139,7 @@ fn postfix_delay_notice_is_answered_and_support_gets_the_package_then_the_failur
         "the closing message threads onto the first answer: {refs}"
     );
     // No second package: Support already has it.
-    std::thread::sleep(Duration::from_millis(500));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     assert_eq!(bot_messages(&rt, &w, "support", 1, Duration::ZERO).len(), 1);
 }
 
@@ -168,12 +168,19 @@ fn polling_mode_answers_a_postfix_delay_notice_and_sets_the_configured_keyword()
         "{}",
         bot.log_text()
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let inbox = rt.block_on(imap::fetch_flags(w.dovecot.imap, "alice", "INBOX"));
-    let (flags, _) = inbox
-        .iter()
-        .find(|(_, raw)| header(raw, "From").is_some_and(|f| f.contains("MAILER-DAEMON")))
-        .expect("the notice stays in the INBOX");
+    // The keyword is set right after the notice is recorded: wait for it (a positive check).
+    let start = Instant::now();
+    let flags = loop {
+        let inbox = rt.block_on(imap::fetch_flags(w.dovecot.imap, "alice", "INBOX"));
+        let (flags, _) = inbox
+            .into_iter()
+            .find(|(_, raw)| header(raw, "From").is_some_and(|f| f.contains("MAILER-DAEMON")))
+            .expect("the notice stays in the INBOX");
+        if flags.iter().any(|f| f.contains("$BounceDoc")) || start.elapsed() > Duration::from_secs(10) {
+            break flags;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(flags.iter().any(|f| f.contains("$BounceDoc")), "{flags:?}");
     assert!(!flags.iter().any(|f| f.contains("Seen")), "{flags:?}");
 }
@@ -209,8 +216,15 @@ fn move_to_moves_answered_notices_only() {
         "{}",
         bot.log_text()
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let moved = rt.block_on(imap::fetch_flags(w.dovecot.imap, "alice", "Notices"));
+    // The move follows the record: wait for it (a positive check).
+    let start = Instant::now();
+    let moved = loop {
+        let moved = rt.block_on(imap::fetch_flags(w.dovecot.imap, "alice", "Notices"));
+        if !moved.is_empty() || start.elapsed() > Duration::from_secs(10) {
+            break moved;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(moved
         .iter()
         .any(|(_, raw)| header(raw, "Message-ID").as_deref() == Some("<nm@corp.test>")));
@@ -499,7 +513,7 @@ fn uidvalidity_change_rescans_without_answering_twice() {
     );
     let replies = bot_messages(&rt, &w, "alice", 2, Duration::from_secs(15));
     assert_eq!(replies.len(), 2, "{}", bot.log_text());
-    std::thread::sleep(Duration::from_millis(500));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(20));
     let replies = bot_messages(&rt, &w, "alice", 3, Duration::ZERO);
     let per = answers_per_notice(&replies);
     assert_eq!(per.get("<u1@corp.test>").map(|p| p.0), Some(1), "{per:?}");
@@ -534,9 +548,9 @@ fn a_wrong_password_on_one_mailbox_does_not_stop_the_others() {
         "{}",
         bot.log_text()
     );
-    // One clear line, then a long wait: no tight loop.
-    std::thread::sleep(Duration::from_secs(2));
+    // One clear line, then a long wait (900 s, logged with it): no tight loop.
     assert_eq!(bot.log_count("IMAP login refused"), 1, "{}", bot.log_text());
+    assert!(bot.log_text().contains("retry_in_s=900"), "{}", bot.log_text());
     assert!(
         bot.log_text().contains("mailbox{name=mallory}"),
         "{}",
@@ -958,7 +972,7 @@ fn inconclusive_dns_sends_nothing_yet_and_is_kept_for_a_recheck() {
         bot.log_text()
     );
     assert!(bot.log_text().contains("recheck_in_s=300"), "{}", bot.log_text());
-    std::thread::sleep(Duration::from_millis(500));
+    settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     assert_eq!(bot_messages(&rt, &w, "alice", 1, Duration::ZERO).len(), 0);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
         .args(["history", "--json", "--config"])

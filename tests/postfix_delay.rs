@@ -50,9 +50,16 @@ async fn postfix_sends_a_real_delay_notice_and_keeps_retrying() {
         postfix.log()
     );
 
-    // Postfix keeps retrying (once a second) and does not give up by itself: no second
-    // notice, and the message is still queued.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Postfix keeps retrying (once a second) and does not give up by itself: once its log
+    // shows two more deferred attempts, there is still no second notice and the message is
+    // still queued.
+    let deferred = |log: &str| log.matches("status=deferred").count();
+    let before = deferred(&postfix.log());
+    let start = Instant::now();
+    while deferred(&postfix.log()) < before + 2 && start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(deferred(&postfix.log()) >= before + 2, "{}", postfix.log());
     let inbox = imap::fetch_all(dovecot.imap, "alice").await;
     assert_eq!(inbox.len(), 1, "only the delay notice\n{}", postfix.log());
     assert_eq!(postfix.queued(), 1, "{}", postfix.log());

@@ -113,6 +113,7 @@ fn shared_corpus_survives_damage() {
     };
     let mut files = files_in(&shared.join("corpus/eml"));
     files.extend(files_in(&shared.join("notices/eml")));
+    assert!(files.len() >= 380, "only {} shared files found", files.len());
     let runs = mutate_all(&files);
     println!(
         "shared corpus: {runs} damaged inputs from {} files read without panic",

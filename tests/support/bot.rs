@@ -401,3 +401,49 @@ impl Scene {
         Scene { w, rt, config, bot }
     }
 }
+
+/// Waits until the bot has nothing left to do, a positive condition rather than a fixed wait:
+/// for each mailbox, its cursor (in the state under `state_dir`) has reached the highest UID
+/// in its INBOX; the bot's outbox holds nothing queued; and Postfix holds nothing for
+/// corp.test. After that, a message that has not arrived was never sent. Panics after
+/// `within`.
+pub fn settle(
+    rt: &tokio::runtime::Runtime,
+    w: &World,
+    state_dir: &Path,
+    mailboxes: &[&str],
+    within: Duration,
+) {
+    let start = Instant::now();
+    let db = state_dir.join("bouncedoc.sqlite");
+    let mut last = String::new();
+    while start.elapsed() < within {
+        let state = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+        if let Ok(state) = state {
+            let queued: i64 = state
+                .query_row("SELECT COUNT(*) FROM outbox WHERE state = 'queued'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap_or(-1);
+            let mut behind = Vec::new();
+            for m in mailboxes {
+                let cursor: i64 = state
+                    .query_row("SELECT last_uid FROM cursor WHERE mailbox = ?1", [m], |r| {
+                        r.get(0)
+                    })
+                    .unwrap_or(-1);
+                let newest = i64::from(rt.block_on(super::imap::max_uid(w.dovecot.imap, m)));
+                if cursor < newest {
+                    behind.push(format!("{m}: cursor {cursor} < uid {newest}"));
+                }
+            }
+            let in_postfix = w.postfix.queued_for("corp.test");
+            if queued == 0 && behind.is_empty() && in_postfix == 0 {
+                return;
+            }
+            last = format!("outbox queued {queued}, postfix {in_postfix}, {behind:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the bot did not settle within {within:?}: {last}");
+}

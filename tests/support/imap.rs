@@ -85,3 +85,12 @@ pub async fn wait_for_within(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// The highest UID in `user`'s INBOX (0 when empty).
+pub async fn max_uid(addr: SocketAddr, user: &str) -> u32 {
+    let mut s = login(addr, user).await;
+    s.select("INBOX").await.expect("select");
+    let uids = s.uid_search("ALL").await.expect("uid search");
+    let _ = s.logout().await;
+    uids.into_iter().max().unwrap_or(0)
+}

@@ -156,6 +156,28 @@ impl Postfix {
             .count()
     }
 
+    /// How many queued messages go to an address in `domain` (mail for other domains, such
+    /// as a test's deliberately stuck one, does not count).
+    pub fn queued_for(&self, domain: &str) -> usize {
+        let out = Command::new("postqueue")
+            .arg("-c")
+            .arg(self.conf_dir())
+            .arg("-j")
+            .output()
+            .expect("postqueue -j");
+        let suffix = format!("@{domain}");
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+            .filter(|m| {
+                m["recipients"].as_array().is_some_and(|rs| {
+                    rs.iter()
+                        .any(|r| r["address"].as_str().is_some_and(|a| a.ends_with(&suffix)))
+                })
+            })
+            .count()
+    }
+
     /// Makes Postfix give up on every deferred message, as if its queue lifetime had run out:
     /// sets `maximal_queue_lifetime` and `bounce_queue_lifetime` to 0 and reloads. The new
     /// queue manager tries each deferred message once more and returns it to its sender with a
