@@ -3,7 +3,7 @@
 //! every cause that holds. A final failure is worded as final; a delay says how long the
 //! sending server keeps trying.
 
-use crate::diagnose::{Check, Finding};
+use crate::diagnose::{Check, CheckResult, Finding};
 use crate::notice::{Kind, Notice};
 use serde::Serialize;
 
@@ -160,10 +160,10 @@ pub struct Verdict {
     pub forwarding: Forwarding,
 }
 
-fn any(findings: &[Finding], check: Check, results: &[&str]) -> bool {
+fn any(findings: &[Finding], check: Check, results: &[CheckResult]) -> bool {
     findings
         .iter()
-        .any(|f| f.check == check && results.contains(&f.result.as_str()))
+        .any(|f| f.check == check && results.contains(&f.result))
 }
 
 /// Decides a notice. Pure: the same notice and findings give the same verdict.
@@ -172,28 +172,41 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
     if any(
         findings,
         Check::RecipientDomain,
-        &["nxdomain", "null-mx", "no-mx-no-address", "mx-hosts-unresolvable"],
+        &[
+            CheckResult::Nxdomain,
+            CheckResult::NullMx,
+            CheckResult::NoMxNoAddress,
+            CheckResult::MxHostsUnresolvable,
+        ],
     ) {
         causes.push(Cause::RecipientDomain);
     }
-    if any(findings, Check::SenderDomain, &["nxdomain", "missing"]) {
+    if any(
+        findings,
+        Check::SenderDomain,
+        &[CheckResult::Nxdomain, CheckResult::Missing],
+    ) {
         causes.push(Cause::SenderDomain);
     }
-    if any(findings, Check::RecipientDomain, &["dns-error"])
-        || any(findings, Check::SenderDomain, &["dns-error"])
+    if any(findings, Check::RecipientDomain, &[CheckResult::DnsError])
+        || any(findings, Check::SenderDomain, &[CheckResult::DnsError])
     {
         causes.push(Cause::DnsInconclusive);
     }
-    if any(findings, Check::SenderListed, &["listed"]) {
+    if any(findings, Check::SenderListed, &[CheckResult::Listed]) {
         causes.push(Cause::SenderListed);
     }
-    if any(findings, Check::SenderPtr, &["no-ptr", "mismatch"]) {
+    if any(
+        findings,
+        Check::SenderPtr,
+        &[CheckResult::NoPtr, CheckResult::Mismatch],
+    ) {
         causes.push(Cause::SenderPtr);
     }
-    if any(findings, Check::RecipientListed, &["listed"]) {
+    if any(findings, Check::RecipientListed, &[CheckResult::Listed]) {
         causes.push(Cause::RecipientListed);
     }
-    if any(findings, Check::BlockedByRecipient, &["blocking-us"]) {
+    if any(findings, Check::BlockedByRecipient, &[CheckResult::BlockingUs]) {
         causes.push(Cause::BlockedByRecipient);
     }
     if causes.is_empty() {
@@ -352,11 +365,11 @@ mod tests {
         }
     }
 
-    fn f(check: Check, result: &str) -> Finding {
+    fn f(check: Check, result: CheckResult) -> Finding {
         Finding {
             check,
             subject: "x".into(),
-            result: result.into(),
+            result,
             detail: String::new(),
         }
     }
@@ -366,94 +379,124 @@ mod tests {
         use Check::*;
         let rows: Vec<(Vec<Finding>, Cause, Action)> = vec![
             (
-                vec![f(RecipientDomain, "nxdomain")],
+                vec![f(RecipientDomain, CheckResult::Nxdomain)],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, "null-mx")],
+                vec![f(RecipientDomain, CheckResult::NullMx)],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, "no-mx-no-address")],
+                vec![f(RecipientDomain, CheckResult::NoMxNoAddress)],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, "mx-hosts-unresolvable")],
+                vec![f(RecipientDomain, CheckResult::MxHostsUnresolvable)],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(SenderDomain, "missing")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderDomain, CheckResult::Missing),
+                ],
                 Cause::SenderDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(SenderDomain, "nxdomain")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderDomain, CheckResult::Nxdomain),
+                ],
                 Cause::SenderDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, "dns-error"), f(SenderDomain, "ok")],
+                vec![
+                    f(RecipientDomain, CheckResult::DnsError),
+                    f(SenderDomain, CheckResult::Ok),
+                ],
                 Cause::DnsInconclusive,
                 Action::Recheck,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(SenderDomain, "dns-error")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderDomain, CheckResult::DnsError),
+                ],
                 Cause::DnsInconclusive,
                 Action::Recheck,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(SenderListed, "listed")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderListed, CheckResult::Listed),
+                ],
                 Cause::SenderListed,
                 Action::ForwardSupport,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(SenderPtr, "no-ptr")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderPtr, CheckResult::NoPtr),
+                ],
                 Cause::SenderPtr,
                 Action::ForwardSupport,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(SenderPtr, "mismatch")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderPtr, CheckResult::Mismatch),
+                ],
                 Cause::SenderPtr,
                 Action::ForwardSupport,
             ),
             (
-                vec![f(RecipientDomain, "ok"), f(RecipientListed, "listed")],
+                vec![
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(RecipientListed, CheckResult::Listed),
+                ],
                 Cause::RecipientListed,
                 Action::ReplyUser,
             ),
             (
-                vec![f(BlockedByRecipient, "blocking-us")],
+                vec![f(BlockedByRecipient, CheckResult::BlockingUs)],
                 Cause::BlockedByRecipient,
                 Action::ReplyUser,
             ),
             (
                 vec![
-                    f(RecipientDomain, "ok"),
-                    f(SenderDomain, "ok"),
-                    f(SenderPtr, "ok"),
+                    f(RecipientDomain, CheckResult::Ok),
+                    f(SenderDomain, CheckResult::Ok),
+                    f(SenderPtr, CheckResult::Ok),
                 ],
                 Cause::Unexplained,
                 Action::ForwardSupport,
             ),
             // A decided domain problem wins over a failed lookup elsewhere.
             (
-                vec![f(RecipientDomain, "nxdomain"), f(SenderDomain, "dns-error")],
+                vec![
+                    f(RecipientDomain, CheckResult::Nxdomain),
+                    f(SenderDomain, CheckResult::DnsError),
+                ],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             // A listing of ours outranks theirs; both are named.
             (
-                vec![f(RecipientListed, "listed"), f(SenderListed, "listed")],
+                vec![
+                    f(RecipientListed, CheckResult::Listed),
+                    f(SenderListed, CheckResult::Listed),
+                ],
                 Cause::SenderListed,
                 Action::ForwardSupport,
             ),
             // A blocklist error is not a listing.
             (
-                vec![f(SenderListed, "list-error")],
+                vec![f(SenderListed, CheckResult::ListError)],
                 Cause::Unexplained,
                 Action::ForwardSupport,
             ),
@@ -467,8 +510,8 @@ mod tests {
     #[test]
     fn every_cause_is_named_and_time_is_given() {
         let findings = vec![
-            f(Check::RecipientListed, "listed"),
-            f(Check::SenderListed, "listed"),
+            f(Check::RecipientListed, CheckResult::Listed),
+            f(Check::SenderListed, CheckResult::Listed),
         ];
         let v = decide(&notice(Kind::Delayed), &findings);
         assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
@@ -477,8 +520,8 @@ mod tests {
         let v2 = decide(
             &notice(Kind::Delayed),
             &[
-                f(Check::RecipientDomain, "nxdomain"),
-                f(Check::SenderPtr, "no-ptr"),
+                f(Check::RecipientDomain, CheckResult::Nxdomain),
+                f(Check::SenderPtr, CheckResult::NoPtr),
             ],
         );
         assert_eq!(v2.action, Action::ReplyUser);

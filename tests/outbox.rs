@@ -6,7 +6,7 @@ mod support;
 
 use bouncedoc::compose::{self, Context, Outgoing};
 use bouncedoc::config::{SmtpConfig, TlsMode};
-use bouncedoc::diagnose::{Check, Finding};
+use bouncedoc::diagnose::{Check, CheckResult, Finding};
 use bouncedoc::outbox::{Outbox, Sender};
 use bouncedoc::store::Store;
 use bouncedoc::{notice, verdict};
@@ -55,7 +55,7 @@ fn messages(raw: &[u8], thread: &[String]) -> (Outgoing, Outgoing) {
     let findings = vec![Finding {
         check: Check::SenderListed,
         subject: "203.0.113.77".into(),
-        result: "listed".into(),
+        result: CheckResult::Listed,
         detail: "203.0.113.77 is listed on zen.spamhaus.org".into(),
     }];
     let v = verdict::decide(&n, &findings);

@@ -6,7 +6,7 @@
 
 pub mod encode;
 
-use crate::diagnose::{Check, Finding};
+use crate::diagnose::{Check, CheckResult, Finding};
 use crate::notice::{Kind, Notice};
 use crate::verdict::{self, Cause, Verdict};
 use encode::{base64_lines, encode_unstructured, header, mailbox, quoted_printable, sanitize, wrap};
@@ -157,10 +157,10 @@ fn subject_reason(cause: Cause, findings: &[Finding]) -> &'static str {
             match findings
                 .iter()
                 .find(|f| f.check == Check::RecipientDomain && f.is_problem())
-                .map(|f| f.result.as_str())
+                .map(|f| f.result)
             {
-                Some("nxdomain") => "their domain does not exist",
-                Some("null-mx") => "their domain accepts no mail",
+                Some(CheckResult::Nxdomain) => "their domain does not exist",
+                Some(CheckResult::NullMx) => "their domain accepts no mail",
                 _ => "their domain has no mail servers",
             }
         }
@@ -304,7 +304,7 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
             "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px; word-break: break-word;\">{}</span></td></tr>\n",
             html_escape(check_label(f.check)),
             html_escape(&sanitize(&f.subject)),
-            html_escape(&f.result),
+            html_escape(f.result.as_str()),
             html_escape(&sanitize(&f.detail))
         ));
     }

@@ -49,6 +49,117 @@ pub enum Check {
     SmtpProbe,
 }
 
+/// What a check found: the words `diagnose --json` prints, as a type (a typo in a decision
+/// is a compile error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckResult {
+    /// `ok`.
+    Ok,
+    /// `nxdomain`.
+    Nxdomain,
+    /// `null-mx`.
+    NullMx,
+    /// `no-mx-no-address`.
+    NoMxNoAddress,
+    /// `mx-hosts-unresolvable`.
+    MxHostsUnresolvable,
+    /// `dns-error`.
+    DnsError,
+    /// `missing`.
+    Missing,
+    /// `clean`.
+    Clean,
+    /// `listed`.
+    Listed,
+    /// `list-error`.
+    ListError,
+    /// `blocking-us`.
+    BlockingUs,
+    /// `no-ptr`.
+    NoPtr,
+    /// `mismatch`.
+    Mismatch,
+    /// `reachable`.
+    Reachable,
+    /// `refused`.
+    Refused,
+    /// `timeout`.
+    Timeout,
+    /// `no-starttls`.
+    NoStarttls,
+    /// `not-checked`.
+    NotChecked,
+    /// `not-ours`.
+    NotOurs,
+    /// `not-probed`.
+    NotProbed,
+}
+
+impl CheckResult {
+    /// Every result, for tests and listings.
+    pub const ALL: &'static [CheckResult] = &[
+        CheckResult::Ok,
+        CheckResult::Nxdomain,
+        CheckResult::NullMx,
+        CheckResult::NoMxNoAddress,
+        CheckResult::MxHostsUnresolvable,
+        CheckResult::DnsError,
+        CheckResult::Missing,
+        CheckResult::Clean,
+        CheckResult::Listed,
+        CheckResult::ListError,
+        CheckResult::BlockingUs,
+        CheckResult::NoPtr,
+        CheckResult::Mismatch,
+        CheckResult::Reachable,
+        CheckResult::Refused,
+        CheckResult::Timeout,
+        CheckResult::NoStarttls,
+        CheckResult::NotChecked,
+        CheckResult::NotOurs,
+        CheckResult::NotProbed,
+    ];
+
+    /// The word, as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Ok => "ok",
+            CheckResult::Nxdomain => "nxdomain",
+            CheckResult::NullMx => "null-mx",
+            CheckResult::NoMxNoAddress => "no-mx-no-address",
+            CheckResult::MxHostsUnresolvable => "mx-hosts-unresolvable",
+            CheckResult::DnsError => "dns-error",
+            CheckResult::Missing => "missing",
+            CheckResult::Clean => "clean",
+            CheckResult::Listed => "listed",
+            CheckResult::ListError => "list-error",
+            CheckResult::BlockingUs => "blocking-us",
+            CheckResult::NoPtr => "no-ptr",
+            CheckResult::Mismatch => "mismatch",
+            CheckResult::Reachable => "reachable",
+            CheckResult::Refused => "refused",
+            CheckResult::Timeout => "timeout",
+            CheckResult::NoStarttls => "no-starttls",
+            CheckResult::NotChecked => "not-checked",
+            CheckResult::NotOurs => "not-ours",
+            CheckResult::NotProbed => "not-probed",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for CheckResult {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One check's result about one subject (a domain, an IP, a zone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -56,18 +167,23 @@ pub struct Finding {
     pub check: Check,
     /// What was checked: a domain, an IP, a zone, a recipient.
     pub subject: String,
-    /// The result word (`ok`, `nxdomain`, `listed`, `dns-error`, …).
-    pub result: String,
+    /// The result (printed as a word: `ok`, `nxdomain`, `listed`, `dns-error`, …).
+    pub result: CheckResult,
     /// The evidence, in words.
     pub detail: String,
 }
 
 impl Finding {
-    fn new(check: Check, subject: impl Into<String>, result: &str, detail: impl Into<String>) -> Finding {
+    fn new(
+        check: Check,
+        subject: impl Into<String>,
+        result: CheckResult,
+        detail: impl Into<String>,
+    ) -> Finding {
         Finding {
             check,
             subject: subject.into(),
-            result: result.to_string(),
+            result,
             detail: detail.into(),
         }
     }
@@ -75,13 +191,17 @@ impl Finding {
     /// True when this finding shows a problem (not `ok`, `clean`, `none`, `reachable`, nor a
     /// note).
     pub fn is_problem(&self) -> bool {
-        !self.is_note() && !matches!(self.result.as_str(), "ok" | "clean" | "none" | "reachable")
+        !self.is_note()
+            && !matches!(
+                self.result,
+                CheckResult::Ok | CheckResult::Clean | CheckResult::Reachable
+            )
     }
 
     /// True for a note rather than a result: something not checked (a limit), or an IP a
     /// notice names that is not ours.
     pub fn is_note(&self) -> bool {
-        matches!(self.result.as_str(), "not-checked" | "not-ours")
+        matches!(self.result, CheckResult::NotChecked | CheckResult::NotOurs)
     }
 
     /// The mark a report shows beside the finding: ✗ a problem, ✓ fine, – a note.
@@ -232,7 +352,7 @@ impl Diagnoser {
             findings.push(Finding::new(
                 Check::RecipientDomain,
                 format!("{} more domains", unchecked_domains.len()),
-                "not-checked",
+                CheckResult::NotChecked,
                 format!(
                     "not checked: limit of {MAX_DOMAINS} recipient domains per notice ({}{})",
                     unchecked_domains
@@ -249,7 +369,7 @@ impl Diagnoser {
             findings.push(Finding::new(
                 Check::SenderListed,
                 ip.to_string(),
-                "not-ours",
+                CheckResult::NotOurs,
                 "named by the notice, not one of ours (outside sending_ips): not checked, and not blamed on our servers",
             ));
         }
@@ -279,7 +399,7 @@ impl Diagnoser {
                 Finding::new(
                     Check::BlockedByRecipient,
                     f.subject,
-                    "not-ours",
+                    CheckResult::NotOurs,
                     format!(
                         "the server refused a client the notice names, not one of ours (outside sending_ips): {}",
                         f.detail
@@ -301,7 +421,7 @@ impl Diagnoser {
                 findings.push(Finding::new(
                     Check::BlocklistZone,
                     zone.clone(),
-                    "list-error",
+                    CheckResult::ListError,
                     why.clone(),
                 ));
             }
@@ -339,7 +459,7 @@ impl Diagnoser {
                 None if !mx_all.is_empty() => Some(Finding::new(
                     Check::SmtpProbe,
                     mx_all.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", "),
-                    "not-probed",
+                    CheckResult::NotProbed,
                     "the recipient's mail servers have no public address (loopback, private, link-local or reserved): not connected to, and no one outside can deliver there either",
                 )),
                 None => None,
@@ -378,14 +498,21 @@ fn failure_detail(what: &str, f: &Failure) -> String {
 /// RFC 5321 §5.1 and RFC 7505: where mail for a domain goes. Returns the finding and the
 /// addresses found for its mail servers.
 async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
-    let f = |result: &str, detail: String| Finding::new(Check::RecipientDomain, domain, result, detail);
+    let f =
+        |result: CheckResult, detail: String| Finding::new(Check::RecipientDomain, domain, result, detail);
     match dns.mx(domain).await {
         Outcome::NxDomain => (
-            f("nxdomain", format!("{domain} does not exist (NXDOMAIN)")),
+            f(
+                CheckResult::Nxdomain,
+                format!("{domain} does not exist (NXDOMAIN)"),
+            ),
             vec![],
         ),
         Outcome::Failed(e) => (
-            f("dns-error", failure_detail(&format!("MX of {domain}"), &e)),
+            f(
+                CheckResult::DnsError,
+                failure_detail(&format!("MX of {domain}"), &e),
+            ),
             vec![],
         ),
         Outcome::NoData => match dns.addresses(domain).await {
@@ -393,19 +520,22 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
                 let list = ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
                 (
                     f(
-                        "ok",
+                        CheckResult::Ok,
                         format!("no MX; its address ({list}) takes mail as the implicit MX (RFC 5321 §5.1)"),
                     ),
                     ips,
                 )
             }
             Outcome::Failed(e) => (
-                f("dns-error", failure_detail(&format!("address of {domain}"), &e)),
+                f(
+                    CheckResult::DnsError,
+                    failure_detail(&format!("address of {domain}"), &e),
+                ),
                 vec![],
             ),
             Outcome::NxDomain | Outcome::NoData => (
                 f(
-                    "no-mx-no-address",
+                    CheckResult::NoMxNoAddress,
                     format!("{domain} has no MX record and no address: no server takes its mail"),
                 ),
                 vec![],
@@ -415,7 +545,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             if mx.iter().all(|(_, h)| h == "." || h.is_empty()) {
                 return (
                     f(
-                        "null-mx",
+                        CheckResult::NullMx,
                         format!("{domain} publishes a null MX (RFC 7505): it accepts no mail at all"),
                     ),
                     vec![],
@@ -473,11 +603,17 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
                 format!("; note: {}", notes.join("; "))
             };
             if !ips.is_empty() {
-                (f("ok", format!("mail servers: {}{note}", parts.join(", "))), ips)
+                (
+                    f(
+                        CheckResult::Ok,
+                        format!("mail servers: {}{note}", parts.join(", ")),
+                    ),
+                    ips,
+                )
             } else if !failed.is_empty() {
                 (
                     f(
-                        "dns-error",
+                        CheckResult::DnsError,
                         format!(
                             "the MX hosts' addresses could not be looked up: {}{note}",
                             failed.join(", ")
@@ -488,7 +624,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             } else {
                 (
                     f(
-                        "mx-hosts-unresolvable",
+                        CheckResult::MxHostsUnresolvable,
                         format!("{domain}'s MX hosts have no address: {}{note}", parts.join(", ")),
                     ),
                     vec![],
@@ -501,7 +637,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
 /// The sender domain must have an address or an MX: receivers refuse mail from domains with
 /// neither.
 async fn sender_records(dns: &Dns, domain: &str) -> Finding {
-    let f = |result: &str, detail: String| Finding::new(Check::SenderDomain, domain, result, detail);
+    let f = |result: CheckResult, detail: String| Finding::new(Check::SenderDomain, domain, result, detail);
     let (addr, mx) = tokio::join!(dns.addresses(domain), dns.mx(domain));
     let has_addr = !addr.answers().is_empty();
     let has_mx = mx.answers().iter().any(|(_, h)| h != ".");
@@ -513,44 +649,54 @@ async fn sender_records(dns: &Dns, domain: &str) -> Finding {
         if has_mx {
             what.push("MX records");
         }
-        return f("ok", format!("{domain} has {}", what.join(" and ")));
+        return f(CheckResult::Ok, format!("{domain} has {}", what.join(" and ")));
     }
     if let Outcome::Failed(e) = addr {
-        return f("dns-error", failure_detail(&format!("address of {domain}"), &e));
+        return f(
+            CheckResult::DnsError,
+            failure_detail(&format!("address of {domain}"), &e),
+        );
     }
     if let Outcome::Failed(e) = mx {
-        return f("dns-error", failure_detail(&format!("MX of {domain}"), &e));
+        return f(
+            CheckResult::DnsError,
+            failure_detail(&format!("MX of {domain}"), &e),
+        );
     }
     if addr == Outcome::NxDomain || mx == Outcome::NxDomain {
-        return f("nxdomain", format!("{domain} does not exist (NXDOMAIN)"));
+        return f(
+            CheckResult::Nxdomain,
+            format!("{domain} does not exist (NXDOMAIN)"),
+        );
     }
     f(
-        "missing",
+        CheckResult::Missing,
         format!("{domain} has no A, AAAA or MX record: most servers refuse mail from it"),
     )
 }
 
 /// Forward-confirmed reverse DNS of one of our sending IPs.
 async fn reverse_dns(dns: &Dns, ip: IpAddr) -> Finding {
-    let f = |result: &str, detail: String| Finding::new(Check::SenderPtr, ip.to_string(), result, detail);
+    let f =
+        |result: CheckResult, detail: String| Finding::new(Check::SenderPtr, ip.to_string(), result, detail);
     match dns.ptr(ip).await {
         Outcome::NxDomain | Outcome::NoData => f(
-            "no-ptr",
+            CheckResult::NoPtr,
             format!("{ip} has no reverse DNS (PTR): many receivers refuse mail from it"),
         ),
-        Outcome::Failed(e) => f("dns-error", failure_detail(&format!("PTR of {ip}"), &e)),
+        Outcome::Failed(e) => f(CheckResult::DnsError, failure_detail(&format!("PTR of {ip}"), &e)),
         Outcome::Answer(names, _) => {
             let forward = join_all(names.iter().take(4).map(|n| dns.addresses(n))).await;
             if forward.iter().any(|o| o.answers().contains(&ip)) {
-                f("ok", format!("{ip} → {} → {ip}", names.join(", ")))
+                f(CheckResult::Ok, format!("{ip} → {} → {ip}", names.join(", ")))
             } else if let Some(Outcome::Failed(e)) = forward.iter().find(|o| o.failed()) {
                 f(
-                    "dns-error",
+                    CheckResult::DnsError,
                     failure_detail(&format!("address of {}", names.join(", ")), e),
                 )
             } else {
                 f(
-                    "mismatch",
+                    CheckResult::Mismatch,
                     format!(
                         "{ip} → {}, but that name does not resolve back to {ip}",
                         names.join(", ")
@@ -579,23 +725,23 @@ fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listin
         Finding::new(
             check,
             subject,
-            "listed",
+            CheckResult::Listed,
             format!("{ip} is listed on {}", listed.join(", ")),
         )
     } else if !errors.is_empty() {
-        Finding::new(check, subject, "list-error", errors.join("; "))
+        Finding::new(check, subject, CheckResult::ListError, errors.join("; "))
     } else if zones.is_empty() {
         Finding::new(
             check,
             subject,
-            "list-error",
+            CheckResult::ListError,
             "no blocklist could be used (every zone failed its self-test)",
         )
     } else {
         Finding::new(
             check,
             subject,
-            "clean",
+            CheckResult::Clean,
             format!("{ip} is on none of {}", zones.join(", ")),
         )
     }
@@ -642,7 +788,7 @@ fn blocking_us(notice: &Notice) -> Vec<Finding> {
                 Finding::new(
                     Check::BlockedByRecipient,
                     r.address.clone(),
-                    "blocking-us",
+                    CheckResult::BlockingUs,
                     format!("the server said: \"{d}\""),
                 )
             })
@@ -654,6 +800,14 @@ fn blocking_us(notice: &Notice) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::notice::Recipient;
+
+    #[test]
+    fn result_words_are_what_json_prints() {
+        for r in CheckResult::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "{r:?}");
+        }
+        assert_eq!(CheckResult::ALL.len(), 20);
+    }
 
     #[test]
     fn remote_words_that_refuse_us() {

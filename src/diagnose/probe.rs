@@ -1,7 +1,7 @@
 //! The optional SMTP reachability probe of the recipient's mail server: connect, read the
 //! banner, EHLO, see whether STARTTLS is offered, QUIT. It never sends mail.
 
-use super::{Check, Finding};
+use super::{Check, CheckResult, Finding};
 use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -14,33 +14,42 @@ const MAX_LINE: usize = 4096;
 pub async fn probe(ip: IpAddr, port: u16, deadline: Instant) -> Finding {
     let addr = SocketAddr::new(ip, port);
     let subject = addr.to_string();
-    let f = |result: &str, detail: String| Finding::new(Check::SmtpProbe, subject.clone(), result, detail);
+    let f =
+        |result: CheckResult, detail: String| Finding::new(Check::SmtpProbe, subject.clone(), result, detail);
     let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
-        Err(_) => return f("timeout", format!("{addr} did not accept a connection in time")),
+        Err(_) => {
+            return f(
+                CheckResult::Timeout,
+                format!("{addr} did not accept a connection in time"),
+            )
+        }
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return f(
-                "refused",
+                CheckResult::Refused,
                 format!("{addr} refused the connection: no mail server listens there"),
             )
         }
-        Ok(Err(e)) => return f("refused", format!("{addr}: cannot connect ({e})")),
+        Ok(Err(e)) => return f(CheckResult::Refused, format!("{addr}: cannot connect ({e})")),
         Ok(Ok(s)) => s,
     };
     match tokio::time::timeout_at(deadline, conversation(stream)).await {
         Err(_) => f(
-            "timeout",
+            CheckResult::Timeout,
             format!("{addr} accepted the connection but did not answer in time"),
         ),
         Ok(Err(e)) => f(
-            "timeout",
+            CheckResult::Timeout,
             format!("{addr}: the SMTP conversation broke off ({e})"),
         ),
         Ok(Ok((banner, starttls))) => {
             if starttls {
-                f("reachable", format!("{addr} answers: {banner}; STARTTLS offered"))
+                f(
+                    CheckResult::Reachable,
+                    format!("{addr} answers: {banner}; STARTTLS offered"),
+                )
             } else {
                 f(
-                    "no-starttls",
+                    CheckResult::NoStarttls,
                     format!("{addr} answers: {banner}; but offers no STARTTLS"),
                 )
             }
