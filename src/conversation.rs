@@ -7,6 +7,7 @@
 use crate::notice::{Kind, Notice};
 use crate::store::Thread;
 use crate::verdict::{Action, Verdict};
+use crate::vocab::ThreadState;
 
 /// What to do with one decided notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,8 +16,8 @@ pub struct Plan {
     pub message: Option<&'static str>,
     /// Whether the package goes to Support.
     pub package: bool,
-    /// The thread's state afterwards: `open`, `closed` or `muted`.
-    pub state: &'static str,
+    /// The thread's state afterwards.
+    pub state: ThreadState,
     /// What was done, for the record and `history`: `answered`, `updated`, `closed`,
     /// `repeat`, `after-close`, `muted`.
     pub outcome: &'static str,
@@ -24,17 +25,7 @@ pub struct Plan {
 
 /// The verdict as the thread remembers it: `action/cause`.
 pub fn verdict_key(v: &Verdict) -> String {
-    let name = |value: serde_json::Result<serde_json::Value>| {
-        value
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
-    format!(
-        "{}/{}",
-        name(serde_json::to_value(v.action)),
-        name(serde_json::to_value(v.cause))
-    )
+    format!("{}/{}", v.action.as_str(), v.cause.as_str())
 }
 
 /// What the thread is keyed by: the original message (its Message-ID, else the notice's
@@ -77,7 +68,11 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&
         return Plan {
             message: Some("reply"),
             package: forward,
-            state: if final_failure { "closed" } else { "open" },
+            state: if final_failure {
+                ThreadState::Closed
+            } else {
+                ThreadState::Open
+            },
             outcome: "answered",
         };
     };
@@ -87,24 +82,26 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&
         state,
         outcome,
     };
-    match t.state.as_str() {
-        "muted" => quiet("muted", "muted"),
-        "closed" => quiet("closed", "after-close"),
+    match t.state {
+        ThreadState::Muted => quiet(ThreadState::Muted, "muted"),
+        ThreadState::Closed => quiet(ThreadState::Closed, "after-close"),
         // A final failure from another organisation's server than the one whose notices
         // built the thread (a forgery, most likely) cannot close it: recorded, not answered;
         // the real notices go on updating the thread.
-        _ if final_failure && disputed(t.reporter.as_deref(), reporter) => quiet("open", "disputed"),
+        _ if final_failure && disputed(t.reporter.as_deref(), reporter) => {
+            quiet(ThreadState::Open, "disputed")
+        }
         _ if final_failure => Plan {
             message: Some("closing"),
             package: forward && !t.package_sent,
-            state: "closed",
+            state: ThreadState::Closed,
             outcome: "closed",
         },
-        _ if t.verdict == verdict_key(v) => quiet("open", "repeat"),
+        _ if t.verdict == verdict_key(v) => quiet(ThreadState::Open, "repeat"),
         _ => Plan {
             message: Some("reply"),
             package: forward && !t.package_sent,
-            state: "open",
+            state: ThreadState::Open,
             outcome: "updated",
         },
     }
@@ -161,11 +158,11 @@ mod tests {
         }
     }
 
-    fn thread(v: &Verdict, state: &str, package_sent: bool) -> Thread {
+    fn thread(v: &Verdict, state: ThreadState, package_sent: bool) -> Thread {
         Thread {
             id: 1,
             verdict: verdict_key(v),
-            state: state.into(),
+            state,
             messages: vec!["m1@bot".into()],
             package_sent,
             reporter: None,
@@ -179,9 +176,12 @@ mod tests {
         assert_eq!(verdict_key(&forward), "forward_support/unexplained");
         // First notice: answered; a forward sends the package too.
         let p = plan(Kind::Delayed, &forward, None, None);
-        assert_eq!((p.message, p.package, p.state), (Some("reply"), true, "open"));
+        assert_eq!(
+            (p.message, p.package, p.state),
+            (Some("reply"), true, ThreadState::Open)
+        );
         // The same verdict again: nothing.
-        let t = thread(&forward, "open", true);
+        let t = thread(&forward, ThreadState::Open, true);
         let p = plan(Kind::Delayed, &forward, Some(&t), None);
         assert_eq!((p.message, p.package, p.outcome), (None, false, "repeat"));
         // A changed verdict: an update, no second package.
@@ -194,20 +194,20 @@ mod tests {
         let p = plan(Kind::Failed, &forward, Some(&t), None);
         assert_eq!(
             (p.message, p.package, p.state),
-            (Some("closing"), false, "closed")
+            (Some("closing"), false, ThreadState::Closed)
         );
         // After the close, and when muted: silence.
-        let closed = thread(&forward, "closed", true);
+        let closed = thread(&forward, ThreadState::Closed, true);
         assert_eq!(plan(Kind::Failed, &forward, Some(&closed), None).message, None);
         assert_eq!(
             plan(Kind::Delayed, &reply, Some(&closed), None).outcome,
             "after-close"
         );
-        let muted = thread(&forward, "muted", false);
+        let muted = thread(&forward, ThreadState::Muted, false);
         assert_eq!(plan(Kind::Failed, &reply, Some(&muted), None).message, None);
         // A failure with no earlier delay: answered and closed at once.
         let p = plan(Kind::Failed, &reply, None, None);
-        assert_eq!((p.message, p.state), (Some("reply"), "closed"));
+        assert_eq!((p.message, p.state), (Some("reply"), ThreadState::Closed));
     }
 
     #[test]
@@ -215,22 +215,22 @@ mod tests {
         let v = verdict(Action::ReplyUser, Cause::RecipientDomain);
         let t = Thread {
             reporter: Some("corp.example".into()),
-            ..thread(&v, "open", false)
+            ..thread(&v, ThreadState::Open, false)
         };
         let forged = plan(Kind::Failed, &v, Some(&t), Some("evil.example"));
         assert_eq!(
             (forged.message, forged.state, forged.outcome),
-            (None, "open", "disputed")
+            (None, ThreadState::Open, "disputed")
         );
         let real = plan(Kind::Failed, &v, Some(&t), Some("corp.example"));
-        assert_eq!((real.message, real.state), (Some("closing"), "closed"));
+        assert_eq!((real.message, real.state), (Some("closing"), ThreadState::Closed));
         // A closing notice that names no reporter where the thread's is known: disputed.
         assert_eq!(plan(Kind::Failed, &v, Some(&t), None).outcome, "disputed");
         // The thread's reporter unknown: nothing to compare, it closes.
-        let unknown = thread(&v, "open", false);
+        let unknown = thread(&v, ThreadState::Open, false);
         assert_eq!(
             plan(Kind::Failed, &v, Some(&unknown), Some("evil.example")).state,
-            "closed"
+            ThreadState::Closed
         );
         assert_eq!(reporter_domain("mx1.corp.co.uk").as_deref(), Some("corp.co.uk"));
         assert_ne!(reporter_domain("mx.evil.co.uk"), reporter_domain("mx.corp.co.uk"));

@@ -18,4 +18,5 @@ pub mod outbox;
 pub mod process;
 pub mod store;
 pub mod verdict;
+pub mod vocab;
 pub mod watch;

@@ -37,6 +37,22 @@ pub enum StoreError {
     },
 }
 
+/// Thread states are stored as their words.
+impl rusqlite::types::ToSql for crate::vocab::ThreadState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for crate::vocab::ThreadState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let word = value.as_str()?;
+        crate::vocab::ThreadState::parse(word).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown thread state {word:?}").into())
+        })
+    }
+}
+
 /// Now, in Unix seconds: the clock every record of the state is written with.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -181,8 +197,8 @@ pub struct Thread {
     pub id: i64,
     /// The verdict last told (`action/cause`).
     pub verdict: String,
-    /// `open`, `closed` or `muted`.
-    pub state: String,
+    /// Where the conversation stands.
+    pub state: crate::vocab::ThreadState,
     /// Message-IDs the bot sent to the user in it, oldest first.
     pub messages: Vec<String>,
     /// Whether a package went to Support in it.
@@ -222,7 +238,7 @@ pub struct Record<'a> {
     pub subject: Option<&'a str>,
     /// The thread (original, recipient), its verdict and state after this notice; `None`
     /// when the notice joins no thread (nothing decided yet).
-    pub thread: Option<(&'a str, &'a str, &'a str, &'a str)>,
+    pub thread: Option<(&'a str, &'a str, &'a str, crate::vocab::ThreadState)>,
     /// The organisation whose server wrote the notice (kept by a new thread, compared when a
     /// final failure would close it).
     pub reporter: Option<&'a str>,
@@ -266,7 +282,7 @@ pub struct CommandRecord<'a> {
     /// The thread it is about, if any.
     pub thread_id: Option<i64>,
     /// A new state for the thread (`muted`).
-    pub thread_state: Option<&'a str>,
+    pub thread_state: Option<crate::vocab::ThreadState>,
     /// A new verdict for the thread (after `recheck`).
     pub thread_verdict: Option<&'a str>,
     /// What was done: `answered`, `held`, `refused-sender`, `refused-auto`, …
@@ -698,7 +714,7 @@ impl Store {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
+                        r.get::<_, crate::vocab::ThreadState>(2)?,
                         r.get::<_, Option<String>>(3)?,
                     ))
                 },
@@ -1305,7 +1321,12 @@ mod tests {
             kind: "delayed",
             recipients: "bob@y",
             subject: Some("Hi"),
-            thread: Some(("mid:o1@x", "bob@y", "reply_user/recipient_domain", "open")),
+            thread: Some((
+                "mid:o1@x",
+                "bob@y",
+                "reply_user/recipient_domain",
+                crate::vocab::ThreadState::Open,
+            )),
             reporter: None,
             verdict: Some("reply_user/recipient_domain"),
             summary: Some("..."),
@@ -1392,7 +1413,12 @@ mod tests {
                 kind: "delayed",
                 recipients: "bob@y",
                 subject: None,
-                thread: Some((&thread_key, "bob@y", "reply_user/unexplained", "open")),
+                thread: Some((
+                    &thread_key,
+                    "bob@y",
+                    "reply_user/unexplained",
+                    crate::vocab::ThreadState::Open,
+                )),
                 reporter: None,
                 verdict: None,
                 summary: None,
@@ -1431,6 +1457,39 @@ mod tests {
         assert_eq!(s.status("queued@bot").unwrap().unwrap().state, "queued");
         assert!(s.thread("alice", "o-mid:old", "bob@y").unwrap().is_none());
         assert!(s.thread("alice", "o-mid:new", "bob@y").unwrap().is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_database_of_the_previous_schema_migrates_forward() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The schema the previous release wrote (migrations 1-3), with its rows.
+        {
+            let conn = Connection::open(dir.join("bouncedoc.sqlite")).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO outbox (message_id, mail_from, rcpt_to, raw, next_attempt, created)
+                     VALUES ('q@bot', 'bot@x', 'alice@x', X'726177', 0, 0);
+                 INSERT INTO thread (mailbox, original, recipient, verdict, state, created, updated)
+                     VALUES ('alice', 'mid:o@x', 'bob@y', 'reply_user/recipient_domain', 'muted', 0, 0);
+                 INSERT INTO cursor (mailbox, identity, uidvalidity, last_uid, since)
+                     VALUES ('alice', 'u@h:993/INBOX', 7, 12, 0);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
+        let due = s.due(1, 10, "").unwrap();
+        assert_eq!(due.len(), 1, "an unclaimed queued message is due");
+        assert!(s.claim(due[0].id, 1).unwrap());
+        let t = s.thread("alice", "mid:o@x", "bob@y").unwrap().unwrap();
+        assert_eq!((t.state, t.reporter), (crate::vocab::ThreadState::Muted, None));
+        assert_eq!(s.cursor("alice").unwrap().unwrap().last_uid, 12);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

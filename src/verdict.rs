@@ -41,7 +41,32 @@ pub enum Cause {
     Unexplained,
 }
 
+impl Action {
+    /// The word JSON and the state use (`reply_user`, `forward_support`, `recheck`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ReplyUser => "reply_user",
+            Action::ForwardSupport => "forward_support",
+            Action::Recheck => "recheck",
+        }
+    }
+}
+
 impl Cause {
+    /// The word JSON and the state use (`recipient_domain`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::RecipientDomain => "recipient_domain",
+            Cause::SenderDomain => "sender_domain",
+            Cause::DnsInconclusive => "dns_inconclusive",
+            Cause::SenderListed => "sender_listed",
+            Cause::SenderPtr => "sender_ptr",
+            Cause::RecipientListed => "recipient_listed",
+            Cause::BlockedByRecipient => "blocked_by_recipient",
+            Cause::Unexplained => "unexplained",
+        }
+    }
+
     fn action(self) -> Action {
         match self {
             Cause::RecipientDomain
@@ -371,6 +396,37 @@ mod tests {
             subject: "x".into(),
             result,
             detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn words_are_what_json_prints() {
+        for a in [Action::ReplyUser, Action::ForwardSupport, Action::Recheck] {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        for c in [
+            Cause::RecipientDomain,
+            Cause::SenderDomain,
+            Cause::DnsInconclusive,
+            Cause::SenderListed,
+            Cause::SenderPtr,
+            Cause::RecipientListed,
+            Cause::BlockedByRecipient,
+            Cause::Unexplained,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        for k in [
+            Kind::Delayed,
+            Kind::Failed,
+            Kind::Delivered,
+            Kind::Relayed,
+            Kind::Expanded,
+            Kind::Autoreply,
+            Kind::Feedback,
+            Kind::None,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
 

@@ -54,6 +54,22 @@ pub enum Kind {
     None,
 }
 
+impl Kind {
+    /// The contract's word for the kind (`delayed`, `failed`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Delayed => "delayed",
+            Kind::Failed => "failed",
+            Kind::Delivered => "delivered",
+            Kind::Relayed => "relayed",
+            Kind::Expanded => "expanded",
+            Kind::Autoreply => "autoreply",
+            Kind::Feedback => "feedback",
+            Kind::None => "none",
+        }
+    }
+}
+
 /// What happened to one recipient: RFC 3464 `Action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -11,13 +11,14 @@ use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
 use crate::store::{now, Answer, CommandRecord, StoreError, Thread};
 use crate::verdict::{self, Action, Forwarding};
+use crate::vocab::ThreadState;
 
 /// What a command produced.
 struct Outcome {
     outcome: &'static str,
     messages: Vec<(&'static str, Outgoing)>,
     held: Vec<(&'static str, String)>,
-    thread_state: Option<&'static str>,
+    thread_state: Option<ThreadState>,
     thread_verdict: Option<String>,
 }
 
@@ -177,10 +178,10 @@ impl Answerer {
                     now,
                     "answered",
                 )?;
-                o.thread_state = Some("muted");
+                o.thread_state = Some(ThreadState::Muted);
                 Ok(o)
             }
-            Command::Unmute if t.state == "muted" => {
+            Command::Unmute if t.state == ThreadState::Muted => {
                 let mut o = self.answer(
                     command_id,
                     &t.messages,
@@ -189,7 +190,7 @@ impl Answerer {
                     now,
                     "answered",
                 )?;
-                o.thread_state = Some("open");
+                o.thread_state = Some(ThreadState::Open);
                 Ok(o)
             }
             Command::Unmute => self.answer(

@@ -97,10 +97,7 @@ pub fn fingerprint(envelope: &Envelope, raw: &[u8]) -> String {
 }
 
 fn kind_name(kind: Kind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{kind:?}").to_ascii_lowercase())
+    kind.as_str().to_string()
 }
 
 /// Where a notice sits and how often it was diagnosed.
