@@ -7,13 +7,13 @@
 use crate::notice::{Kind, Notice};
 use crate::store::Thread;
 use crate::verdict::{Action, Verdict};
-use crate::vocab::ThreadState;
+use crate::vocab::{Role, ThreadState};
 
 /// What to do with one decided notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
-    /// The user's message, if one is sent: `reply` or `closing`.
-    pub message: Option<&'static str>,
+    /// The user's message, if one is sent: a reply or the closing message.
+    pub message: Option<Role>,
     /// Whether the package goes to Support.
     pub package: bool,
     /// The thread's state afterwards.
@@ -66,7 +66,7 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&
     let final_failure = kind == Kind::Failed;
     let Some(t) = thread else {
         return Plan {
-            message: Some("reply"),
+            message: Some(Role::Reply),
             package: forward,
             state: if final_failure {
                 ThreadState::Closed
@@ -92,14 +92,14 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&
             quiet(ThreadState::Open, "disputed")
         }
         _ if final_failure => Plan {
-            message: Some("closing"),
+            message: Some(Role::Closing),
             package: forward && !t.package_sent,
             state: ThreadState::Closed,
             outcome: "closed",
         },
         _ if t.verdict == verdict_key(v) => quiet(ThreadState::Open, "repeat"),
         _ => Plan {
-            message: Some("reply"),
+            message: Some(Role::Reply),
             package: forward && !t.package_sent,
             state: ThreadState::Open,
             outcome: "updated",
@@ -178,7 +178,7 @@ mod tests {
         let p = plan(Kind::Delayed, &forward, None, None);
         assert_eq!(
             (p.message, p.package, p.state),
-            (Some("reply"), true, ThreadState::Open)
+            (Some(Role::Reply), true, ThreadState::Open)
         );
         // The same verdict again: nothing.
         let t = thread(&forward, ThreadState::Open, true);
@@ -188,13 +188,13 @@ mod tests {
         let p = plan(Kind::Delayed, &reply, Some(&t), None);
         assert_eq!(
             (p.message, p.package, p.outcome),
-            (Some("reply"), false, "updated")
+            (Some(Role::Reply), false, "updated")
         );
         // The final failure: one closing message.
         let p = plan(Kind::Failed, &forward, Some(&t), None);
         assert_eq!(
             (p.message, p.package, p.state),
-            (Some("closing"), false, ThreadState::Closed)
+            (Some(Role::Closing), false, ThreadState::Closed)
         );
         // After the close, and when muted: silence.
         let closed = thread(&forward, ThreadState::Closed, true);
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(plan(Kind::Failed, &reply, Some(&muted), None).message, None);
         // A failure with no earlier delay: answered and closed at once.
         let p = plan(Kind::Failed, &reply, None, None);
-        assert_eq!((p.message, p.state), (Some("reply"), ThreadState::Closed));
+        assert_eq!((p.message, p.state), (Some(Role::Reply), ThreadState::Closed));
     }
 
     #[test]
@@ -223,7 +223,10 @@ mod tests {
             (None, ThreadState::Open, "disputed")
         );
         let real = plan(Kind::Failed, &v, Some(&t), Some("corp.example"));
-        assert_eq!((real.message, real.state), (Some("closing"), ThreadState::Closed));
+        assert_eq!(
+            (real.message, real.state),
+            (Some(Role::Closing), ThreadState::Closed)
+        );
         // A closing notice that names no reporter where the thread's is known: disputed.
         assert_eq!(plan(Kind::Failed, &v, Some(&t), None).outcome, "disputed");
         // The thread's reporter unknown: nothing to compare, it closes.

@@ -37,6 +37,15 @@ pub enum StoreError {
     },
 }
 
+use crate::vocab::Role;
+
+/// Roles are stored as their words.
+impl rusqlite::types::ToSql for Role {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
 /// Thread states are stored as their words.
 impl rusqlite::types::ToSql for crate::vocab::ThreadState {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -211,8 +220,8 @@ pub struct Thread {
 /// A message to queue with a notice, and its role in the thread.
 #[derive(Debug, Clone)]
 pub struct Answer<'a> {
-    /// `reply`, `package` or `closing`.
-    pub role: &'a str,
+    /// What the message is for.
+    pub role: crate::vocab::Role,
     /// The message.
     pub message: &'a crate::compose::Outgoing,
 }
@@ -253,7 +262,7 @@ pub struct Record<'a> {
     /// For a notice to diagnose again: when, and how many checks ran.
     pub pending: Option<(i64, u32)>,
     /// What the rate limits held back: (`reply` or `package`, one summary line).
-    pub held: &'a [(&'a str, String)],
+    pub held: &'a [(crate::vocab::Role, String)],
     /// Messages queued with it.
     pub answers: &'a [Answer<'a>],
     /// Which SMTP server sends them (`""`: the global one, else the mailbox's name).
@@ -290,7 +299,7 @@ pub struct CommandRecord<'a> {
     /// Messages queued.
     pub answers: &'a [Answer<'a>],
     /// What the rate limits held back.
-    pub held: &'a [(&'a str, String)],
+    pub held: &'a [(crate::vocab::Role, String)],
     /// The SMTP server (`via`).
     pub via: &'a str,
     /// Now (Unix seconds).
@@ -738,10 +747,10 @@ impl Store {
             id,
             verdict,
             state,
-            package_sent: sent.iter().any(|(_, role)| role == "package"),
+            package_sent: sent.iter().any(|(_, role)| role == Role::Package.as_str()),
             messages: sent
                 .into_iter()
-                .filter(|(_, role)| role != "package")
+                .filter(|(_, role)| role != Role::Package.as_str())
                 .map(|(m, _)| m)
                 .collect(),
             reporter,
@@ -1086,7 +1095,12 @@ impl Store {
     }
 
     /// How many messages of these roles the mailbox sent since `since` (for the rate limits).
-    pub fn sent_since(&self, mailbox: &str, roles: &[&str], since: i64) -> Result<u32, StoreError> {
+    pub fn sent_since(
+        &self,
+        mailbox: &str,
+        roles: &[crate::vocab::Role],
+        since: i64,
+    ) -> Result<u32, StoreError> {
         let mut n = 0u32;
         for role in roles {
             let c: u32 = self
@@ -1103,7 +1117,7 @@ impl Store {
     }
 
     /// What the rate limits held back and no summary told yet: (id, line), oldest first.
-    pub fn held(&self, mailbox: &str, role: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    pub fn held(&self, mailbox: &str, role: crate::vocab::Role) -> Result<Vec<(i64, String)>, StoreError> {
         self.conn
             .prepare_cached(
                 "SELECT id, line FROM held WHERE mailbox = ?1 AND role = ?2 AND summarized IS NULL ORDER BY id LIMIT 500",
@@ -1248,7 +1262,12 @@ fn queue(
     Ok(())
 }
 
-fn hold(tx: &Connection, mailbox: &str, held: &[(&str, String)], now: i64) -> Result<(), rusqlite::Error> {
+fn hold(
+    tx: &Connection,
+    mailbox: &str,
+    held: &[(crate::vocab::Role, String)],
+    now: i64,
+) -> Result<(), rusqlite::Error> {
     for (role, line) in held {
         tx.execute(
             "INSERT INTO held (mailbox, role, line, created) VALUES (?1, ?2, ?3, ?4)",
@@ -1309,7 +1328,7 @@ mod tests {
             raw: b"raw".to_vec(),
         };
         let answers = [Answer {
-            role: "reply",
+            role: Role::Reply,
             message: &reply,
         }];
         let record = Record {
@@ -1400,7 +1419,7 @@ mod tests {
             (10_000, 3, "mid:new", &new, None),
         ] {
             let answers = [Answer {
-                role: "reply",
+                role: Role::Reply,
                 message: m,
             }];
             let thread_key = format!("o-{fp}");

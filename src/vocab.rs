@@ -40,6 +40,62 @@ impl std::fmt::Display for ThreadState {
     }
 }
 
+/// What a message of the bot is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The user's answer about a notice.
+    Reply,
+    /// The last message of a thread (the final failure).
+    Closing,
+    /// The answer to a command.
+    Command,
+    /// A summary of what the hourly limit held back, to the user.
+    Summary,
+    /// The package to Support.
+    Package,
+    /// A summary of the packages the hourly limit held back, to Support.
+    PackageSummary,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 6] = [
+        Role::Reply,
+        Role::Closing,
+        Role::Command,
+        Role::Summary,
+        Role::Package,
+        Role::PackageSummary,
+    ];
+    /// The roles that count against `limits.replies_per_hour` (messages to the user).
+    pub const TO_USER: &'static [Role] = &[Role::Reply, Role::Closing, Role::Command, Role::Summary];
+    /// The roles that count against `limits.forwards_per_hour` (messages to Support).
+    pub const TO_SUPPORT: &'static [Role] = &[Role::Package, Role::PackageSummary];
+
+    /// The word the state database keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reply => "reply",
+            Role::Closing => "closing",
+            Role::Command => "command",
+            Role::Summary => "summary",
+            Role::Package => "package",
+            Role::PackageSummary => "package-summary",
+        }
+    }
+
+    /// The role a stored word names (`None` for anything else).
+    pub fn parse(word: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +106,9 @@ mod tests {
             assert_eq!(ThreadState::parse(s.as_str()), Some(s));
         }
         assert_eq!(ThreadState::parse("Open"), None);
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("Package"), None);
     }
 }

@@ -11,13 +11,13 @@ use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
 use crate::store::{now, Answer, CommandRecord, StoreError, Thread};
 use crate::verdict::{self, Action, Forwarding};
-use crate::vocab::ThreadState;
+use crate::vocab::{Role, ThreadState};
 
 /// What a command produced.
 struct Outcome {
     outcome: &'static str,
-    messages: Vec<(&'static str, Outgoing)>,
-    held: Vec<(&'static str, String)>,
+    messages: Vec<(Role, Outgoing)>,
+    held: Vec<(Role, String)>,
     thread_state: Option<ThreadState>,
     thread_verdict: Option<String>,
 }
@@ -103,7 +103,7 @@ impl Answerer {
         let answers: Vec<Answer<'_>> = result
             .messages
             .iter()
-            .map(|(role, message)| Answer { role, message })
+            .map(|(role, message)| Answer { role: *role, message })
             .collect();
         let record = CommandRecord {
             mailbox: name,
@@ -222,14 +222,14 @@ impl Answerer {
             Escalation::Auto
                 if v.action == Action::ForwardSupport && !t.package_sent && !self.forward_allowed(now)? =>
             {
-                held.push(("package", self.held_line(n, &v)));
+                held.push((Role::Package, self.held_line(n, &v)));
                 verdict::hold_forwarding(n, v, Forwarding::Invite)
             }
             _ => self.escalate(n, v),
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
         let package = v.action == Action::ForwardSupport && !t.package_sent;
-        let messages = match super::answer_notice(&ctx, n, &diagnosis.findings, &v, "command", package) {
+        let messages = match super::answer_notice(&ctx, n, &diagnosis.findings, &v, Role::Command, package) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the recheck answer");
@@ -289,7 +289,7 @@ impl Answerer {
                 "held",
             )?;
             o.held
-                .push(("package", format!("requested by the user: {subject}")));
+                .push((Role::Package, format!("requested by the user: {subject}")));
             return Ok(o);
         }
         let diagnosis = self.diagnose(n).await;
@@ -329,8 +329,12 @@ impl Answerer {
                 return Ok(Outcome::quiet("error"));
             }
         };
-        let (messages, held) =
-            self.within_limits(vec![("package", package), ("command", confirmation)], n, &v, now)?;
+        let (messages, held) = self.within_limits(
+            vec![(Role::Package, package), (Role::Command, confirmation)],
+            n,
+            &v,
+            now,
+        )?;
         Ok(Outcome {
             outcome: if held.is_empty() { "answered" } else { "held" },
             messages,
@@ -404,14 +408,14 @@ impl Answerer {
             return Ok(Outcome {
                 outcome: "held",
                 messages: Vec::new(),
-                held: vec![("reply", format!("your command's answer: {subject}"))],
+                held: vec![(Role::Reply, format!("your command's answer: {subject}"))],
                 thread_state: None,
                 thread_verdict: None,
             });
         }
         Ok(Outcome {
             outcome,
-            messages: vec![("command", m)],
+            messages: vec![(Role::Command, m)],
             held: Vec::new(),
             thread_state: None,
             thread_verdict: None,

@@ -12,6 +12,7 @@ use crate::notice::{self, Envelope, Kind, Notice};
 use crate::outbox::Outbox;
 use crate::store::{now, Answer, Record, StoreError};
 use crate::verdict::{self, Action, Forwarding, Verdict};
+use crate::vocab::Role;
 use std::sync::Arc;
 
 mod budget;
@@ -403,10 +404,10 @@ impl Answerer {
             }
         };
         let (kept, mut held) = self.within_limits(messages, n, &v, now)?;
-        held.extend(held_package.map(|line| ("package", line)));
+        held.extend(held_package.map(|line| (Role::Package, line)));
         let answers: Vec<Answer<'_>> = kept
             .iter()
-            .map(|(role, message)| Answer { role, message })
+            .map(|(role, message)| Answer { role: *role, message })
             .collect();
         if !held.is_empty() {
             tracing::warn!(
@@ -453,7 +454,7 @@ impl Answerer {
         v: &Verdict,
         plan: &conversation::Plan,
         thread: Option<&crate::store::Thread>,
-    ) -> Result<Vec<(&'static str, Outgoing)>, compose::ComposeError> {
+    ) -> Result<Vec<(Role, Outgoing)>, compose::ComposeError> {
         let mut out = Vec::new();
         let Some(role) = plan.message else {
             return Ok(out);
@@ -471,14 +472,14 @@ pub(crate) fn answer_notice(
     n: &Notice,
     findings: &[Finding],
     v: &Verdict,
-    role: &'static str,
+    role: Role,
     package: bool,
-) -> Result<Vec<(&'static str, Outgoing)>, compose::ComposeError> {
+) -> Result<Vec<(Role, Outgoing)>, compose::ComposeError> {
     let mut out = vec![(role, compose::user_reply(ctx, n, findings, v)?)];
     if package {
         let json = compose::diagnosis_json("notice.eml", n, findings, v);
         out.push((
-            "package",
+            Role::Package,
             compose::support_package(ctx, n, findings, v, &json.to_string())?,
         ));
     }
@@ -486,19 +487,19 @@ pub(crate) fn answer_notice(
 }
 
 /// Composed messages with their roles, and what the limits held back (role, summary line).
-pub(crate) type Limited = (Vec<(&'static str, Outgoing)>, Vec<(&'static str, String)>);
+pub(crate) type Limited = (Vec<(Role, Outgoing)>, Vec<(Role, String)>);
 
 /// Roles that count against `limits.replies_per_hour` (messages to the user).
-pub const REPLY_ROLES: &[&str] = &["reply", "closing", "command", "summary"];
+pub const REPLY_ROLES: &[Role] = Role::TO_USER;
 /// Roles that count against `limits.forwards_per_hour` (messages to Support).
-pub const FORWARD_ROLES: &[&str] = &["package", "package-summary"];
+pub const FORWARD_ROLES: &[Role] = Role::TO_SUPPORT;
 
 impl Answerer {
     /// Splits composed messages into those the hourly limits allow and those held back (one
     /// summary line each).
     fn within_limits(
         &self,
-        messages: Vec<(&'static str, Outgoing)>,
+        messages: Vec<(Role, Outgoing)>,
         n: &Notice,
         v: &Verdict,
         now: i64,
@@ -523,13 +524,13 @@ impl Answerer {
         let mut kept = Vec::new();
         let mut held = Vec::new();
         for (role, m) in messages {
-            if role == "package" {
+            if role == Role::Package {
                 if forwards < limits.forwards_per_hour {
                     forwards += 1;
                     kept.push((role, m));
                 } else {
                     held.push((
-                        "package",
+                        Role::Package,
                         format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label()),
                     ));
                 }
@@ -538,7 +539,7 @@ impl Answerer {
                 kept.push((role, m));
             } else {
                 held.push((
-                    "reply",
+                    Role::Reply,
                     format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label()),
                 ));
             }
@@ -572,8 +573,8 @@ impl Answerer {
         let now = now();
         let mut sent = 0;
         for (role, roles, limit) in [
-            ("reply", REPLY_ROLES, self.config.limits.replies_per_hour),
-            ("package", FORWARD_ROLES, self.config.limits.forwards_per_hour),
+            (Role::Reply, REPLY_ROLES, self.config.limits.replies_per_hour),
+            (Role::Package, FORWARD_ROLES, self.config.limits.forwards_per_hour),
         ] {
             let items = self.outbox.with_store(|s| s.held(name, role))?;
             if items.is_empty() {
@@ -587,7 +588,7 @@ impl Answerer {
                 continue;
             }
             let ctx = self.context(&[], None, &[], now);
-            let (to, subject, intro, summary_role) = if role == "reply" {
+            let (to, subject, intro, summary_role) = if role == Role::Reply {
                 (
                     ctx.user,
                     format!("bouncedoc: {} more notices while the hourly limit was reached", items.len()),
@@ -595,7 +596,7 @@ impl Answerer {
                         "These notices arrived while this mailbox had reached its limit of {} messages an hour, so they were not answered one by one:",
                         self.config.limits.replies_per_hour
                     ),
-                    "summary",
+                    Role::Summary,
                 )
             } else {
                 (
@@ -605,7 +606,7 @@ impl Answerer {
                         "These reports for {} were not forwarded one by one: the limit of {} forwards an hour was reached. Ask the user to reply \"support\" to the bot's message about one to get its full report.",
                         ctx.user, self.config.limits.forwards_per_hour
                     ),
-                    "package-summary",
+                    Role::PackageSummary,
                 )
             };
             let mut body = intro;
