@@ -183,7 +183,7 @@ fn a_message_over_its_time_budget_is_skipped_recorded_and_not_read_again() {
     } = Scene::start(
         "budget",
         &[Mailbox::idle("alice")],
-        Some("limits: {replies_per_hour: 1000, forwards_per_hour: 1000, message_budget: 200ms}\n"),
+        Some("limits: {replies_per_hour: 1000, forwards_per_hour: 1000, message_budget: 100ms}\n"),
         "watching",
     );
     rt.block_on(imap::append(
@@ -224,7 +224,7 @@ fn a_message_over_its_time_budget_is_skipped_recorded_and_not_read_again() {
         .lines()
         .find(|l| l.contains("uid 1 "))
         .unwrap_or_else(|| panic!("no history line for uid 1:\n{text}"));
-    assert!(line.contains("skipped (over the time budget of 200ms)"), "{line}");
+    assert!(line.contains("skipped (over the time budget of 100ms)"), "{line}");
 
     // A restart does not read it again.
     bot.restart();
