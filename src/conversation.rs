@@ -7,7 +7,7 @@
 use crate::notice::{Kind, Notice};
 use crate::store::Thread;
 use crate::verdict::{Action, Verdict};
-use crate::vocab::{Role, ThreadState};
+use crate::vocab::{Outcome, Role, ThreadState};
 
 /// What to do with one decided notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,9 +18,8 @@ pub struct Plan {
     pub package: bool,
     /// The thread's state afterwards.
     pub state: ThreadState,
-    /// What was done, for the record and `history`: `answered`, `updated`, `closed`,
-    /// `repeat`, `after-close`, `muted`.
-    pub outcome: &'static str,
+    /// What was done, for the record and `history`.
+    pub outcome: Outcome,
 }
 
 /// The verdict as the thread remembers it: `action/cause`.
@@ -73,7 +72,7 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&
             } else {
                 ThreadState::Open
             },
-            outcome: "answered",
+            outcome: Outcome::Answered,
         };
     };
     let quiet = |state, outcome| Plan {
@@ -83,26 +82,26 @@ pub fn plan(kind: Kind, v: &Verdict, thread: Option<&Thread>, reporter: Option<&
         outcome,
     };
     match t.state {
-        ThreadState::Muted => quiet(ThreadState::Muted, "muted"),
-        ThreadState::Closed => quiet(ThreadState::Closed, "after-close"),
+        ThreadState::Muted => quiet(ThreadState::Muted, Outcome::Muted),
+        ThreadState::Closed => quiet(ThreadState::Closed, Outcome::AfterClose),
         // A final failure from another organisation's server than the one whose notices
         // built the thread (a forgery, most likely) cannot close it: recorded, not answered;
         // the real notices go on updating the thread.
         _ if final_failure && disputed(t.reporter.as_deref(), reporter) => {
-            quiet(ThreadState::Open, "disputed")
+            quiet(ThreadState::Open, Outcome::Disputed)
         }
         _ if final_failure => Plan {
             message: Some(Role::Closing),
             package: forward && !t.package_sent,
             state: ThreadState::Closed,
-            outcome: "closed",
+            outcome: Outcome::Closed,
         },
-        _ if t.verdict == verdict_key(v) => quiet(ThreadState::Open, "repeat"),
+        _ if t.verdict == verdict_key(v) => quiet(ThreadState::Open, Outcome::Repeat),
         _ => Plan {
             message: Some(Role::Reply),
             package: forward && !t.package_sent,
             state: ThreadState::Open,
-            outcome: "updated",
+            outcome: Outcome::Updated,
         },
     }
 }
@@ -183,12 +182,12 @@ mod tests {
         // The same verdict again: nothing.
         let t = thread(&forward, ThreadState::Open, true);
         let p = plan(Kind::Delayed, &forward, Some(&t), None);
-        assert_eq!((p.message, p.package, p.outcome), (None, false, "repeat"));
+        assert_eq!((p.message, p.package, p.outcome), (None, false, Outcome::Repeat));
         // A changed verdict: an update, no second package.
         let p = plan(Kind::Delayed, &reply, Some(&t), None);
         assert_eq!(
             (p.message, p.package, p.outcome),
-            (Some(Role::Reply), false, "updated")
+            (Some(Role::Reply), false, Outcome::Updated)
         );
         // The final failure: one closing message.
         let p = plan(Kind::Failed, &forward, Some(&t), None);
@@ -201,7 +200,7 @@ mod tests {
         assert_eq!(plan(Kind::Failed, &forward, Some(&closed), None).message, None);
         assert_eq!(
             plan(Kind::Delayed, &reply, Some(&closed), None).outcome,
-            "after-close"
+            Outcome::AfterClose
         );
         let muted = thread(&forward, ThreadState::Muted, false);
         assert_eq!(plan(Kind::Failed, &reply, Some(&muted), None).message, None);
@@ -220,7 +219,7 @@ mod tests {
         let forged = plan(Kind::Failed, &v, Some(&t), Some("evil.example"));
         assert_eq!(
             (forged.message, forged.state, forged.outcome),
-            (None, ThreadState::Open, "disputed")
+            (None, ThreadState::Open, Outcome::Disputed)
         );
         let real = plan(Kind::Failed, &v, Some(&t), Some("corp.example"));
         assert_eq!(
@@ -228,7 +227,7 @@ mod tests {
             (Some(Role::Closing), ThreadState::Closed)
         );
         // A closing notice that names no reporter where the thread's is known: disputed.
-        assert_eq!(plan(Kind::Failed, &v, Some(&t), None).outcome, "disputed");
+        assert_eq!(plan(Kind::Failed, &v, Some(&t), None).outcome, Outcome::Disputed);
         // The thread's reporter unknown: nothing to compare, it closes.
         let unknown = thread(&v, ThreadState::Open, false);
         assert_eq!(

@@ -39,6 +39,13 @@ pub enum StoreError {
 
 use crate::vocab::Role;
 
+/// Outcomes are stored as their words.
+impl rusqlite::types::ToSql for crate::vocab::Outcome {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
 /// Roles are stored as their words.
 impl rusqlite::types::ToSql for Role {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -256,7 +263,7 @@ pub struct Record<'a> {
     /// The verdict's summary.
     pub summary: Option<&'a str>,
     /// What was done: `answered`, `updated`, `closed`, `repeat`, `recheck`, `after-close`.
-    pub outcome: &'a str,
+    pub outcome: crate::vocab::Outcome,
     /// The notice's bytes (kept: a "support" or "recheck" reply needs them later).
     pub raw: &'a [u8],
     /// For a notice to diagnose again: when, and how many checks ran.
@@ -295,7 +302,7 @@ pub struct CommandRecord<'a> {
     /// A new verdict for the thread (after `recheck`).
     pub thread_verdict: Option<&'a str>,
     /// What was done: `answered`, `held`, `refused-sender`, `refused-auto`, …
-    pub outcome: &'a str,
+    pub outcome: crate::vocab::Outcome,
     /// Messages queued.
     pub answers: &'a [Answer<'a>],
     /// What the rate limits held back.
@@ -1349,7 +1356,7 @@ mod tests {
             reporter: None,
             verdict: Some("reply_user/recipient_domain"),
             summary: Some("..."),
-            outcome: "answered",
+            outcome: crate::vocab::Outcome::Answered,
             raw: b"notice",
             pending: None,
             held: &[],
@@ -1441,7 +1448,7 @@ mod tests {
                 reporter: None,
                 verdict: None,
                 summary: None,
-                outcome: "answered",
+                outcome: crate::vocab::Outcome::Answered,
                 raw: b"notice",
                 pending,
                 held: &[],

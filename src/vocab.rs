@@ -96,6 +96,76 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// What became of a notice or a command, as the record and `history` say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// `answered`.
+    Answered,
+    /// `updated`.
+    Updated,
+    /// `closed`.
+    Closed,
+    /// `repeat`.
+    Repeat,
+    /// `after-close`.
+    AfterClose,
+    /// `muted`.
+    Muted,
+    /// `disputed`.
+    Disputed,
+    /// `held`.
+    Held,
+    /// `recheck`.
+    Recheck,
+    /// `ours`.
+    Ours,
+    /// `skipped`.
+    Skipped,
+    /// `refused-sender`.
+    RefusedSender,
+    /// `refused-automatic`.
+    RefusedAutomatic,
+    /// `refused-unauthenticated`.
+    RefusedUnauthenticated,
+    /// `refused-never`.
+    RefusedNever,
+    /// `no-notice`.
+    NoNotice,
+    /// `error`.
+    Error,
+}
+
+impl Outcome {
+    /// The word the state database keeps and `history` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Updated => "updated",
+            Outcome::Closed => "closed",
+            Outcome::Repeat => "repeat",
+            Outcome::AfterClose => "after-close",
+            Outcome::Muted => "muted",
+            Outcome::Disputed => "disputed",
+            Outcome::Held => "held",
+            Outcome::Recheck => "recheck",
+            Outcome::Ours => "ours",
+            Outcome::Skipped => "skipped",
+            Outcome::RefusedSender => "refused-sender",
+            Outcome::RefusedAutomatic => "refused-automatic",
+            Outcome::RefusedUnauthenticated => "refused-unauthenticated",
+            Outcome::RefusedNever => "refused-never",
+            Outcome::NoNotice => "no-notice",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,20 +11,20 @@ use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
 use crate::store::{now, Answer, CommandRecord, StoreError, Thread};
 use crate::verdict::{self, Action, Forwarding};
-use crate::vocab::{Role, ThreadState};
+use crate::vocab::{Outcome, Role, ThreadState};
 
 /// What a command produced.
-struct Outcome {
-    outcome: &'static str,
+struct CommandResult {
+    outcome: Outcome,
     messages: Vec<(Role, Outgoing)>,
     held: Vec<(Role, String)>,
     thread_state: Option<ThreadState>,
     thread_verdict: Option<String>,
 }
 
-impl Outcome {
-    fn quiet(outcome: &'static str) -> Outcome {
-        Outcome {
+impl CommandResult {
+    fn quiet(outcome: Outcome) -> CommandResult {
+        CommandResult {
             outcome,
             messages: Vec::new(),
             held: Vec::new(),
@@ -86,16 +86,16 @@ impl Answerer {
         let word = commands::parse(raw);
         let result = if !from_user {
             tracing::warn!(uid, sender = %sender, "a reply to the bot from someone other than the mailbox's user: ignored, not answered");
-            Outcome::quiet("refused-sender")
+            CommandResult::quiet(Outcome::RefusedSender)
         } else if let Some(why) = commands::never_answer(raw) {
             tracing::info!(uid, why, "a reply that must not be answered: ignored");
-            Outcome::quiet("refused-automatic")
+            CommandResult::quiet(Outcome::RefusedAutomatic)
         } else if let Some(Err(why)) = self.config.commands.require_auth.as_deref().map(|id| {
             let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
             commands::vouched(raw, id, domain)
         }) {
             tracing::warn!(uid, why = %why, "a command the receiving server did not vouch for (commands.require_auth): ignored, not answered");
-            Outcome::quiet("refused-unauthenticated")
+            CommandResult::quiet(Outcome::RefusedUnauthenticated)
         } else {
             tracing::info!(uid, command = word.name(), "command");
             self.execute(&word, target, envelope, now).await?
@@ -136,7 +136,7 @@ impl Answerer {
         target: Option<i64>,
         envelope: &Envelope,
         now: i64,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<CommandResult, StoreError> {
         let thread = match target {
             Some(id) => self.outbox.with_store(|s| s.thread_by_id(id))?,
             None => None,
@@ -158,14 +158,14 @@ impl Answerer {
                         word.name()
                     ),
                     now,
-                    "answered",
+                    Outcome::Answered,
                 )?,
                 _ => self.help(command_id, &[], now)?,
             });
         };
         let n = match notice::read(&raw) {
             Ok(n) => n,
-            Err(_) => return Ok(Outcome::quiet("no-notice")),
+            Err(_) => return Ok(CommandResult::quiet(Outcome::NoNotice)),
         };
         let subject = compose::thread_subject(&n);
         match word {
@@ -176,7 +176,7 @@ impl Answerer {
                     &format!("Muted: {subject}"),
                     "No more messages about this one. (The other delayed messages are not affected.)",
                     now,
-                    "answered",
+                    Outcome::Answered,
                 )?;
                 o.thread_state = Some(ThreadState::Muted);
                 Ok(o)
@@ -188,7 +188,7 @@ impl Answerer {
                     &format!("Unmuted: {subject}"),
                     "You will hear about this message again: the next notice about it is answered.",
                     now,
-                    "answered",
+                    Outcome::Answered,
                 )?;
                 o.thread_state = Some(ThreadState::Open);
                 Ok(o)
@@ -199,7 +199,7 @@ impl Answerer {
                 &format!("Not muted: {subject}"),
                 "This message was not muted: nothing changed.",
                 now,
-                "answered",
+                Outcome::Answered,
             ),
             Command::Recheck => self.recheck_now(command_id, &t, &raw, &n, now).await,
             Command::Support => self.support_now(command_id, &t, &raw, &n, &subject, now).await,
@@ -214,7 +214,7 @@ impl Answerer {
         raw: &[u8],
         n: &Notice,
         now: i64,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<CommandResult, StoreError> {
         let diagnosis = self.diagnose(n).await;
         let v = verdict::decide(n, &diagnosis.findings);
         let mut held = Vec::new();
@@ -233,13 +233,17 @@ impl Answerer {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the recheck answer");
-                return Ok(Outcome::quiet("error"));
+                return Ok(CommandResult::quiet(Outcome::Error));
             }
         };
         let (messages, more) = self.within_limits(messages, n, &v, now)?;
         held.extend(more);
-        Ok(Outcome {
-            outcome: if held.is_empty() { "answered" } else { "held" },
+        Ok(CommandResult {
+            outcome: if held.is_empty() {
+                Outcome::Answered
+            } else {
+                Outcome::Held
+            },
             messages,
             held,
             thread_state: None,
@@ -255,7 +259,7 @@ impl Answerer {
         n: &Notice,
         subject: &str,
         now: i64,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<CommandResult, StoreError> {
         if self.mailbox.escalation == Escalation::Never {
             return self.answer(
                 command_id,
@@ -263,7 +267,7 @@ impl Answerer {
                 &format!("Not sent: {subject}"),
                 "Forwarding to Support is turned off for this mailbox (escalation: never). Ask your mail administrator.",
                 now,
-                "refused-never",
+                Outcome::RefusedNever,
             );
         }
         if t.package_sent {
@@ -273,7 +277,7 @@ impl Answerer {
                 &format!("Already with Support: {subject}"),
                 "The full report about this message was already sent to Support.",
                 now,
-                "answered",
+                Outcome::Answered,
             );
         }
         if !self.forward_allowed(now)? {
@@ -286,7 +290,7 @@ impl Answerer {
                     self.config.limits.forwards_per_hour
                 ),
                 now,
-                "held",
+                Outcome::Held,
             )?;
             o.held
                 .push((Role::Package, format!("requested by the user: {subject}")));
@@ -311,7 +315,7 @@ impl Answerer {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the package");
-                return Ok(Outcome::quiet("error"));
+                return Ok(CommandResult::quiet(Outcome::Error));
             }
         };
         let confirmation = match compose::short_message(
@@ -326,7 +330,7 @@ impl Answerer {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the confirmation");
-                return Ok(Outcome::quiet("error"));
+                return Ok(CommandResult::quiet(Outcome::Error));
             }
         };
         let (messages, held) = self.within_limits(
@@ -335,8 +339,12 @@ impl Answerer {
             &v,
             now,
         )?;
-        Ok(Outcome {
-            outcome: if held.is_empty() { "answered" } else { "held" },
+        Ok(CommandResult {
+            outcome: if held.is_empty() {
+                Outcome::Answered
+            } else {
+                Outcome::Held
+            },
             messages,
             held,
             thread_state: None,
@@ -344,7 +352,7 @@ impl Answerer {
         })
     }
 
-    fn status(&self, command_id: Option<&str>, now: i64) -> Result<Outcome, StoreError> {
+    fn status(&self, command_id: Option<&str>, now: i64) -> Result<CommandResult, StoreError> {
         let open = self.outbox.with_store(|s| s.open_threads(&self.mailbox.name))?;
         let mut body = String::new();
         if open.is_empty() {
@@ -367,18 +375,23 @@ impl Answerer {
             &format!("Status: {} open delayed message(s)", open.len()),
             &body,
             now,
-            "answered",
+            Outcome::Answered,
         )
     }
 
-    fn help(&self, command_id: Option<&str>, thread: &[String], now: i64) -> Result<Outcome, StoreError> {
+    fn help(
+        &self,
+        command_id: Option<&str>,
+        thread: &[String],
+        now: i64,
+    ) -> Result<CommandResult, StoreError> {
         self.answer(
             command_id,
             thread,
             "bouncedoc: commands",
             "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nunmute — messages about it again\nstatus — the delayed messages still open, with their verdicts\nhelp — this list",
             now,
-            "answered",
+            Outcome::Answered,
         )
     }
 
@@ -390,14 +403,14 @@ impl Answerer {
         subject: &str,
         body: &str,
         now: i64,
-        outcome: &'static str,
-    ) -> Result<Outcome, StoreError> {
+        outcome: Outcome,
+    ) -> Result<CommandResult, StoreError> {
         let ctx = self.context(&[], command_id, thread, now);
         let m = match compose::short_message(&ctx, ctx.user, subject, body) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the answer");
-                return Ok(Outcome::quiet("error"));
+                return Ok(CommandResult::quiet(Outcome::Error));
             }
         };
         let name = self.mailbox.name.as_str();
@@ -405,15 +418,15 @@ impl Answerer {
             .outbox
             .with_store(|s| s.sent_since(name, REPLY_ROLES, now - 3600))?;
         if used >= self.config.limits.replies_per_hour {
-            return Ok(Outcome {
-                outcome: "held",
+            return Ok(CommandResult {
+                outcome: Outcome::Held,
                 messages: Vec::new(),
                 held: vec![(Role::Reply, format!("your command's answer: {subject}"))],
                 thread_state: None,
                 thread_verdict: None,
             });
         }
-        Ok(Outcome {
+        Ok(CommandResult {
             outcome,
             messages: vec![(Role::Command, m)],
             held: Vec::new(),

@@ -12,7 +12,7 @@ use crate::notice::{self, Envelope, Kind, Notice};
 use crate::outbox::Outbox;
 use crate::store::{now, Answer, Record, StoreError};
 use crate::verdict::{self, Action, Forwarding, Verdict};
-use crate::vocab::Role;
+use crate::vocab::{Outcome, Role};
 use std::sync::Arc;
 
 mod budget;
@@ -206,7 +206,7 @@ impl Answerer {
                 uid,
                 "a notice about the bot's own message; recorded, not answered"
             );
-            self.record_quiet(&pos, &n, &envelope, "ours", true)?;
+            self.record_quiet(&pos, &n, &envelope, Outcome::Ours, true)?;
             return Ok(Processed::Ours);
         }
         let diagnosis = self.diagnose(&n).await;
@@ -297,7 +297,7 @@ impl Answerer {
             reporter: about.2.as_deref(),
             verdict: None,
             summary: None,
-            outcome: "",
+            outcome: Outcome::Answered,
             raw: &[],
             pending: None,
             held: &[],
@@ -313,7 +313,7 @@ impl Answerer {
         pos: &Position<'_>,
         n: &Notice,
         envelope: &Envelope,
-        outcome: &str,
+        outcome: Outcome,
         move_cursor: bool,
     ) -> Result<(), ProcessError> {
         let about = about_notice(n);
@@ -361,7 +361,7 @@ impl Answerer {
         let base = Record {
             verdict: Some(&key),
             summary: Some(&summary),
-            outcome: "recheck",
+            outcome: Outcome::Recheck,
             raw,
             ..self.base_record(pos, &about, n, envelope, move_cursor, now)
         };
@@ -418,12 +418,16 @@ impl Answerer {
         }
         // A disputed notice leaves the thread as it was: its verdict is not the thread's.
         let thread_verdict = match (&thread, plan.outcome) {
-            (Some(t), "disputed") => t.verdict.as_str(),
+            (Some(t), Outcome::Disputed) => t.verdict.as_str(),
             _ => key.as_str(),
         };
         let record = Record {
             thread: Some((&original, &recipient, thread_verdict, plan.state)),
-            outcome: if held.is_empty() { plan.outcome } else { "held" },
+            outcome: if held.is_empty() {
+                plan.outcome
+            } else {
+                Outcome::Held
+            },
             answers: &answers,
             held: &held,
             ..base
@@ -437,7 +441,7 @@ impl Answerer {
             kind = %about.0,
             recipients = %about.1,
             verdict = %key,
-            outcome = plan.outcome,
+            outcome = plan.outcome.as_str(),
             queued = answers.len(),
             "notice processed"
         );
