@@ -9,6 +9,7 @@ use crate::diagnose::Diagnoser;
 use crate::outbox::{via_of, Outbox, Sender};
 use crate::process::Answerer;
 use crate::store::Store;
+use crate::vocab::Via;
 use crate::watch::mailbox;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -87,16 +88,16 @@ struct Daemon {
     outbox: Outbox,
     diagnoser: Diagnoser,
     watchers: HashMap<String, Watcher>,
-    senders: HashMap<String, SenderTask>,
+    senders: HashMap<Via, SenderTask>,
 }
 
 /// The SMTP servers needed: `""` for the global one (when a mailbox uses it), else the name
 /// of a mailbox with its own `smtp` block.
-fn smtp_servers(config: &Config) -> HashMap<String, SmtpConfig> {
+fn smtp_servers(config: &Config) -> HashMap<Via, SmtpConfig> {
     config
         .mailboxes
         .iter()
-        .filter_map(|m| Some((via_of(m).to_string(), config.smtp_for(m)?.clone())))
+        .filter_map(|m| Some((via_of(m), config.smtp_for(m)?.clone())))
         .collect()
 }
 
@@ -150,11 +151,11 @@ impl Daemon {
         }
     }
 
-    async fn start_sender(&mut self, via: String, smtp: SmtpConfig) {
+    async fn start_sender(&mut self, via: Via, smtp: SmtpConfig) {
         let (shutdown, _) = broadcast::channel(1);
         let rx = shutdown.subscribe();
         let outbox = self.outbox.clone();
-        let label = via_label(&via);
+        let label = via.to_string();
         let key = via.clone();
         let config = smtp.clone();
         let handle = tokio::spawn(
@@ -200,7 +201,7 @@ impl Daemon {
         );
     }
 
-    async fn stop_senders(&mut self, vias: &[String], within: Duration) {
+    async fn stop_senders(&mut self, vias: &[Via], within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
         let mut handles = Vec::new();
         for via in vias {
@@ -225,7 +226,7 @@ impl Daemon {
     /// ends before the new one starts, so nothing is sent twice).
     async fn sync_senders(&mut self) {
         let wanted = smtp_servers(&self.config);
-        let stale: Vec<String> = self
+        let stale: Vec<Via> = self
             .senders
             .iter()
             .filter(|(via, s)| wanted.get(*via) != Some(&s.smtp))
@@ -234,18 +235,23 @@ impl Daemon {
         self.stop_senders(&stale, SENDER_RESTART_WITHIN).await;
         // A mailbox that lost its own SMTP server (removed, renamed, now using the global one)
         // leaves its queue to the global sender rather than stranded.
-        for via in stale.iter().filter(|v| !v.is_empty() && !wanted.contains_key(*v)) {
-            let moved = if wanted.contains_key("") {
-                self.outbox.with_store(|s| s.reassign(via, "")).unwrap_or(0)
+        for via in stale
+            .iter()
+            .filter(|v| **v != Via::Global && !wanted.contains_key(*v))
+        {
+            let moved = if wanted.contains_key(&Via::Global) {
+                self.outbox
+                    .with_store(|s| s.reassign(via, &Via::Global))
+                    .unwrap_or(0)
             } else {
                 0
             };
             let left = self.outbox.with_store(|s| s.queued(via)).unwrap_or(0);
             if moved > 0 {
-                tracing::info!(from = %via_label(via), moved, "queued answers handed to the global SMTP server");
+                tracing::info!(from = %via, moved, "queued answers handed to the global SMTP server");
             }
             if left > 0 {
-                tracing::warn!(from = %via_label(via), left, "queued answers have no SMTP server any more; they wait until one is configured");
+                tracing::warn!(from = %via, left, "queued answers have no SMTP server any more; they wait until one is configured");
             }
         }
         for (via, smtp) in wanted {
@@ -327,14 +333,14 @@ impl Daemon {
     /// Restarts any sender task that ended without being asked to (stopped senders leave
     /// the map before they end).
     async fn supervise_senders(&mut self) {
-        let ended: Vec<(String, SmtpConfig)> = self
+        let ended: Vec<(Via, SmtpConfig)> = self
             .senders
             .iter()
             .filter(|(_, s)| s.handle.is_finished())
             .map(|(via, s)| (via.clone(), s.smtp.clone()))
             .collect();
         for (via, smtp) in ended {
-            tracing::error!(smtp = %via_label(&via), "sender ended unexpectedly; restarting it");
+            tracing::error!(smtp = %via, "sender ended unexpectedly; restarting it");
             self.senders.remove(&via);
             self.outbox.release_claims_of(&via);
             self.start_sender(via, smtp).await;
@@ -372,17 +378,9 @@ impl Daemon {
         tracing::info!("stopping: finishing the current notices");
         let names: Vec<String> = self.watchers.keys().cloned().collect();
         self.stop_watchers(&names, WATCHERS_WITHIN).await;
-        let vias: Vec<String> = self.senders.keys().cloned().collect();
+        let vias: Vec<Via> = self.senders.keys().cloned().collect();
         self.stop_senders(&vias, OUTBOX_WITHIN).await;
         tracing::info!("stopped");
-    }
-}
-
-fn via_label(via: &str) -> String {
-    if via.is_empty() {
-        "global".into()
-    } else {
-        format!("mailbox {via}")
     }
 }
 

@@ -17,6 +17,7 @@
 use crate::compose::Outgoing;
 use crate::config::{SmtpConfig, TlsMode};
 use crate::store::{now, Store, StoreError};
+use crate::vocab::Via;
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
@@ -292,13 +293,12 @@ async fn step<T>(
     }
 }
 
-/// Which sender a mailbox's answers go through: its name when it has its own `smtp` block,
-/// `""` (the global server) otherwise.
-pub fn via_of(m: &crate::config::MailboxConfig) -> &str {
+/// Which sender a mailbox's answers go through: its own `smtp` block, or the global one.
+pub fn via_of(m: &crate::config::MailboxConfig) -> Via {
     if m.smtp.is_some() {
-        &m.name
+        Via::Mailbox(m.name.clone())
     } else {
-        ""
+        Via::Global
     }
 }
 
@@ -372,7 +372,7 @@ impl Outbox {
     /// After the sender task of `via` ended mid-attempt (aborted on a reload or a stop, or a
     /// bug), its claimed messages go back to the queue — all but those whose outcome is known
     /// and only waits to be recorded.
-    pub fn release_claims_of(&self, via: &str) {
+    pub fn release_claims_of(&self, via: &Via) {
         let keep: Vec<i64> = self
             .unrecorded
             .lock()
@@ -409,16 +409,15 @@ impl Outbox {
         self.deliver_due_at(sender, now()).await
     }
 
-    /// As [`Outbox::deliver_due`] for the messages that go through the SMTP server `via`
-    /// (`""` is the global one; a mailbox with its own `smtp` block uses its name).
-    pub async fn deliver_due_via(&self, sender: &Sender, via: &str) -> Result<usize, StoreError> {
+    /// As [`Outbox::deliver_due`] for the messages that go through the SMTP server `via`.
+    pub async fn deliver_due_via(&self, sender: &Sender, via: &Via) -> Result<usize, StoreError> {
         self.deliver(sender, now(), via).await.map(|p| p.sent)
     }
 
     /// As [`Outbox::deliver_due`], as if the time were `at` (Unix seconds): for tests of
     /// backoff, without waiting.
     pub async fn deliver_due_at(&self, sender: &Sender, at: i64) -> Result<usize, StoreError> {
-        self.deliver(sender, at, "").await.map(|p| p.sent)
+        self.deliver(sender, at, &Via::Global).await.map(|p| p.sent)
     }
 
     /// Writes the outcomes a storage fault kept from being recorded. Until this succeeds,
@@ -444,7 +443,7 @@ impl Outbox {
         }
     }
 
-    async fn deliver(&self, sender: &Sender, at: i64, via: &str) -> Result<Pass, StoreError> {
+    async fn deliver(&self, sender: &Sender, at: i64, via: &Via) -> Result<Pass, StoreError> {
         self.record_unrecorded()?;
         let due = self.with_store(|s| s.due(at, 100, via))?;
         let mut pass = Pass::default();
@@ -521,7 +520,7 @@ impl Outbox {
 
     /// The sender task for the global SMTP server: see [`Outbox::run_via`].
     pub async fn run(&self, sender: Sender, shutdown: broadcast::Receiver<()>) -> Result<(), StoreError> {
-        self.run_via(sender, "", shutdown).await
+        self.run_via(sender, &Via::Global, shutdown).await
     }
 
     /// The sender task for the messages through `via`: delivers what is due, then sleeps until
@@ -532,7 +531,7 @@ impl Outbox {
     pub async fn run_via(
         &self,
         sender: Sender,
-        via: &str,
+        via: &Via,
         mut shutdown: broadcast::Receiver<()>,
     ) -> Result<(), StoreError> {
         let mut bell = self.bell.subscribe();

@@ -39,6 +39,13 @@ pub enum StoreError {
 
 use crate::vocab::Role;
 
+/// A sender is stored as its key (`""`: the global server).
+impl rusqlite::types::ToSql for crate::vocab::Via {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.key().into())
+    }
+}
+
 /// Outcomes are stored as their words.
 impl rusqlite::types::ToSql for crate::vocab::Outcome {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -273,7 +280,7 @@ pub struct Record<'a> {
     /// Messages queued with it.
     pub answers: &'a [Answer<'a>],
     /// Which SMTP server sends them (`""`: the global one, else the mailbox's name).
-    pub via: &'a str,
+    pub via: crate::vocab::Via,
     /// Whether the mailbox's cursor moves to this UID (not for a recheck of an older notice).
     pub move_cursor: bool,
     /// Now (Unix seconds).
@@ -308,7 +315,7 @@ pub struct CommandRecord<'a> {
     /// What the rate limits held back.
     pub held: &'a [(crate::vocab::Role, String)],
     /// The SMTP server (`via`).
-    pub via: &'a str,
+    pub via: crate::vocab::Via,
     /// Now (Unix seconds).
     pub now: i64,
 }
@@ -488,7 +495,7 @@ impl Store {
     }
 
     /// Messages due for an attempt at `now` through the SMTP server `via`, oldest first.
-    pub fn due(&self, now: i64, limit: usize, via: &str) -> Result<Vec<Queued>, StoreError> {
+    pub fn due(&self, now: i64, limit: usize, via: &crate::vocab::Via) -> Result<Vec<Queued>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -513,7 +520,7 @@ impl Store {
     }
 
     /// When the next queued message through `via` is due, if any is queued.
-    pub fn next_due(&self, via: &str) -> Result<Option<i64>, StoreError> {
+    pub fn next_due(&self, via: &crate::vocab::Via) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
                 "SELECT MIN(next_attempt) FROM outbox WHERE state = 'queued' AND claimed IS NULL AND via = ?1",
@@ -552,7 +559,7 @@ impl Store {
 
     /// Gives back the claims of sender `via` (its task ended mid-attempt: aborted, or a bug),
     /// except `keep` (attempts whose outcome is known but not yet recorded). Returns how many.
-    pub fn release_claims_of(&self, via: &str, keep: &[i64]) -> Result<usize, StoreError> {
+    pub fn release_claims_of(&self, via: &crate::vocab::Via, keep: &[i64]) -> Result<usize, StoreError> {
         let mut released = 0;
         let ids: Vec<i64> = {
             let mut stmt = self
@@ -663,7 +670,7 @@ impl Store {
 
     /// Hands the queued messages of a sender that is gone (`from`) to another (`to`).
     /// Returns how many.
-    pub fn reassign(&self, from: &str, to: &str) -> Result<usize, StoreError> {
+    pub fn reassign(&self, from: &crate::vocab::Via, to: &crate::vocab::Via) -> Result<usize, StoreError> {
         self.conn
             .execute(
                 "UPDATE outbox SET via = ?2 WHERE via = ?1 AND state = 'queued'",
@@ -673,7 +680,7 @@ impl Store {
     }
 
     /// How many messages wait in the queue of sender `via`.
-    pub fn queued(&self, via: &str) -> Result<usize, StoreError> {
+    pub fn queued(&self, via: &crate::vocab::Via) -> Result<usize, StoreError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE via = ?1 AND state = 'queued'",
@@ -825,7 +832,7 @@ impl Store {
             thread_id,
             Some(notice_id),
             r.answers,
-            r.via,
+            &r.via,
             r.now,
         )?;
         hold(&tx, r.mailbox, r.held, r.now)?;
@@ -1153,7 +1160,7 @@ impl Store {
         mailbox: &str,
         ids: &[i64],
         answer: &Answer<'_>,
-        via: &str,
+        via: &crate::vocab::Via,
         now: i64,
     ) -> Result<(), StoreError> {
         let run = || -> Result<(), rusqlite::Error> {
@@ -1202,7 +1209,7 @@ impl Store {
                     params![id, verdict, c.now],
                 )?;
             }
-            queue(&tx, c.mailbox, c.thread_id, None, c.answers, c.via, c.now)?;
+            queue(&tx, c.mailbox, c.thread_id, None, c.answers, &c.via, c.now)?;
             hold(&tx, c.mailbox, c.held, c.now)?;
             advance_cursor(&tx, c.mailbox, c.uidvalidity, c.uid)?;
             tx.commit()
@@ -1250,7 +1257,7 @@ fn queue(
     thread_id: Option<i64>,
     notice_id: Option<i64>,
     answers: &[Answer<'_>],
-    via: &str,
+    via: &crate::vocab::Via,
     now: i64,
 ) -> Result<(), rusqlite::Error> {
     for a in answers {
@@ -1298,22 +1305,22 @@ mod tests {
             s.enqueue("a@x", "bot@x", "u@x", b"raw a", 100).unwrap();
             s.enqueue("a@x", "bot@x", "u@x", b"raw a", 100).unwrap();
             s.enqueue("b@x", "bot@x", "u@x", b"raw b", 100).unwrap();
-            let due = s.due(100, 10, "").unwrap();
+            let due = s.due(100, 10, &crate::vocab::Via::Global).unwrap();
             assert_eq!(due.len(), 2, "stored once per Message-ID");
             s.mark_sent(due[0].id, 101).unwrap();
             s.mark_retry(due[1].id, 200, "451 try later").unwrap();
-            assert!(s.due(150, 10, "").unwrap().is_empty());
-            assert_eq!(s.next_due("").unwrap(), Some(200));
+            assert!(s.due(150, 10, &crate::vocab::Via::Global).unwrap().is_empty());
+            assert_eq!(s.next_due(&crate::vocab::Via::Global).unwrap(), Some(200));
         }
         // Reopened (a restart): the sent one stays sent, the other is still queued.
         let s = Store::open(&dir).unwrap();
         assert_eq!(s.status("a@x").unwrap().unwrap().state, "sent");
-        let due = s.due(200, 10, "").unwrap();
+        let due = s.due(200, 10, &crate::vocab::Via::Global).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].message_id, "b@x");
         s.mark_failed(due[0].id, "550 no such user").unwrap();
         assert_eq!(s.status("b@x").unwrap().unwrap().state, "failed");
-        assert_eq!(s.next_due("").unwrap(), None);
+        assert_eq!(s.next_due(&crate::vocab::Via::Global).unwrap(), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1361,7 +1368,7 @@ mod tests {
             pending: None,
             held: &[],
             answers: &answers,
-            via: "",
+            via: crate::vocab::Via::Global,
             move_cursor: true,
             now: 100,
         };
@@ -1381,7 +1388,7 @@ mod tests {
             s.cursor_identity("alice").unwrap().as_deref(),
             Some("u@h:993/INBOX")
         );
-        assert_eq!(s.due(100, 10, "").unwrap().len(), 1);
+        assert_eq!(s.due(100, 10, &crate::vocab::Via::Global).unwrap().len(), 1);
         let t = s.thread("alice", "mid:o1@x", "bob@y").unwrap().unwrap();
         assert_eq!(
             (t.messages, t.package_sent, t.state.as_str()),
@@ -1453,13 +1460,13 @@ mod tests {
                 pending,
                 held: &[],
                 answers: if pending.is_some() { &[] } else { &answers },
-                via: "",
+                via: crate::vocab::Via::Global,
                 move_cursor: true,
                 now,
             })
             .unwrap();
         }
-        let id = s.due(i64::MAX, 10, "").unwrap()[0].id;
+        let id = s.due(i64::MAX, 10, &crate::vocab::Via::Global).unwrap()[0].id;
         s.mark_sent(id, 100).unwrap();
         // A queued message stays, however old.
         s.enqueue("queued@bot", "bot@x", "alice@x", b"q", 50).unwrap();
@@ -1510,7 +1517,7 @@ mod tests {
         }
         let s = Store::open(&dir).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
-        let due = s.due(1, 10, "").unwrap();
+        let due = s.due(1, 10, &crate::vocab::Via::Global).unwrap();
         assert_eq!(due.len(), 1, "an unclaimed queued message is due");
         assert!(s.claim(due[0].id, 1).unwrap());
         let t = s.thread("alice", "mid:o@x", "bob@y").unwrap().unwrap();

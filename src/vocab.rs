@@ -166,6 +166,34 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// Which SMTP server a message goes out through: the global `smtp` block, or a mailbox's own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// The global `smtp` block.
+    Global,
+    /// The `smtp` block of the mailbox with this name.
+    Mailbox(String),
+}
+
+impl Via {
+    /// The key the state database keeps (`""` for the global server, else the mailbox name).
+    pub fn key(&self) -> &str {
+        match self {
+            Via::Global => "",
+            Via::Mailbox(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Global => f.write_str("global"),
+            Via::Mailbox(name) => write!(f, "mailbox {name}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

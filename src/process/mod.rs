@@ -110,8 +110,8 @@ struct Position<'a> {
 }
 
 impl Answerer {
-    /// The SMTP server this mailbox's answers go through (`""`: the global one).
-    pub fn via(&self) -> &str {
+    /// The SMTP server this mailbox's answers go through.
+    pub fn via(&self) -> crate::vocab::Via {
         crate::outbox::via_of(&self.mailbox)
     }
 
@@ -631,7 +631,7 @@ impl Answerer {
                 message: &message,
             };
             self.outbox
-                .with_store(|s| s.record_summary(name, &ids, &answer, self.via(), now))?;
+                .with_store(|s| s.record_summary(name, &ids, &answer, &self.via(), now))?;
             self.outbox.ring();
             tracing::info!(items = ids.len(), to = %to, "summary of what the hourly limit held back queued");
             sent += 1;
