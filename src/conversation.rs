@@ -5,9 +5,27 @@
 //! records the [`Plan`] and its messages in one transaction.
 
 use crate::notice::{Kind, Notice};
-use crate::store::Thread;
 use crate::verdict::{Action, Verdict};
 use crate::vocab::{Outcome, Role, ThreadState};
+
+/// A conversation about one original message and recipient: what the thread logic needs to
+/// know of it (the state stores and returns it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    /// Row id.
+    pub id: i64,
+    /// The verdict last told (`action/cause`).
+    pub verdict: String,
+    /// Where the conversation stands.
+    pub state: ThreadState,
+    /// Message-IDs the bot sent to the user in it, oldest first.
+    pub messages: Vec<String>,
+    /// Whether a package went to Support in it.
+    pub package_sent: bool,
+    /// The organisation whose server wrote the thread's notices (see
+    /// [`reporter_domain`]), when known.
+    pub reporter: Option<String>,
+}
 
 /// What to do with one decided notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -213,23 +213,8 @@ pub struct Cursor {
     pub rescan: bool,
 }
 
-/// A conversation about one original message and recipient, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Thread {
-    /// Row id.
-    pub id: i64,
-    /// The verdict last told (`action/cause`).
-    pub verdict: String,
-    /// Where the conversation stands.
-    pub state: crate::vocab::ThreadState,
-    /// Message-IDs the bot sent to the user in it, oldest first.
-    pub messages: Vec<String>,
-    /// Whether a package went to Support in it.
-    pub package_sent: bool,
-    /// The organisation whose server wrote the thread's notices (see
-    /// [`crate::conversation::reporter_domain`]), when known.
-    pub reporter: Option<String>,
-}
+/// A conversation as the state keeps it (the type lives with the pure thread logic).
+pub use crate::conversation::Thread;
 
 /// A message to queue with a notice, and its role in the thread.
 #[derive(Debug, Clone)]

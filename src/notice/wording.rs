@@ -272,8 +272,8 @@ pub const EXCHANGE_KEYS: &[&str] = &[
     "\n#",
 ];
 
-/// How Postfix, Exim, Sendmail and qmail name the remote server (the first four are
-/// `formats::remote::KEYS`, in order; the rest are qmail's).
+/// How Postfix, Exim, Sendmail and qmail name the remote server (`formats::remote::KEYS` is
+/// the first four; the rest are qmail's).
 pub const REMOTE_KEYS: &[&str] = &[
     "connect to ",
     "host ",

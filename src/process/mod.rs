@@ -681,12 +681,13 @@ impl Answerer {
 fn about_notice(n: &Notice) -> (String, String, Option<String>) {
     (
         kind_name(n.kind),
-        recipients_of(n),
+        recipient_list(n),
         n.reporting_mta.as_deref().and_then(conversation::reporter_domain),
     )
 }
 
-fn recipients_of(n: &Notice) -> String {
+/// The recipients as the record and the log list them (up to 20).
+fn recipient_list(n: &Notice) -> String {
     let list: Vec<&str> = n.recipients.iter().take(20).map(|r| r.address.as_str()).collect();
     list.join(", ")
 }
