@@ -4,11 +4,34 @@
 //! Keys that later commands read (`mailboxes`, `smtp`, …) are accepted here as they are and
 //! validated by those commands; unknown keys are errors (a typo must not pass silently).
 
-use serde::de::{self, Deserializer};
+mod raw;
+mod secrets;
+mod values;
+mod yaml;
+
+pub use secrets::{Secret, SECRET_COMMAND_TIMEOUT};
+pub use values::{
+    parse_duration, parse_name_server, ConfigDuration, MailboxAddress, NameServer, Network, ZoneName,
+};
+
+use raw::*;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use yaml::line_of_path;
+
+/// What is wrong with a configuration text: where, which key, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {key}: {message}")]
+pub struct Invalid {
+    /// 1-based line of the offending value (0 when unknown).
+    pub line: usize,
+    /// The key's path, e.g. `dns.timeout` or `mailboxes[0].imap.tls`.
+    pub key: String,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,333 +58,6 @@ pub enum ConfigError {
     },
 }
 
-/// A duration written `30s`, `5m`, `1h` or `250ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConfigDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for ConfigDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_duration(&text).map(ConfigDuration).ok_or_else(|| {
-            de::Error::custom(format!(
-                "invalid duration {text:?}: write it like 500ms, 30s, 5m or 1h"
-            ))
-        })
-    }
-}
-
-/// Parses `250ms`, `30s`, `5m`, `1h`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = t.split_at(digits);
-    let n: u64 = number.parse().ok()?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        "h" => Duration::from_secs(n.checked_mul(3600)?),
-        "d" => Duration::from_secs(n.checked_mul(86_400)?),
-        _ => return None,
-    };
-    (!d.is_zero()).then_some(d)
-}
-
-/// A name server written `IP` or `IP:port` (`[IPv6]:port`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NameServer(pub SocketAddr);
-
-impl<'de> Deserialize<'de> for NameServer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_name_server(&text).map(NameServer).ok_or_else(|| {
-            de::Error::custom(format!(
-                "invalid name server {text:?}: write an IP address and port, like 127.0.0.1:53"
-            ))
-        })
-    }
-}
-
-/// Parses `IP` (port 53) or `IP:port`.
-pub fn parse_name_server(text: &str) -> Option<SocketAddr> {
-    let t = text.trim();
-    t.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| t.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
-}
-
-/// A DNS zone name (for blocklists).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneName(pub String);
-
-impl<'de> Deserialize<'de> for ZoneName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
-        let valid = name.contains('.')
-            && name.len() <= 253
-            && name.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if valid {
-            Ok(ZoneName(name))
-        } else {
-            Err(de::Error::custom(format!(
-                "invalid blocklist zone {text:?}: write a DNS name like zen.spamhaus.org"
-            )))
-        }
-    }
-}
-
-/// A mailbox written `Name <addr@example>` or `addr@example`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailboxAddress {
-    /// The display name, if any.
-    pub name: Option<String>,
-    /// The address.
-    pub address: String,
-}
-
-impl<'de> Deserialize<'de> for MailboxAddress {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let address = crate::notice::message::header_addresses(&text).into_iter().next();
-        let name = text
-            .split('<')
-            .next()
-            .map(|n| n.trim().trim_matches('"').trim().to_string())
-            .filter(|n| !n.is_empty() && !n.contains('@'));
-        match address {
-            Some(address) if crate::compose::encode::mailbox(None, &address).is_some() => Ok(MailboxAddress { name, address }),
-            _ => Err(de::Error::custom(format!("invalid address {text:?}: write it like bouncedoc@example.com or \"bouncedoc <bouncedoc@example.com>\""))),
-        }
-    }
-}
-
-/// An address or a network in CIDR form (`203.0.113.5`, `198.51.100.0/24`, `2001:db8::/32`),
-/// as `sending_ips` lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    /// The network's address (its host bits cleared).
-    pub addr: IpAddr,
-    /// The prefix length: 32 (IPv4) or 128 (IPv6) for a single address.
-    pub prefix: u8,
-}
-
-impl Network {
-    /// Parses `IP` or `IP/PREFIX`.
-    pub fn parse(text: &str) -> Option<Network> {
-        let (ip, prefix) = match text.trim().split_once('/') {
-            Some((ip, p)) => (
-                ip.trim().parse::<IpAddr>().ok()?,
-                Some(p.trim().parse::<u8>().ok()?),
-            ),
-            None => (text.trim().parse::<IpAddr>().ok()?, None),
-        };
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return None;
-        }
-        Some(Network {
-            addr: mask(ip, prefix),
-            prefix,
-        })
-    }
-
-    /// Whether `ip` lies inside the network.
-    pub fn contains(&self, ip: &IpAddr) -> bool {
-        ip.is_ipv4() == self.addr.is_ipv4() && mask(*ip, self.prefix) == self.addr
-    }
-
-    /// The address, when the entry is one address rather than a network.
-    pub fn single(&self) -> Option<IpAddr> {
-        let max = if self.addr.is_ipv4() { 32 } else { 128 };
-        (self.prefix == max).then_some(self.addr)
-    }
-}
-
-impl std::str::FromStr for Network {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Network, String> {
-        Network::parse(s).ok_or_else(|| format!("{s:?} is not an IP address or network"))
-    }
-}
-
-impl From<IpAddr> for Network {
-    fn from(ip: IpAddr) -> Network {
-        Network {
-            addr: ip,
-            prefix: if ip.is_ipv4() { 32 } else { 128 },
-        }
-    }
-}
-
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(v4);
-            let m = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(prefix))
-            };
-            IpAddr::V4((bits & m).into())
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let m = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(prefix))
-            };
-            IpAddr::V6((bits & m).into())
-        }
-    }
-}
-
-impl std::fmt::Display for Network {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.single() {
-            Some(ip) => write!(f, "{ip}"),
-            None => write!(f, "{}/{}", self.addr, self.prefix),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Network {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Network::parse(&text).ok_or_else(|| {
-            de::Error::custom(format!(
-                "{text:?} is not an IP address or network: write it like 203.0.113.5 or 198.51.100.0/24"
-            ))
-        })
-    }
-}
-
-/// Where a password comes from: written in the file, a file, a command's first line, or an
-/// environment variable. Its value is never printed (not even by `Debug`).
-#[derive(Clone, PartialEq, Eq)]
-pub enum Secret {
-    /// `password:` (discouraged: the file then holds a secret).
-    Plain(String),
-    /// `password_file:`.
-    File(PathBuf),
-    /// `password_command:` (first line of its standard output).
-    Command(String),
-    /// `password_env:`.
-    Env(String),
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Secret::Plain(_) => write!(f, "Secret::Plain(<redacted>)"),
-            Secret::File(p) => write!(f, "Secret::File({p:?})"),
-            Secret::Command(c) => write!(f, "Secret::Command({c:?})"),
-            Secret::Env(v) => write!(f, "Secret::Env({v:?})"),
-        }
-    }
-}
-
-impl Secret {
-    /// Reads the secret now. The error says where it failed, never what the secret is.
-    pub fn resolve(&self) -> Result<String, String> {
-        self.resolve_within(SECRET_COMMAND_TIMEOUT)
-    }
-
-    /// As [`Secret::resolve`], giving a `password_command` at most `timeout`.
-    pub fn resolve_within(&self, timeout: std::time::Duration) -> Result<String, String> {
-        match self {
-            Secret::Plain(p) => Ok(p.clone()),
-            // The first line is the password (as documented); what follows is ignored.
-            Secret::File(path) => std::fs::read_to_string(path)
-                .map(|s| s.lines().next().unwrap_or("").trim_end_matches('\r').to_string())
-                .map_err(|e| format!("password_file {}: {e}", path.display())),
-            Secret::Command(cmd) => run_password_command(cmd, timeout),
-            Secret::Env(var) => std::env::var(var).map_err(|_| format!("password_env: {var} is not set")),
-        }
-    }
-}
-
-/// Runs a `password_command` in its own process group and returns the first line it prints.
-/// Its output is read while it runs (a helper printing a lot cannot block on a full pipe);
-/// after `timeout` the whole group is killed (a helper and anything it started, such as a
-/// prompt waiting for a passphrase).
-fn run_password_command(cmd: &str, timeout: std::time::Duration) -> Result<String, String> {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("password_command: cannot run it: {e}"))?;
-    let group = child.id();
-    let reader = child.stdout.take().map(|stdout| {
-        std::thread::spawn(move || {
-            // A password is short: at most 64 KB is kept, the rest is read and dropped.
-            let mut out = Vec::new();
-            let mut limited = stdout.take(64 * 1024);
-            let _ = limited.read_to_end(&mut out);
-            let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
-            out
-        })
-    });
-    let start = std::time::Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(std::time::Duration::from_millis(20)),
-            Ok(None) => {
-                kill_group(group);
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "password_command gave no answer within {} ms; stopped",
-                    timeout.as_millis()
-                ));
-            }
-            Err(e) => {
-                kill_group(group);
-                return Err(format!("password_command: {e}"));
-            }
-        }
-    };
-    // Whatever it left running (in its group) holds the pipe open: stop it too.
-    kill_group(group);
-    let out = reader.and_then(|r| r.join().ok()).unwrap_or_default();
-    if !status.success() {
-        return Err(format!("password_command exited with {status}"));
-    }
-    Ok(String::from_utf8_lossy(&out)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string())
-}
-
-/// Sends SIGKILL to process group `group` (ignoring a group that is already gone), with the
-/// shell's own `kill` (no procps needed).
-fn kill_group(group: u32) {
-    let _ = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("kill -9 -{group}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-}
-
-/// How long a `password_command` may take.
-pub const SECRET_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// How a server is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -372,21 +68,6 @@ pub enum TlsMode {
     Starttls,
     /// Plain text: loopback hosts only.
     None,
-}
-
-/// The `smtp` block as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSmtp {
-    host: String,
-    port: Option<u16>,
-    tls: Option<TlsMode>,
-    ca_file: Option<PathBuf>,
-    username: Option<String>,
-    password: Option<String>,
-    password_file: Option<PathBuf>,
-    password_command: Option<String>,
-    password_env: Option<String>,
 }
 
 /// How the bot sends its mail.
@@ -468,58 +149,6 @@ fn smtp_config(at: &str, raw: RawSmtp) -> Result<SmtpConfig, (String, String)> {
         ca_file: raw.ca_file,
         auth,
     })
-}
-
-/// The `imap` block of a mailbox as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawImap {
-    host: String,
-    port: Option<u16>,
-    tls: Option<TlsMode>,
-    ca_file: Option<PathBuf>,
-    username: Option<String>,
-    password: Option<String>,
-    password_file: Option<PathBuf>,
-    password_command: Option<String>,
-    password_env: Option<String>,
-}
-
-/// The `after_processing` block as written.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawAfter {
-    keyword: Option<String>,
-    move_to: Option<String>,
-}
-
-/// One `mailboxes[]` entry as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMailbox {
-    name: String,
-    user: MailboxAddress,
-    imap: RawImap,
-    folder: Option<String>,
-    mode: Option<WatchMode>,
-    poll_interval: Option<ConfigDuration>,
-    smtp: Option<RawSmtp>,
-    support: Option<MailboxAddress>,
-    #[serde(default)]
-    sending_ips: Vec<Network>,
-    escalation: Option<Escalation>,
-    reply_to: Option<MailboxAddress>,
-    #[serde(default)]
-    after_processing: RawAfter,
-}
-
-/// The `limits` block as written.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    replies_per_hour: Option<u32>,
-    forwards_per_hour: Option<u32>,
-    message_budget: Option<ConfigDuration>,
 }
 
 /// How a mailbox is watched.
@@ -611,58 +240,6 @@ pub struct Limits {
     /// How long reading and deciding one message may take (DNS waits, bounded by
     /// `dns.budget`, not counted); a message over it is recorded as skipped.
     pub message_budget: Duration,
-}
-
-/// The `dns` block as written.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDns {
-    #[serde(default)]
-    nameservers: Vec<NameServer>,
-    timeout: Option<ConfigDuration>,
-    attempts: Option<usize>,
-    budget: Option<ConfigDuration>,
-}
-
-/// The `dnsbl` block as written.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDnsbl {
-    zones: Option<Vec<ZoneName>>,
-}
-
-/// The file as written.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    dns: RawDns,
-    #[serde(default)]
-    dnsbl: RawDnsbl,
-    #[serde(default)]
-    sending_ips: Vec<Network>,
-    #[serde(default)]
-    probe_smtp: bool,
-    // Read by the daemon's commands; accepted as written here.
-    state_dir: Option<PathBuf>,
-    from: Option<MailboxAddress>,
-    support: Option<MailboxAddress>,
-    log_level: Option<String>,
-    retention: Option<ConfigDuration>,
-    smtp: Option<RawSmtp>,
-    #[serde(default)]
-    limits: RawLimits,
-    #[serde(default)]
-    commands: RawCommands,
-    #[serde(default)]
-    mailboxes: Vec<RawMailbox>,
-}
-
-/// The `commands` block as written.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawCommands {
-    require_auth: Option<String>,
 }
 
 /// Who may command the bot, beyond being the mailbox's user replying to the bot.
@@ -775,16 +352,20 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text).map_err(|(line, key, message)| ConfigError::Invalid {
+        Config::parse(&text).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
-            line,
-            key,
-            message,
+            line: e.line,
+            key: e.key,
+            message: e.message,
         })
     }
 
-    /// Validates configuration text; errors are `(line, key path, message)`.
-    pub fn parse(text: &str) -> Result<Config, (usize, String, String)> {
+    /// Validates configuration text.
+    pub fn parse(text: &str) -> Result<Config, Invalid> {
+        Config::parse_text(text).map_err(|(line, key, message)| Invalid { line, key, message })
+    }
+
+    fn parse_text(text: &str) -> Result<Config, (usize, String, String)> {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
@@ -1081,67 +662,6 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
     })
 }
 
-/// The 1-based line of a key path such as `dns.timeout` or `dnsbl.zones[1]` in block-style
-/// YAML (flow-style values are found on their key's line).
-fn line_of_path(text: &str, path: &str) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let mut pos = 0usize; // search from this line
-    let mut parent_indent: Option<usize> = None;
-    let mut found = None;
-    for segment in path.split('.') {
-        let (name, index) = match segment.split_once('[') {
-            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
-            None => (segment, None),
-        };
-        let mut hit = None;
-        for (i, l) in lines.iter().enumerate().skip(pos) {
-            let t = l.trim_start();
-            if t.is_empty() || t.starts_with('#') {
-                continue;
-            }
-            if let Some(p) = parent_indent {
-                if indent(l) <= p && i > pos {
-                    break;
-                }
-            }
-            let t = t.trim_start_matches("- ");
-            if t.strip_prefix(name)
-                .is_some_and(|r| r.trim_start().starts_with(':'))
-            {
-                hit = Some(i);
-                break;
-            }
-        }
-        let i = hit?;
-        found = Some(i);
-        parent_indent = Some(indent(lines[i]));
-        pos = i;
-        if let Some(n) = index {
-            let flow = lines[i].contains('[');
-            if !flow {
-                let item = lines
-                    .iter()
-                    .enumerate()
-                    .skip(i + 1)
-                    .take_while(|(_, l)| {
-                        l.trim().is_empty()
-                            || indent(l) > indent(lines[i])
-                            || l.trim_start().starts_with("- ")
-                    })
-                    .filter(|(_, l)| l.trim_start().starts_with("- "))
-                    .nth(n)
-                    .map(|(j, _)| j);
-                if let Some(j) = item {
-                    found = Some(j);
-                    pos = j;
-                }
-            }
-        }
-    }
-    found.map(|i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1163,20 +683,43 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_line() {
-        let (line, key, msg) = Config::parse("dns:\n  nameservers: []\n  timeout: 5x\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: msg,
+        } = Config::parse("dns:\n  nameservers: []\n  timeout: 5x\n").unwrap_err();
         assert_eq!((line, key.as_str()), (3, "dns.timeout"));
         assert!(msg.contains("invalid duration \"5x\""), "{msg}");
-        let (line, key, _) =
-            Config::parse("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n").unwrap_err();
         assert_eq!((line, key.as_str()), (4, "dnsbl.zones[1]"));
-        let (line, key, msg) = Config::parse("dns:\n  timout: 1s\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: msg,
+        } = Config::parse("dns:\n  timout: 1s\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "dns.timout"));
         assert!(msg.contains("unknown key `timout`"), "{msg}");
-        let (line, key, _) = Config::parse("probe_smtp: false\nsendng_ips: []\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse("probe_smtp: false\nsendng_ips: []\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "sendng_ips"));
-        let (line, key, _) = Config::parse("sending_ips: [not-an-ip]\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse("sending_ips: [not-an-ip]\n").unwrap_err();
         assert_eq!((line, key.as_str()), (1, "sending_ips[0]"));
-        let (line, key, _) = Config::parse("probe_smtp: false\nsupport: \"help desk\"\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse("probe_smtp: false\nsupport: \"help desk\"\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "support"));
         let c =
             Config::parse("from: \"bouncedoc <bot@corp.example>\"\nsupport: help@corp.example\n").unwrap();
@@ -1184,7 +727,11 @@ mod tests {
             c.from.as_ref().map(|f| (f.name.as_deref(), f.address.as_str())),
             Some((Some("bouncedoc"), "bot@corp.example"))
         );
-        let (line, key, msg) = Config::parse("smtp:\n  host: mail.example.com\n  tls: none\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: msg,
+        } = Config::parse("smtp:\n  host: mail.example.com\n  tls: none\n").unwrap_err();
         assert_eq!((line, key.as_str()), (3, "smtp.tls"), "{msg}");
         let c = Config::parse(
             "smtp:\n  host: 127.0.0.1\n  port: 2525\n  tls: none\n  username: bot\n  password_env: BOT_PW\n",
@@ -1196,11 +743,18 @@ mod tests {
             format!("{:?}", Secret::Plain("hunter2".into())),
             "Secret::Plain(<redacted>)"
         );
-        let (_, key, _) =
-            Config::parse("smtp:\n  host: x.example\n  username: u\n  password: a\n  password_env: B\n")
-                .unwrap_err();
+        let Invalid {
+            line: _,
+            key,
+            message: _,
+        } = Config::parse("smtp:\n  host: x.example\n  username: u\n  password: a\n  password_env: B\n")
+            .unwrap_err();
         assert_eq!(key, "smtp.password");
-        let (line, key, _) = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "dns.attempts"));
     }
 
@@ -1220,34 +774,70 @@ mod tests {
         assert_eq!(c.smtp_for(m).map(|s| s.port), Some(25));
         assert_eq!(c.limits.replies_per_hour, 20);
         let bad = |extra: &str| Config::parse(&format!("{MAILBOX}{extra}")).unwrap_err();
-        let (line, key, _) = bad("    after_processing: {keyword: \"\\\\Seen\"}\n");
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = bad("    after_processing: {keyword: \"\\\\Seen\"}\n");
         assert_eq!(
             (line, key.as_str()),
             (13, "mailboxes[0].after_processing.keyword")
         );
-        let (_, key, _) = bad("    after_processing: {keyword: a, move_to: b}\n");
+        let Invalid {
+            line: _,
+            key,
+            message: _,
+        } = bad("    after_processing: {keyword: a, move_to: b}\n");
         assert_eq!(key, "mailboxes[0].after_processing");
-        let (line, key, _) = bad("    mode: push\n");
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = bad("    mode: push\n");
         assert_eq!((line, key.as_str()), (13, "mailboxes[0].mode"));
-        let (line, key, _) = bad(
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = bad(
             "  - name: alice\n    user: a@x.example\n    imap: {host: h.example, username: u, password: p}\n",
         );
         assert_eq!((line, key.as_str()), (13, "mailboxes[1].name"));
-        let (_, key, msg) = bad("    flder: INBOX\n");
+        let Invalid {
+            line: _,
+            key,
+            message: msg,
+        } = bad("    flder: INBOX\n");
         assert_eq!(key, "mailboxes[0].flder", "{msg}");
         let no_tls = MAILBOX.replace(
             "host: imap.corp.example",
             "host: imap.corp.example\n      tls: none",
         );
-        let (line, key, _) = Config::parse(&no_tls).unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse(&no_tls).unwrap_err();
         assert_eq!((line, key.as_str()), (11, "mailboxes[0].imap.tls"));
         let no_pw = MAILBOX.replace("      password_env: ALICE_PW\n", "");
-        let (_, key, _) = Config::parse(&no_pw).unwrap_err();
+        let Invalid {
+            line: _,
+            key,
+            message: _,
+        } = Config::parse(&no_pw).unwrap_err();
         assert_eq!(key, "mailboxes[0].imap.username");
         let no_from = MAILBOX.replace("from: bot@corp.example\n", "");
-        let (_, key, _) = Config::parse(&no_from).unwrap_err();
+        let Invalid {
+            line: _,
+            key,
+            message: _,
+        } = Config::parse(&no_from).unwrap_err();
         assert_eq!(key, "from");
-        let (line, key, _) = Config::parse("log_level: loud\n").unwrap_err();
+        let Invalid {
+            line,
+            key,
+            message: _,
+        } = Config::parse("log_level: loud\n").unwrap_err();
         assert_eq!((line, key.as_str()), (1, "log_level"));
     }
 
@@ -1311,7 +901,7 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid() {
-        let text = include_str!("../config.example.yaml");
+        let text = include_str!("../../config.example.yaml");
         Config::parse(text).unwrap();
     }
 
@@ -1326,9 +916,13 @@ mod tests {
         assert!(c.sending_ips[2].contains(&ip("2001:db8:1::5")));
         assert!(!c.sending_ips[2].contains(&ip("203.0.113.5")));
         assert_eq!(c.sending_ips[1].to_string(), "198.51.100.0/24");
-        let (line, key, message) = Config::parse("sending_ips:\n  - 10.0.0.0/33\n").unwrap_err();
+        let Invalid { line, key, message } = Config::parse("sending_ips:\n  - 10.0.0.0/33\n").unwrap_err();
         assert_eq!((line, key.as_str()), (2, "sending_ips[0]"), "{message}");
-        let (_, key, _) = Config::parse("limits: {message_budget: 0s}\n").unwrap_err();
+        let Invalid {
+            line: _,
+            key,
+            message: _,
+        } = Config::parse("limits: {message_budget: 0s}\n").unwrap_err();
         assert_eq!(key, "limits.message_budget");
     }
 }

@@ -1,0 +1,126 @@
+//! The file as written: serde structures, no checks beyond the value types. `mod.rs` turns
+//! them into the validated [`super::Config`].
+
+use super::values::{ConfigDuration, MailboxAddress, NameServer, Network, ZoneName};
+use super::{Escalation, TlsMode, WatchMode};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The `smtp` block as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSmtp {
+    pub(super) host: String,
+    pub(super) port: Option<u16>,
+    pub(super) tls: Option<TlsMode>,
+    pub(super) ca_file: Option<PathBuf>,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) password_command: Option<String>,
+    pub(super) password_env: Option<String>,
+}
+
+/// The `imap` block of a mailbox as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawImap {
+    pub(super) host: String,
+    pub(super) port: Option<u16>,
+    pub(super) tls: Option<TlsMode>,
+    pub(super) ca_file: Option<PathBuf>,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) password_command: Option<String>,
+    pub(super) password_env: Option<String>,
+}
+
+/// The `after_processing` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAfter {
+    pub(super) keyword: Option<String>,
+    pub(super) move_to: Option<String>,
+}
+
+/// One `mailboxes[]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMailbox {
+    pub(super) name: String,
+    pub(super) user: MailboxAddress,
+    pub(super) imap: RawImap,
+    pub(super) folder: Option<String>,
+    pub(super) mode: Option<WatchMode>,
+    pub(super) poll_interval: Option<ConfigDuration>,
+    pub(super) smtp: Option<RawSmtp>,
+    pub(super) support: Option<MailboxAddress>,
+    #[serde(default)]
+    pub(super) sending_ips: Vec<Network>,
+    pub(super) escalation: Option<Escalation>,
+    pub(super) reply_to: Option<MailboxAddress>,
+    #[serde(default)]
+    pub(super) after_processing: RawAfter,
+}
+
+/// The `limits` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub(super) replies_per_hour: Option<u32>,
+    pub(super) forwards_per_hour: Option<u32>,
+    pub(super) message_budget: Option<ConfigDuration>,
+}
+
+/// The `dns` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDns {
+    #[serde(default)]
+    pub(super) nameservers: Vec<NameServer>,
+    pub(super) timeout: Option<ConfigDuration>,
+    pub(super) attempts: Option<usize>,
+    pub(super) budget: Option<ConfigDuration>,
+}
+
+/// The `dnsbl` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDnsbl {
+    pub(super) zones: Option<Vec<ZoneName>>,
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) dns: RawDns,
+    #[serde(default)]
+    pub(super) dnsbl: RawDnsbl,
+    #[serde(default)]
+    pub(super) sending_ips: Vec<Network>,
+    #[serde(default)]
+    pub(super) probe_smtp: bool,
+    // Read by the daemon's commands; accepted as written here.
+    pub(super) state_dir: Option<PathBuf>,
+    pub(super) from: Option<MailboxAddress>,
+    pub(super) support: Option<MailboxAddress>,
+    pub(super) log_level: Option<String>,
+    pub(super) retention: Option<ConfigDuration>,
+    pub(super) smtp: Option<RawSmtp>,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+    #[serde(default)]
+    pub(super) commands: RawCommands,
+    #[serde(default)]
+    pub(super) mailboxes: Vec<RawMailbox>,
+}
+
+/// The `commands` block as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommands {
+    pub(super) require_auth: Option<String>,
+}
