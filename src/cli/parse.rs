@@ -136,7 +136,8 @@ fn write_summary(out: &mut impl Write, name: &str, n: &Notice) -> std::io::Resul
         }
     }
     if !n.sending_ips.is_empty() {
-        writeln!(out, "  our sending IPs named: {}", n.sending_ips.join(", "))?;
+        let ips: Vec<String> = n.sending_ips.iter().map(|ip| ip.to_string()).collect();
+        writeln!(out, "  our sending IPs named: {}", ips.join(", "))?;
     }
     Ok(())
 }

@@ -304,7 +304,7 @@ impl Diagnoser {
         let remote_ips: Vec<IpAddr> = notice
             .recipients
             .iter()
-            .filter_map(|r| r.remote_ip.as_deref()?.parse().ok())
+            .filter_map(|r| r.remote_ip)
             .filter(is_public)
             .fold(Vec::new(), push_unique)
             .into_iter()
@@ -316,7 +316,7 @@ impl Diagnoser {
         let named: Vec<IpAddr> = notice
             .sending_ips
             .iter()
-            .filter_map(|s| s.parse().ok())
+            .copied()
             .filter(is_public)
             .fold(Vec::new(), push_unique);
         let (mut sending, not_ours): (Vec<IpAddr>, Vec<IpAddr>) = named

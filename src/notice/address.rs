@@ -143,19 +143,19 @@ pub fn dedup_addresses(list: &mut Vec<String>) {
 }
 
 /// Splits `host`, `[IP]`, `host [IP]` or `IP` into a host name and an IP address.
-pub fn host_or_ip(value: &str) -> (Option<String>, Option<String>) {
+pub fn host_or_ip(value: &str) -> (Option<String>, Option<IpAddr>) {
     let v = value.trim();
     let ips = bracketed_ips(v);
     let bare = v.trim_matches(['[', ']']).trim_start_matches("IPv6:");
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return (None, Some(ip.to_string()));
+        return (None, Some(ip));
     }
     let host = v
         .split(|c: char| c.is_whitespace() || c == '[' || c == '(')
         .next()
         .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
         .filter(|h| !h.is_empty() && h.contains('.') && h.parse::<IpAddr>().is_err());
-    (host, ips.first().map(|ip| ip.to_string()))
+    (host, ips.first().copied())
 }
 
 /// Most IP addresses taken from one header value or line: a real Received chain names a few.
@@ -254,9 +254,15 @@ mod tests {
     fn host_and_ip_split() {
         assert_eq!(
             host_or_ip("mx.example.com [192.0.2.1]"),
-            (Some("mx.example.com".into()), Some("192.0.2.1".into()))
+            (
+                Some("mx.example.com".into()),
+                Some("192.0.2.1".parse::<std::net::IpAddr>().unwrap())
+            )
         );
-        assert_eq!(host_or_ip("[192.0.2.1]"), (None, Some("192.0.2.1".into())));
+        assert_eq!(
+            host_or_ip("[192.0.2.1]"),
+            (None, Some("192.0.2.1".parse::<std::net::IpAddr>().unwrap()))
+        );
         assert_eq!(
             host_or_ip("mx.example.com."),
             (Some("mx.example.com".into()), None)

@@ -147,7 +147,7 @@ pub struct Recipient {
     /// The remote server's host name.
     pub remote_host: Option<String>,
     /// The remote server's IP address.
-    pub remote_ip: Option<String>,
+    pub remote_ip: Option<IpAddr>,
     /// The most specific error text the notice gives for this recipient.
     pub diagnostic: Option<String>,
     /// Until when the sending server retries, UTC RFC 3339.
@@ -166,7 +166,7 @@ pub struct Notice {
     /// The host that wrote the notice.
     pub reporting_mta: Option<String>,
     /// Public IPs of our own sending side found in the notice.
-    pub sending_ips: Vec<String>,
+    pub sending_ips: Vec<IpAddr>,
     /// The message the notice is about, when the notice names it.
     pub original: Option<Original>,
     /// Every recipient the notice reports on, in the notice's order.
@@ -351,10 +351,7 @@ fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
         kind: Kind::Feedback,
         generator: Some("arf".into()),
         reporting_mta: None,
-        sending_ips: source_ip
-            .filter(is_public)
-            .map(|ip| vec![ip.to_string()])
-            .unwrap_or_default(),
+        sending_ips: source_ip.filter(is_public).map(|ip| vec![ip]).unwrap_or_default(),
         original,
         recipients,
     }
@@ -568,12 +565,9 @@ fn derived_status(r: &Recipient) -> Option<String> {
 /// Most sending IPs a notice reports (the checks look at fewer still).
 const MAX_SENDING_IPS: usize = 32;
 
-fn push_public(list: &mut Vec<String>, ip: IpAddr) {
-    if list.len() < MAX_SENDING_IPS && is_public(&ip) {
-        let s = ip.to_string();
-        if !list.contains(&s) {
-            list.push(s);
-        }
+fn push_public(list: &mut Vec<IpAddr>, ip: IpAddr) {
+    if list.len() < MAX_SENDING_IPS && is_public(&ip) && !list.contains(&ip) {
+        list.push(ip);
     }
 }
 

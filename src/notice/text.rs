@@ -521,7 +521,7 @@ impl Scan {
 
     /// The remote server the lines about one recipient name, found from the phrases the
     /// single pass already located (no second scan of the text).
-    pub fn remote_in_block(&self, address: &str) -> (Option<String>, Option<String>) {
+    pub fn remote_in_block(&self, address: &str) -> (Option<String>, Option<IpAddr>) {
         let Some(range) = self.block_range(address) else {
             return (None, None);
         };

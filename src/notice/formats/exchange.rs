@@ -5,6 +5,7 @@
 use crate::notice::phrases::Phrases;
 use crate::notice::Recipient;
 use crate::notice::{address, codes};
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
 /// One error Exchange quotes from a remote server.
@@ -13,7 +14,7 @@ pub struct RemoteError {
     /// The remote host, when named.
     pub host: Option<String>,
     /// The remote IP, when named.
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
     /// The quoted reply.
     pub text: String,
 }
@@ -24,7 +25,7 @@ pub struct Exchange {
     /// "Generating server: X".
     pub generating_server: Option<String>,
     /// "Receiving server: host (IP)".
-    pub receiving: (Option<String>, Option<String>),
+    pub receiving: (Option<String>, Option<IpAddr>),
     /// Every "Remote Server … returned '…'" line, in order.
     pub errors: Vec<RemoteError>,
     /// "for the next 1 days, 19 hours and 56 minutes", in seconds.
@@ -184,7 +185,7 @@ impl Exchange {
                     r.remote_host = n.host.clone();
                 }
                 if r.remote_ip.is_none() {
-                    r.remote_ip = n.ip.clone();
+                    r.remote_ip = n.ip;
                 }
             }
             if r.status.is_none() {
@@ -198,7 +199,7 @@ impl Exchange {
             r.remote_host = self.receiving.0.clone();
         }
         if r.remote_ip.is_none() {
-            r.remote_ip = self.receiving.1.clone();
+            r.remote_ip = self.receiving.1;
         }
     }
 }
@@ -214,7 +215,10 @@ mod tests {
         assert_eq!(ex.generating_server.as_deref(), Some("EX01.corp.example"));
         assert_eq!(
             ex.receiving,
-            (Some("mx1.partner.example".into()), Some("192.0.2.25".into()))
+            (
+                Some("mx1.partner.example".into()),
+                Some("192.0.2.25".parse::<std::net::IpAddr>().unwrap())
+            )
         );
         assert_eq!(ex.errors.len(), 2);
         assert_eq!(ex.remaining_seconds, Some(86_400 + 19 * 3_600 + 56 * 60));
@@ -224,7 +228,7 @@ mod tests {
         };
         ex.enrich(&mut r, &ex);
         assert!(r.diagnostic.as_deref().unwrap().starts_with("441 4.4.1"));
-        assert_eq!(r.remote_ip.as_deref(), Some("192.0.2.25"));
+        assert_eq!(r.remote_ip, "192.0.2.25".parse().ok());
     }
 
     #[test]

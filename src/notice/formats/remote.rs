@@ -4,6 +4,7 @@
 use crate::notice::address;
 use crate::notice::phrases::Phrases;
 use crate::notice::Recipient;
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
 /// The phrases after which MTAs name the remote server: the first four entries of
@@ -12,7 +13,7 @@ pub const KEYS: &[&str] = crate::notice::wording::REMOTE_KEYS.split_at(4).0;
 
 /// The server named right after key phrase `key` (an index into [`KEYS`]) ending at `end`:
 /// `name[IP]`, `name [IP]`, `name (IP)`, or Sendmail's bare host.
-pub fn named_at(text: &str, key: usize, end: usize) -> Option<(Option<String>, Option<String>)> {
+pub fn named_at(text: &str, key: usize, end: usize) -> Option<(Option<String>, Option<IpAddr>)> {
     let rest = text.get(end..)?;
     let name_len = rest
         .bytes()
@@ -35,12 +36,12 @@ pub fn named_at(text: &str, key: usize, end: usize) -> Option<(Option<String>, O
     let host = name.trim_end_matches('.').to_ascii_lowercase();
     let host_ok = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
     (ip.is_some() || (KEYS.get(key) == Some(&"while talking to ") && host_ok))
-        .then(|| (host_ok.then_some(host), ip.map(|i| i.to_string())))
+        .then(|| (host_ok.then_some(host), ip))
 }
 
 /// Finds the remote host and IP in a text (a diagnostic): the first phrase that names a
 /// server with its IP (or Sendmail's host alone), else qmail's wording.
-pub fn find(text: &str) -> (Option<String>, Option<String>) {
+pub fn find(text: &str) -> (Option<String>, Option<IpAddr>) {
     static PHRASES: LazyLock<Phrases> = LazyLock::new(|| Phrases::dfa(KEYS));
     for (key, _, end) in PHRASES.find_iter(text) {
         if let Some(found) = named_at(text, key, end) {
@@ -52,7 +53,7 @@ pub fn find(text: &str) -> (Option<String>, Option<String>) {
 
 /// qmail: "Connected to 192.0.2.1 but …", "192.0.2.1 does not like recipient.",
 /// "Giving up on 192.0.2.1."
-pub fn qmail(text: &str) -> (Option<String>, Option<String>) {
+pub fn qmail(text: &str) -> (Option<String>, Option<IpAddr>) {
     static KEYS: LazyLock<Phrases> =
         LazyLock::new(|| Phrases::new(&["connected to ", "giving up on ", " does not like "]));
     if !KEYS.any(text) {
@@ -71,7 +72,7 @@ pub fn qmail(text: &str) -> (Option<String>, Option<String>) {
             None
         };
         if let Some(ip) = candidate.and_then(|c| c.trim_end_matches('.').parse::<std::net::IpAddr>().ok()) {
-            return (None, Some(ip.to_string()));
+            return (None, Some(ip));
         }
     }
     (None, None)
@@ -79,7 +80,7 @@ pub fn qmail(text: &str) -> (Option<String>, Option<String>) {
 
 /// Fills a recipient's remote host and IP from its diagnostic, else from `in_block` (what its
 /// text block names).
-pub fn enrich(r: &mut Recipient, in_block: impl FnOnce() -> (Option<String>, Option<String>)) {
+pub fn enrich(r: &mut Recipient, in_block: impl FnOnce() -> (Option<String>, Option<IpAddr>)) {
     if r.remote_host.is_some() && r.remote_ip.is_some() {
         return;
     }
@@ -91,7 +92,7 @@ pub fn enrich(r: &mut Recipient, in_block: impl FnOnce() -> (Option<String>, Opt
         r.remote_ip = ip;
     }
     if r.remote_host.is_none() {
-        r.remote_host = host.filter(|h| Some(h.as_str()) != r.remote_ip.as_deref());
+        r.remote_host = host.filter(|h| r.remote_ip.map(|ip| ip.to_string()).as_deref() != Some(h.as_str()));
     }
     if r.remote_ip.is_none() {
         if let Some(h) = r.remote_host.clone() {
@@ -118,15 +119,21 @@ mod tests {
     fn postfix_exim_sendmail() {
         assert_eq!(
             find("connect to 127.0.0.1[127.0.0.1]:21008: Connection refused"),
-            (None, Some("127.0.0.1".into()))
+            (None, Some("127.0.0.1".parse::<std::net::IpAddr>().unwrap()))
         );
         assert_eq!(
             find("host mx1.example.com[192.0.2.1] said: 550 5.1.1"),
-            (Some("mx1.example.com".into()), Some("192.0.2.1".into()))
+            (
+                Some("mx1.example.com".into()),
+                Some("192.0.2.1".parse::<std::net::IpAddr>().unwrap())
+            )
         );
         assert_eq!(
             find("    host mx.example.net [192.0.2.7]: 451 try later"),
-            (Some("mx.example.net".into()), Some("192.0.2.7".into()))
+            (
+                Some("mx.example.net".into()),
+                Some("192.0.2.7".parse::<std::net::IpAddr>().unwrap())
+            )
         );
         assert_eq!(
             find("... while talking to mx.example.jp.:"),
@@ -134,11 +141,14 @@ mod tests {
         );
         assert_eq!(
             find("192.0.2.80 does not like recipient.\nRemote host said: 550"),
-            (None, Some("192.0.2.80".into()))
+            (None, Some("192.0.2.80".parse::<std::net::IpAddr>().unwrap()))
         );
         assert_eq!(
             find("Remote Server at mx1.partner.example (192.0.2.25) returned '400'"),
-            (Some("mx1.partner.example".into()), Some("192.0.2.25".into()))
+            (
+                Some("mx1.partner.example".into()),
+                Some("192.0.2.25".parse::<std::net::IpAddr>().unwrap())
+            )
         );
     }
 }
