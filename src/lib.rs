@@ -13,6 +13,7 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod diagnose;
+pub mod mailaddr;
 pub mod notice;
 pub mod outbox;
 pub mod process;

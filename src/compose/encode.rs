@@ -63,12 +63,7 @@ pub fn encode_unstructured(value: &str) -> String {
 /// needed, the address checked (no spaces, controls, angle brackets or quotes).
 pub fn mailbox(name: Option<&str>, address: &str) -> Option<String> {
     let address = address.trim();
-    let valid = address.contains('@')
-        && address.len() <= 254
-        && !address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'));
-    if !valid {
+    if !crate::mailaddr::is_header_safe(address) {
         return None;
     }
     Some(match name.map(sanitize).filter(|n| !n.is_empty()) {

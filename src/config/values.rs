@@ -99,14 +99,14 @@ pub struct MailboxAddress {
 impl<'de> Deserialize<'de> for MailboxAddress {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let address = crate::notice::message::header_addresses(&text).into_iter().next();
+        let address = crate::mailaddr::header_addresses(&text).into_iter().next();
         let name = text
             .split('<')
             .next()
             .map(|n| n.trim().trim_matches('"').trim().to_string())
             .filter(|n| !n.is_empty() && !n.contains('@'));
         match address {
-            Some(address) if crate::compose::encode::mailbox(None, &address).is_some() => Ok(MailboxAddress { name, address }),
+            Some(address) if crate::mailaddr::is_header_safe(&address) => Ok(MailboxAddress { name, address }),
             _ => Err(de::Error::custom(format!("invalid address {text:?}: write it like bouncedoc@example.com or \"bouncedoc <bouncedoc@example.com>\""))),
         }
     }

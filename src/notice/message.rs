@@ -156,23 +156,7 @@ fn reader_keeps(name: &str) -> mime::Keep {
     }
 }
 
-/// The addresses of an address header (`From`, `To`): for each comma-separated mailbox, the
-/// address in angle brackets, else the bare one.
-pub fn header_addresses(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let pieces = mime::split_unquoted(value, ',');
-    for piece in pieces {
-        let inner = match (piece.rfind('<'), piece.rfind('>')) {
-            (Some(l), Some(r)) if l < r => &piece[l + 1..r],
-            _ => piece,
-        };
-        if let Some(a) = super::address::first_address(inner) {
-            out.push(a);
-        }
-    }
-    super::address::dedup_addresses(&mut out);
-    out
-}
+pub use crate::mailaddr::header_addresses;
 
 /// Turns HTML into plain text: tags dropped, block ends become line breaks, common entities
 /// decoded, `<style>`/`<script>` content skipped.

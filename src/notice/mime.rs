@@ -203,24 +203,7 @@ fn split_params(value: &str) -> impl Iterator<Item = &str> {
     split_unquoted(value, ';').into_iter()
 }
 
-/// Splits a header value at `separator` (ASCII) where it stands outside double quotes.
-pub fn split_unquoted(value: &str, separator: char) -> Vec<&str> {
-    let sep = separator as u8;
-    let bytes = value.as_bytes();
-    let mut pieces = Vec::with_capacity(4);
-    let mut start = 0;
-    let mut quoted = false;
-    for i in memchr::memchr2_iter(b'"', sep, bytes) {
-        if bytes[i] == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            pieces.push(&value[start..i]);
-            start = i + 1;
-        }
-    }
-    pieces.push(&value[start..]);
-    pieces
-}
+pub use crate::mailaddr::split_unquoted;
 
 /// What a part is for the reader.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 //!
 //! [`read`] never panics and runs in time linear in the input (with a cap on what it scans).
 
-pub mod address;
+pub use crate::mailaddr as address;
 pub mod codes;
 pub mod dsn;
 pub mod formats;
@@ -30,7 +30,7 @@ use std::net::IpAddr;
 /// The largest input the reader looks at; bytes past it are ignored (bounded memory and time).
 pub const MAX_NOTICE_BYTES: usize = 8 * 1024 * 1024;
 /// The most recipients one notice reports (real notices list a handful).
-pub const MAX_RECIPIENTS: usize = 1000;
+pub const MAX_RECIPIENTS: usize = crate::mailaddr::MAX_ADDRESSES;
 
 /// What kind of message a notice is: the contract's `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

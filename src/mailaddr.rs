@@ -1,4 +1,6 @@
-//! Addresses, host names and IP literals as notices write them.
+//! Mail addresses, host names and IP literals as mail writes them: in notices, in address
+//! headers, in the configuration. A leaf module (it depends on nothing else of the crate):
+//! the reader, the configuration and the composer share it.
 
 use std::net::IpAddr;
 
@@ -126,12 +128,61 @@ pub fn first_address(value: &str) -> Option<String> {
         .or_else(|| normalize_address(value))
 }
 
+/// Most addresses kept from one list (a notice's recipients are capped the same way).
+pub const MAX_ADDRESSES: usize = 1000;
+
+/// Splits a header value at `separator` outside double quotes.
+pub fn split_unquoted(value: &str, separator: char) -> Vec<&str> {
+    let sep = separator as u8;
+    let bytes = value.as_bytes();
+    let mut pieces = Vec::with_capacity(4);
+    let mut start = 0;
+    let mut quoted = false;
+    for i in memchr::memchr2_iter(b'"', sep, bytes) {
+        if bytes[i] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            pieces.push(&value[start..i]);
+            start = i + 1;
+        }
+    }
+    pieces.push(&value[start..]);
+    pieces
+}
+
+/// The addresses of an address header (`From`, `To`): for each comma-separated mailbox, the
+/// address in angle brackets, else the bare one.
+pub fn header_addresses(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in split_unquoted(value, ',') {
+        let inner = match (piece.rfind('<'), piece.rfind('>')) {
+            (Some(l), Some(r)) if l < r => &piece[l + 1..r],
+            _ => piece,
+        };
+        if let Some(a) = first_address(inner) {
+            out.push(a);
+        }
+    }
+    dedup_addresses(&mut out);
+    out
+}
+
+/// Whether an address can be written into a header as it is: an `@`, at most 254 bytes, no
+/// white space, controls, angle brackets, quotes, commas, semicolons or backslashes.
+pub fn is_header_safe(address: &str) -> bool {
+    address.contains('@')
+        && address.len() <= 254
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'))
+}
+
 /// Removes case-insensitive duplicates, keeping the first.
 ///
-/// The list is first cut to [`crate::notice::MAX_RECIPIENTS`] entries: a hostile notice with
-/// a hundred thousand addresses must not cost a quadratic pass.
+/// The list is first cut to [`MAX_ADDRESSES`] entries: a hostile notice with a hundred
+/// thousand addresses must not cost a quadratic pass.
 pub fn dedup_addresses(list: &mut Vec<String>) {
-    list.truncate(crate::notice::MAX_RECIPIENTS);
+    list.truncate(MAX_ADDRESSES);
     let mut i = 0;
     while i < list.len() {
         if list[..i].iter().any(|a| a.eq_ignore_ascii_case(&list[i])) {
