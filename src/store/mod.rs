@@ -1,0 +1,557 @@
+//! The bot's state: one SQLite file (WAL) under `state_dir`, with schema migrations from day
+//! one (`PRAGMA user_version`). It holds the outbox (every message is stored before it is sent,
+//! and marked sent only after the SMTP server accepted it), each mailbox's cursor (UIDVALIDITY
+//! and last UID seen), every processed notice, the threads that make repeated notices one
+//! conversation, and which message the bot sent for what. Recording a notice, its thread, its
+//! answers and the cursor is one transaction ([`Store::record`]).
+//!
+//! One file per concern, each adding its part of `impl Store`: `queue` (the outbox's rows),
+//! `cursors`, `notices` (records, skips, rechecks, retention), `threads` (conversations, what
+//! was sent, what the limits held), `commands`, `history`; `migrations` is the schema and `sql`
+//! the vocabulary's words as SQL values.
+
+mod commands;
+mod cursors;
+mod history;
+mod migrations;
+mod notices;
+mod queue;
+mod sql;
+mod threads;
+
+use migrations::MIGRATIONS;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// Why the state could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// There is no state database to read (nothing was recorded yet).
+    #[error(
+        "no state database at {path}: `bouncedoc run` has not recorded anything with this state_dir yet"
+    )]
+    Missing {
+        /// The database file looked for.
+        path: PathBuf,
+    },
+    /// The state directory could not be created.
+    #[error("state directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Now, in Unix seconds: the clock every record of the state is written with.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A mailbox's position: the folder's UIDVALIDITY and the last UID processed in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The folder's UIDVALIDITY when the UIDs were seen.
+    pub uidvalidity: u32,
+    /// The highest UID processed.
+    pub last_uid: u32,
+    /// A rescan after a UIDVALIDITY change is under way (it looks back only to `since`).
+    pub rescan: bool,
+}
+
+/// A conversation as the state keeps it (the type lives with the pure thread logic).
+pub use crate::conversation::Thread;
+
+/// A message to queue with a notice, and its role in the thread.
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    /// What the message is for.
+    pub role: crate::vocab::Role,
+    /// The message.
+    pub message: &'a crate::compose::Outgoing,
+}
+
+/// Everything recorded about one processed notice, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    /// The mailbox's name.
+    pub mailbox: &'a str,
+    /// Where the notice sits: the folder's UIDVALIDITY and its UID.
+    pub uidvalidity: u32,
+    /// The notice's UID.
+    pub uid: u32,
+    /// What identifies the notice across UIDVALIDITY changes.
+    pub fingerprint: &'a str,
+    /// The notice's own Message-ID.
+    pub message_id: Option<&'a str>,
+    /// `delayed`, `failed`, ...
+    pub kind: &'a str,
+    /// The recipients, comma-separated.
+    pub recipients: &'a str,
+    /// The original message's subject.
+    pub subject: Option<&'a str>,
+    /// The thread (original, recipient), its verdict and state after this notice; `None`
+    /// when the notice joins no thread (nothing decided yet).
+    pub thread: Option<(&'a str, &'a str, &'a str, crate::vocab::ThreadState)>,
+    /// The organisation whose server wrote the notice (kept by a new thread, compared when a
+    /// final failure would close it).
+    pub reporter: Option<&'a str>,
+    /// The verdict (`action/cause`).
+    pub verdict: Option<&'a str>,
+    /// The verdict's summary.
+    pub summary: Option<&'a str>,
+    /// What was done: `answered`, `updated`, `closed`, `repeat`, `recheck`, `after-close`.
+    pub outcome: crate::vocab::Outcome,
+    /// The notice's bytes (kept: a "support" or "recheck" reply needs them later).
+    pub raw: &'a [u8],
+    /// For a notice to diagnose again: when, and how many checks ran.
+    pub pending: Option<(i64, u32)>,
+    /// What the rate limits held back: (`reply` or `package`, one summary line).
+    pub held: &'a [(crate::vocab::Role, String)],
+    /// Messages queued with it.
+    pub answers: &'a [Answer<'a>],
+    /// Which SMTP server sends them (`""`: the global one, else the mailbox's name).
+    pub via: crate::vocab::Via,
+    /// Whether the mailbox's cursor moves to this UID (not for a recheck of an older notice).
+    pub move_cursor: bool,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// Everything recorded about one command, in one transaction.
+#[derive(Debug, Clone)]
+pub struct CommandRecord<'a> {
+    /// The mailbox.
+    pub mailbox: &'a str,
+    /// The folder's UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// The reply's UID.
+    pub uid: u32,
+    /// The reply's identity (Message-ID, else a hash).
+    pub fingerprint: &'a str,
+    /// Who sent it.
+    pub sender: &'a str,
+    /// The command word (`support`, …, `unknown`).
+    pub word: &'a str,
+    /// The thread it is about, if any.
+    pub thread_id: Option<i64>,
+    /// A new state for the thread (`muted`).
+    pub thread_state: Option<crate::vocab::ThreadState>,
+    /// A new verdict for the thread (after `recheck`).
+    pub thread_verdict: Option<&'a str>,
+    /// What was done: `answered`, `held`, `refused-sender`, `refused-auto`, …
+    pub outcome: crate::vocab::Outcome,
+    /// Messages queued.
+    pub answers: &'a [Answer<'a>],
+    /// What the rate limits held back.
+    pub held: &'a [(crate::vocab::Role, String)],
+    /// The SMTP server (`via`).
+    pub via: crate::vocab::Via,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// A notice waiting to be diagnosed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Row id (its bytes: [`Store::notice_raw`], read one notice at a time).
+    pub id: i64,
+    /// Checks so far.
+    pub checks: u32,
+}
+
+/// One line of `bouncedoc history`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The mailbox.
+    pub mailbox: String,
+    /// When it was processed (Unix seconds).
+    pub received: i64,
+    /// The notice's UID.
+    pub uid: u32,
+    /// `delayed`, `failed`, ...
+    pub kind: String,
+    /// Its recipients.
+    pub recipients: String,
+    /// The original subject.
+    pub subject: Option<String>,
+    /// The verdict (`action/cause`).
+    pub verdict: Option<String>,
+    /// What was done.
+    pub outcome: String,
+    /// Why a message was skipped (outcome `skipped`): over its time budget, or its processing
+    /// failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// What was sent for it: (role, recipient, outbox state).
+    pub sent: Vec<(String, String, String)>,
+}
+
+/// A queued message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// Row id.
+    pub id: i64,
+    /// Message-ID (without brackets).
+    pub message_id: String,
+    /// Envelope sender.
+    pub mail_from: String,
+    /// Envelope recipient.
+    pub rcpt_to: String,
+    /// The message bytes.
+    pub raw: Vec<u8>,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// Where a stored message stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+}
+
+/// The state database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating and migrating) `bouncedoc.sqlite` in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Dir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join("bouncedoc.sqlite");
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the state for reading only (`bouncedoc history`): nothing is created, migrated or
+    /// written.
+    pub fn open_read_only(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("bouncedoc.sqlite");
+        if !path.is_file() {
+            return Err(StoreError::Missing { path });
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store { conn, path })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: usize = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
+                path: self.path.clone(),
+                source: e,
+            })?;
+            tx.execute_batch(sql).map_err(|e| StoreError::Sqlite {
+                path: self.path.clone(),
+                source: e,
+            })?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .map_err(|e| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+            tx.commit().map_err(|e| StoreError::Sqlite {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The schema version (how many migrations ran).
+    pub fn schema_version(&self) -> Result<usize, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::Role;
+
+    #[test]
+    fn queue_send_retry_fail_and_reopen() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let s = Store::open(&dir).unwrap();
+            assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
+            s.enqueue("a@x", "bot@x", "u@x", b"raw a", 100).unwrap();
+            s.enqueue("a@x", "bot@x", "u@x", b"raw a", 100).unwrap();
+            s.enqueue("b@x", "bot@x", "u@x", b"raw b", 100).unwrap();
+            let due = s.due(100, 10, &crate::vocab::Via::Global).unwrap();
+            assert_eq!(due.len(), 2, "stored once per Message-ID");
+            s.mark_sent(due[0].id, 101).unwrap();
+            s.mark_retry(due[1].id, 200, "451 try later").unwrap();
+            assert!(s.due(150, 10, &crate::vocab::Via::Global).unwrap().is_empty());
+            assert_eq!(s.next_due(&crate::vocab::Via::Global).unwrap(), Some(200));
+        }
+        // Reopened (a restart): the sent one stays sent, the other is still queued.
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.status("a@x").unwrap().unwrap().state, "sent");
+        let due = s.due(200, 10, &crate::vocab::Via::Global).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].message_id, "b@x");
+        s.mark_failed(due[0].id, "550 no such user").unwrap();
+        assert_eq!(s.status("b@x").unwrap().unwrap().state, "failed");
+        assert_eq!(s.next_due(&crate::vocab::Via::Global).unwrap(), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_notice_its_thread_answers_and_cursor_are_one_record() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-rec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let c = Cursor {
+            uidvalidity: 7,
+            last_uid: 3,
+            rescan: true,
+        };
+        s.start_cursor("alice", "u@h:993/INBOX", c).unwrap();
+        let reply = crate::compose::Outgoing {
+            message_id: "r1@bot".into(),
+            from: "bot@x".into(),
+            to: "alice@x".into(),
+            raw: b"raw".to_vec(),
+        };
+        let answers = [Answer {
+            role: Role::Reply,
+            message: &reply,
+        }];
+        let record = Record {
+            mailbox: "alice",
+            uidvalidity: 7,
+            uid: 5,
+            fingerprint: "mid:n1@x",
+            message_id: Some("n1@x"),
+            kind: "delayed",
+            recipients: "bob@y",
+            subject: Some("Hi"),
+            thread: Some((
+                "mid:o1@x",
+                "bob@y",
+                "reply_user/recipient_domain",
+                crate::vocab::ThreadState::Open,
+            )),
+            reporter: None,
+            verdict: Some("reply_user/recipient_domain"),
+            summary: Some("..."),
+            outcome: crate::vocab::Outcome::Answered,
+            raw: b"notice",
+            pending: None,
+            held: &[],
+            answers: &answers,
+            via: crate::vocab::Via::Global,
+            move_cursor: true,
+            now: 100,
+        };
+        s.record(&record).unwrap();
+        assert!(s.seen("alice", "mid:n1@x").unwrap());
+        assert!(s.is_ours("r1@bot").unwrap());
+        // Progress ends a rescan.
+        assert_eq!(
+            s.cursor("alice").unwrap(),
+            Some(Cursor {
+                last_uid: 5,
+                rescan: false,
+                ..c
+            })
+        );
+        assert_eq!(
+            s.cursor_identity("alice").unwrap().as_deref(),
+            Some("u@h:993/INBOX")
+        );
+        assert_eq!(s.due(100, 10, &crate::vocab::Via::Global).unwrap().len(), 1);
+        let t = s.thread("alice", "mid:o1@x", "bob@y").unwrap().unwrap();
+        assert_eq!(
+            (t.messages, t.package_sent, t.state.as_str()),
+            (vec!["r1@bot".to_string()], false, "open")
+        );
+        // A recheck of an older notice never moves the cursor; a cursor never moves back.
+        let older = Record {
+            uid: 2,
+            fingerprint: "mid:n0@x",
+            answers: &[],
+            thread: None,
+            move_cursor: false,
+            ..record.clone()
+        };
+        s.record(&older).unwrap();
+        s.set_cursor_forward("alice", Cursor { last_uid: 4, ..c })
+            .unwrap();
+        assert_eq!(s.cursor("alice").unwrap().unwrap().last_uid, 5);
+        let h = s.history(Some("alice"), 10).unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h
+            .iter()
+            .any(|e| e.sent == vec![("reply".to_string(), "alice@x".to_string(), "queued".to_string())]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn retention_prunes_old_records_and_keeps_what_is_pending() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let out = |id: &str| crate::compose::Outgoing {
+            message_id: id.into(),
+            from: "bot@x".into(),
+            to: "alice@x".into(),
+            raw: b"raw".to_vec(),
+        };
+        let (old, new) = (out("old@bot"), out("new@bot"));
+        for (now, uid, fp, m, pending) in [
+            (100, 1, "mid:old", &old, None),
+            (100, 2, "mid:pending", &old, Some((5_000, 1))),
+            (10_000, 3, "mid:new", &new, None),
+        ] {
+            let answers = [Answer {
+                role: Role::Reply,
+                message: m,
+            }];
+            let thread_key = format!("o-{fp}");
+            s.record(&Record {
+                mailbox: "alice",
+                uidvalidity: 1,
+                uid,
+                fingerprint: fp,
+                message_id: None,
+                kind: "delayed",
+                recipients: "bob@y",
+                subject: None,
+                thread: Some((
+                    &thread_key,
+                    "bob@y",
+                    "reply_user/unexplained",
+                    crate::vocab::ThreadState::Open,
+                )),
+                reporter: None,
+                verdict: None,
+                summary: None,
+                outcome: crate::vocab::Outcome::Answered,
+                raw: b"notice",
+                pending,
+                held: &[],
+                answers: if pending.is_some() { &[] } else { &answers },
+                via: crate::vocab::Via::Global,
+                move_cursor: true,
+                now,
+            })
+            .unwrap();
+        }
+        let id = s.due(i64::MAX, 10, &crate::vocab::Via::Global).unwrap()[0].id;
+        s.mark_sent(id, 100).unwrap();
+        // A queued message stays, however old.
+        s.enqueue("queued@bot", "bot@x", "alice@x", b"q", 50).unwrap();
+        // Pending notices are listed without their bytes (each may be megabytes), which are
+        // read one at a time.
+        let pending = s.pending("alice", 10_000).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            s.notice_raw(pending[0].id).unwrap().as_deref(),
+            Some(&b"notice"[..])
+        );
+        assert!(s.prune(1_000).unwrap() >= 4);
+        assert!(!s.seen("alice", "mid:old").unwrap());
+        assert!(s.seen("alice", "mid:pending").unwrap(), "a pending recheck stays");
+        assert!(s.seen("alice", "mid:new").unwrap());
+        assert!(
+            s.status("old@bot").unwrap().is_none(),
+            "the old sent message is gone"
+        );
+        assert!(s.status("new@bot").unwrap().is_some());
+        assert_eq!(s.status("queued@bot").unwrap().unwrap().state, "queued");
+        assert!(s.thread("alice", "o-mid:old", "bob@y").unwrap().is_none());
+        assert!(s.thread("alice", "o-mid:new", "bob@y").unwrap().is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_database_of_the_previous_schema_migrates_forward() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-store-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The schema the previous release wrote (migrations 1-3), with its rows.
+        {
+            let conn = Connection::open(dir.join("bouncedoc.sqlite")).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO outbox (message_id, mail_from, rcpt_to, raw, next_attempt, created)
+                     VALUES ('q@bot', 'bot@x', 'alice@x', X'726177', 0, 0);
+                 INSERT INTO thread (mailbox, original, recipient, verdict, state, created, updated)
+                     VALUES ('alice', 'mid:o@x', 'bob@y', 'reply_user/recipient_domain', 'muted', 0, 0);
+                 INSERT INTO cursor (mailbox, identity, uidvalidity, last_uid, since)
+                     VALUES ('alice', 'u@h:993/INBOX', 7, 12, 0);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
+        let due = s.due(1, 10, &crate::vocab::Via::Global).unwrap();
+        assert_eq!(due.len(), 1, "an unclaimed queued message is due");
+        assert!(s.claim(due[0].id, 1).unwrap());
+        let t = s.thread("alice", "mid:o@x", "bob@y").unwrap().unwrap();
+        assert_eq!((t.state, t.reporter), (crate::vocab::ThreadState::Muted, None));
+        assert_eq!(s.cursor("alice").unwrap().unwrap().last_uid, 12);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
