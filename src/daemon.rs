@@ -8,7 +8,7 @@ use crate::config::{Config, MailboxConfig, SmtpConfig};
 use crate::diagnose::Diagnoser;
 use crate::outbox::{via_of, Outbox, Sender};
 use crate::process::Answerer;
-use crate::store::Store;
+use crate::store::{State, Store};
 use crate::vocab::Via;
 use crate::watch::mailbox;
 use std::collections::HashMap;
@@ -86,6 +86,7 @@ struct Daemon {
     path: PathBuf,
     config: Arc<Config>,
     outbox: Outbox,
+    state: State,
     diagnoser: Diagnoser,
     watchers: HashMap<String, Watcher>,
     senders: HashMap<Via, SenderTask>,
@@ -115,6 +116,7 @@ impl Daemon {
             config: self.config.clone(),
             mailbox: m.clone(),
             outbox: self.outbox.clone(),
+            state: self.state.clone(),
             diagnoser: self.diagnoser.with_sending_ips(&m.sending_ips),
             budget: crate::process::Budget::unlimited(),
         }
@@ -240,13 +242,11 @@ impl Daemon {
             .filter(|v| **v != Via::Global && !wanted.contains_key(*v))
         {
             let moved = if wanted.contains_key(&Via::Global) {
-                self.outbox
-                    .with_store(|s| s.reassign(via, &Via::Global))
-                    .unwrap_or(0)
+                self.state.with(|s| s.reassign(via, &Via::Global)).unwrap_or(0)
             } else {
                 0
             };
-            let left = self.outbox.with_store(|s| s.queued(via)).unwrap_or(0);
+            let left = self.state.with(|s| s.queued(via)).unwrap_or(0);
             if moved > 0 {
                 tracing::info!(from = %via, moved, "queued answers handed to the global SMTP server");
             }
@@ -351,12 +351,12 @@ impl Daemon {
     /// (the state is shared with the watchers and senders; the first prune of a large old
     /// database must not hold it, nor the signals and the watchdog, for long).
     fn prune(&self) -> JoinHandle<()> {
-        let outbox = self.outbox.clone();
+        let state = self.state.clone();
         let cutoff = crate::store::now() - self.config.retention.as_secs() as i64;
         tokio::task::spawn_blocking(move || {
             let mut removed = 0;
             loop {
-                match outbox.with_store(|s| s.prune_some(cutoff, 500)) {
+                match state.with(|s| s.prune_some(cutoff, 500)) {
                     Ok(0) => break,
                     Ok(n) => removed += n,
                     Err(e) => {
@@ -389,12 +389,13 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
-    let store = Store::open(&config.state_dir)?;
+    let state = State::new(Store::open(&config.state_dir)?);
     let diagnoser = Diagnoser::new(&config)?;
     let mut d = Daemon {
         path: path.to_path_buf(),
         config: Arc::new(config),
-        outbox: Outbox::new(store),
+        outbox: Outbox::over(state.clone()),
+        state,
         diagnoser,
         watchers: HashMap::new(),
         senders: HashMap::new(),

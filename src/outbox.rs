@@ -16,7 +16,7 @@
 
 use crate::compose::Outgoing;
 use crate::config::{SmtpConfig, TlsMode};
-use crate::store::{now, Store, StoreError};
+use crate::store::{now, State, Store, StoreError};
 use crate::vocab::Via;
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
@@ -312,7 +312,7 @@ pub fn backoff(attempts: u32) -> Duration {
 /// it).
 #[derive(Clone)]
 pub struct Outbox {
-    store: Arc<Mutex<Store>>,
+    state: State,
     bell: Arc<watch::Sender<u64>>,
     /// Outcomes of attempts the state could not record (a storage fault): written before
     /// anything else is sent.
@@ -347,7 +347,12 @@ impl Outbox {
     /// An outbox over an open store. Messages a previous run claimed and never marked (it
     /// crashed between the server's answer and the mark) are given back to be sent.
     pub fn new(store: Store) -> Outbox {
-        match store.release_claims() {
+        Outbox::over(State::new(store))
+    }
+
+    /// An outbox over the shared state handle (see [`Outbox::new`]).
+    pub fn over(state: State) -> Outbox {
+        match state.with(Store::release_claims) {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
                 messages = n,
@@ -356,17 +361,15 @@ impl Outbox {
             Err(e) => tracing::error!(error = %e, "cannot release claimed messages"),
         }
         Outbox {
-            store: Arc::new(Mutex::new(store)),
+            state,
             bell: Arc::new(watch::Sender::new(0)),
             unrecorded: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
-    /// Runs `f` with the state database (the watcher records notices through it, so that a
-    /// notice and its answers are one transaction).
+    /// Runs `f` with the state database (what delivery reads and marks).
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&guard)
+        self.state.with(f)
     }
 
     /// After the sender task of `via` ended mid-attempt (aborted on a reload or a stop, or a

@@ -65,7 +65,7 @@ impl Answerer {
         }
         let name = self.mailbox.name.as_str();
         let user = self.mailbox.user.address.as_str();
-        let Some(target) = self.outbox.with_store(|s| s.replied_to(name, user, refs))? else {
+        let Some(target) = self.state.with(|s| s.replied_to(name, user, refs))? else {
             // A reply, but not to anything the bot sent to this user: ordinary mail. One that
             // reads like a command is worth a line: someone may be trying.
             if !matches!(commands::parse(raw), Command::Unknown(_) | Command::Help) {
@@ -77,7 +77,7 @@ impl Answerer {
             return Ok(Processed::NotANotice);
         };
         let fp = fingerprint(envelope, raw);
-        if self.outbox.with_store(|s| s.command_seen(name, &fp))? {
+        if self.state.with(|s| s.command_seen(name, &fp))? {
             return Ok(Processed::Seen);
         }
         let sender = envelope.from.first().cloned().unwrap_or_default();
@@ -138,7 +138,7 @@ impl Answerer {
         now: i64,
     ) -> Result<CommandResult, StoreError> {
         let thread = match target {
-            Some(id) => self.outbox.with_store(|s| s.thread_by_id(id))?,
+            Some(id) => self.state.with(|s| s.thread_by_id(id))?,
             None => None,
         };
         let command_id = envelope.message_id.as_deref();
@@ -353,7 +353,7 @@ impl Answerer {
     }
 
     fn status(&self, command_id: Option<&str>, now: i64) -> Result<CommandResult, StoreError> {
-        let open = self.outbox.with_store(|s| s.open_threads(&self.mailbox.name))?;
+        let open = self.state.with(|s| s.open_threads(&self.mailbox.name))?;
         let mut body = String::new();
         if open.is_empty() {
             body.push_str("No delayed messages are open for this mailbox.");
@@ -414,9 +414,7 @@ impl Answerer {
             }
         };
         let name = self.mailbox.name.as_str();
-        let used = self
-            .outbox
-            .with_store(|s| s.sent_since(name, REPLY_ROLES, now - 3600))?;
+        let used = self.state.with(|s| s.sent_since(name, REPLY_ROLES, now - 3600))?;
         if used >= self.config.limits.replies_per_hour {
             return Ok(CommandResult {
                 outcome: Outcome::Held,

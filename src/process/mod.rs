@@ -68,8 +68,10 @@ pub struct Answerer {
     pub config: Arc<Config>,
     /// This mailbox.
     pub mailbox: MailboxConfig,
-    /// Where messages are queued (and the state).
+    /// Where messages are queued (rung when answers are recorded).
     pub outbox: Outbox,
+    /// The state: cursors, notices, threads, what was sent.
+    pub state: crate::store::State,
     /// DNS checks, with this mailbox's sending IPs.
     pub diagnoser: Diagnoser,
     /// The time the message being processed may still take ([`Budget::unlimited`] outside
@@ -124,7 +126,7 @@ impl Answerer {
         if !self.budget.commit() {
             return Err(ProcessError::Abandoned);
         }
-        Ok(self.outbox.with_store(f)?)
+        Ok(self.state.with(f)?)
     }
 
     /// The DNS checks of a notice (their time does not count against the message's budget).
@@ -136,8 +138,8 @@ impl Answerer {
     /// processing failed) and moves the cursor past it, so that it is never read again.
     pub fn skip(&self, uidvalidity: u32, uid: u32, why: &str) -> Result<(), StoreError> {
         let name = self.mailbox.name.as_str();
-        self.outbox
-            .with_store(|s| s.record_skipped(name, uidvalidity, uid, why, now()))
+        self.state
+            .with(|s| s.record_skipped(name, uidvalidity, uid, why, now()))
     }
 
     /// Processes one message (UID `uid` in a folder with `uidvalidity`). A store error means
@@ -152,7 +154,7 @@ impl Answerer {
             .iter()
             .any(|a| bot.is_some_and(|b| a.eq_ignore_ascii_case(b)));
         let sent_by_bot = match envelope.message_id.as_deref() {
-            Some(id) => self.outbox.with_store(|s| s.is_ours(id))?,
+            Some(id) => self.state.with(|s| s.is_ours(id))?,
             None => false,
         };
         let (section, _) = notice::mime::split(raw);
@@ -166,7 +168,7 @@ impl Answerer {
         let refs = crate::commands::referenced_ids(raw);
         let mut replies_to_bot = false;
         for id in &refs {
-            if self.outbox.with_store(|s| s.is_ours(id))? {
+            if self.state.with(|s| s.is_ours(id))? {
                 replies_to_bot = true;
                 break;
             }
@@ -187,7 +189,7 @@ impl Answerer {
         }
         let fp = fingerprint(&envelope, raw);
         let name = self.mailbox.name.as_str();
-        if self.outbox.with_store(|s| s.seen(name, &fp))? {
+        if self.state.with(|s| s.seen(name, &fp))? {
             tracing::info!(uid, "notice already processed (seen under another UID); skipped");
             return Ok(Processed::Seen);
         }
@@ -198,7 +200,7 @@ impl Answerer {
             checks: 0,
         };
         let ours = match n.original.as_ref().and_then(|o| o.message_id.as_deref()) {
-            Some(id) => self.outbox.with_store(|s| s.is_ours(id))?,
+            Some(id) => self.state.with(|s| s.is_ours(id))?,
             None => false,
         };
         if ours {
@@ -218,7 +220,7 @@ impl Answerer {
     /// Diagnoses again every notice of this mailbox whose recheck is due. Returns how many.
     pub async fn rechecks(&self) -> Result<usize, ProcessError> {
         let name = self.mailbox.name.as_str();
-        let due = self.outbox.with_store(|s| s.pending(name, now()))?;
+        let due = self.state.with(|s| s.pending(name, now()))?;
         let count = due.len();
         for p in due {
             // A recheck that panics (a bug) must not come back at every pass: it is recorded
@@ -240,10 +242,10 @@ impl Answerer {
 
     /// Diagnoses one pending notice again and records what follows.
     async fn recheck(&self, id: i64, checks: u32) -> Result<(), ProcessError> {
-        let Some((uidvalidity, uid, fp)) = self.outbox.with_store(|s| s.notice_position(id))? else {
+        let Some((uidvalidity, uid, fp)) = self.state.with(|s| s.notice_position(id))? else {
             return Ok(());
         };
-        let Some(raw) = self.outbox.with_store(|s| s.notice_raw(id))? else {
+        let Some(raw) = self.state.with(|s| s.notice_raw(id))? else {
             return Ok(());
         };
         let n = match notice::read(&raw) {
@@ -270,7 +272,7 @@ impl Answerer {
 
     /// When this mailbox's next recheck is due (Unix seconds), if any.
     pub fn next_recheck(&self) -> Result<Option<i64>, StoreError> {
-        self.outbox.with_store(|s| s.next_pending(&self.mailbox.name))
+        self.state.with(|s| s.next_pending(&self.mailbox.name))
     }
 
     /// What every record of this notice says about the notice itself; the caller adds what
@@ -381,9 +383,7 @@ impl Answerer {
         }
         let (original, recipient) = conversation::thread_key(n, pos.fingerprint);
         let name = self.mailbox.name.as_str();
-        let thread = self
-            .outbox
-            .with_store(|s| s.thread(name, &original, &recipient))?;
+        let thread = self.state.with(|s| s.thread(name, &original, &recipient))?;
         let mut plan = conversation::plan(n.kind, &v, thread.as_ref(), about.2.as_deref());
         // No package allowed this hour: the reply must not claim one went, and invites
         // "support" instead; the package is listed in the later summary to Support.
@@ -513,12 +513,8 @@ impl Answerer {
         }
         let name = self.mailbox.name.as_str();
         let since = now - 3600;
-        let mut replies = self
-            .outbox
-            .with_store(|s| s.sent_since(name, REPLY_ROLES, since))?;
-        let mut forwards = self
-            .outbox
-            .with_store(|s| s.sent_since(name, FORWARD_ROLES, since))?;
+        let mut replies = self.state.with(|s| s.sent_since(name, REPLY_ROLES, since))?;
+        let mut forwards = self.state.with(|s| s.sent_since(name, FORWARD_ROLES, since))?;
         let limits = self.config.limits;
         let state = if n.kind == Kind::Failed {
             "Not delivered"
@@ -555,8 +551,8 @@ impl Answerer {
     pub(crate) fn forward_allowed(&self, now: i64) -> Result<bool, StoreError> {
         let name = self.mailbox.name.as_str();
         let used = self
-            .outbox
-            .with_store(|s| s.sent_since(name, FORWARD_ROLES, now - 3600))?;
+            .state
+            .with(|s| s.sent_since(name, FORWARD_ROLES, now - 3600))?;
         Ok(used < self.config.limits.forwards_per_hour)
     }
 
@@ -580,15 +576,11 @@ impl Answerer {
             (Role::Reply, REPLY_ROLES, self.config.limits.replies_per_hour),
             (Role::Package, FORWARD_ROLES, self.config.limits.forwards_per_hour),
         ] {
-            let items = self.outbox.with_store(|s| s.held(name, role))?;
+            let items = self.state.with(|s| s.held(name, role))?;
             if items.is_empty() {
                 continue;
             }
-            if self
-                .outbox
-                .with_store(|s| s.sent_since(name, roles, now - 3600))?
-                >= limit
-            {
+            if self.state.with(|s| s.sent_since(name, roles, now - 3600))? >= limit {
                 continue;
             }
             let ctx = self.context(&[], None, &[], now);
@@ -630,8 +622,8 @@ impl Answerer {
                 role: summary_role,
                 message: &message,
             };
-            self.outbox
-                .with_store(|s| s.record_summary(name, &ids, &answer, &self.via(), now))?;
+            self.state
+                .with(|s| s.record_summary(name, &ids, &answer, &self.via(), now))?;
             self.outbox.ring();
             tracing::info!(items = ids.len(), to = %to, "summary of what the hourly limit held back queued");
             sent += 1;
@@ -641,7 +633,7 @@ impl Answerer {
 
     /// Whether anything is held back waiting for a summary.
     pub fn has_held(&self) -> Result<bool, StoreError> {
-        self.outbox.with_store(|s| s.held_any(&self.mailbox.name))
+        self.state.with(|s| s.held_any(&self.mailbox.name))
     }
 
     /// The addresses and threading every message of this mailbox uses.

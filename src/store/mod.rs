@@ -226,6 +226,28 @@ pub struct Status {
     pub last_error: Option<String>,
 }
 
+/// The handle everything else reaches the state through (the watchers, the commands, the
+/// daemon, the outbox): one database, one writer at a time.
+#[derive(Clone)]
+pub struct State {
+    store: std::sync::Arc<std::sync::Mutex<Store>>,
+}
+
+impl State {
+    /// A handle over an open store.
+    pub fn new(store: Store) -> State {
+        State {
+            store: std::sync::Arc::new(std::sync::Mutex::new(store)),
+        }
+    }
+
+    /// Runs `f` with the database (a notice and its answers are one transaction inside it).
+    pub fn with<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+}
+
 /// The state database.
 pub struct Store {
     conn: Connection,

@@ -215,8 +215,8 @@ async fn session(
         "{}@{}:{}/{}",
         cfg.imap.username, cfg.imap.host, cfg.imap.port, cfg.folder
     );
-    let stored = a.outbox.with_store(|st| st.cursor_identity(name))?;
-    let kept = match a.outbox.with_store(|st| st.cursor(name))? {
+    let stored = a.state.with(|st| st.cursor_identity(name))?;
+    let kept = match a.state.with(|st| st.cursor(name))? {
         Some(c) if stored.as_deref() == Some(identity.as_str()) => Some(c),
         Some(_) => {
             tracing::warn!(now = %identity, "the mailbox's server, account or folder changed: starting afresh from its newest message");
@@ -237,7 +237,7 @@ async fn session(
                 last_uid: 0,
                 rescan: true,
             };
-            a.outbox.with_store(|st| st.set_cursor(name, c))?;
+            a.state.with(|st| st.set_cursor(name, c))?;
             c
         }
         None => {
@@ -251,7 +251,7 @@ async fn session(
                 existing = mb.exists,
                 "first start: messages already in the folder are left alone"
             );
-            a.outbox.with_store(|st| st.start_cursor(name, &identity, c))?;
+            a.state.with(|st| st.start_cursor(name, &identity, c))?;
             c
         }
     };
@@ -260,8 +260,8 @@ async fn session(
     // below, so two days come off the retention here.
     let kept = a.config.retention.saturating_sub(Duration::from_secs(2 * 86_400));
     let since = a
-        .outbox
-        .with_store(|st| st.cursor_since(name))?
+        .state
+        .with(|st| st.cursor_since(name))?
         .unwrap_or_else(now)
         .max(now() - kept.as_secs() as i64);
     *connected = true;
@@ -453,7 +453,7 @@ async fn catch_up(
             // Messages that were not notices (or too large) move the cursor too.
             cursor.last_uid = chunk.iter().copied().fold(cursor.last_uid, u32::max);
             cursor.rescan = false;
-            a.outbox.with_store(|st| st.set_cursor_forward(name, *cursor))?;
+            a.state.with(|st| st.set_cursor_forward(name, *cursor))?;
         }
     }
 }
