@@ -117,7 +117,7 @@ impl Daemon {
             mailbox: m.clone(),
             outbox: self.outbox.clone(),
             state: self.state.clone(),
-            diagnoser: self.diagnoser.with_sending_ips(&m.sending_ips),
+            diagnoser: Arc::new(self.diagnoser.with_sending_ips(&m.sending_ips)),
             budget: crate::process::Budget::unlimited(),
         }
     }

@@ -223,6 +223,25 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
 }
 
+/// Whatever diagnoses a notice: the real checks ([`Diagnoser`]), or fixed findings in the
+/// processor's unit tests.
+pub trait Checks: Send + Sync {
+    /// Every check of one notice.
+    fn diagnose<'a>(
+        &'a self,
+        notice: &'a Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Diagnosis> + Send + 'a>>;
+}
+
+impl Checks for Diagnoser {
+    fn diagnose<'a>(
+        &'a self,
+        notice: &'a Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Diagnosis> + Send + 'a>> {
+        Box::pin(Diagnoser::diagnose(self, notice))
+    }
+}
+
 /// What a diagnosis needs besides the notice: DNS, blocklists, our IPs, options.
 #[derive(Clone)]
 pub struct Diagnoser {

@@ -7,7 +7,7 @@
 use crate::compose::{self, Outgoing};
 use crate::config::{Config, Escalation, MailboxConfig};
 use crate::conversation;
-use crate::diagnose::{Diagnoser, Finding};
+use crate::diagnose::{Checks, Finding};
 use crate::notice::{self, Envelope, Kind, Notice};
 use crate::outbox::Outbox;
 use crate::store::{now, Answer, Record, StoreError};
@@ -72,8 +72,8 @@ pub struct Answerer {
     pub outbox: Outbox,
     /// The state: cursors, notices, threads, what was sent.
     pub state: crate::store::State,
-    /// DNS checks, with this mailbox's sending IPs.
-    pub diagnoser: Diagnoser,
+    /// The checks (DNS, with this mailbox's sending IPs; fixed findings in unit tests).
+    pub diagnoser: Arc<dyn Checks>,
     /// The time the message being processed may still take ([`Budget::unlimited`] outside
     /// the watcher's per-message loop).
     pub budget: Arc<Budget>,
@@ -683,3 +683,6 @@ fn recipient_list(n: &Notice) -> String {
     let list: Vec<&str> = n.recipients.iter().take(20).map(|r| r.address.as_str()).collect();
     list.join(", ")
 }
+
+#[cfg(test)]
+mod tests;

@@ -276,6 +276,18 @@ impl Store {
         Ok(store)
     }
 
+    /// A state in memory (the processor's unit tests): migrated, nothing on disk.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
     /// Opens the state for reading only (`bouncedoc history`): nothing is created, migrated or
     /// written.
     pub fn open_read_only(state_dir: &Path) -> Result<Store, StoreError> {
