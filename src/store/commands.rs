@@ -17,7 +17,7 @@ impl Store {
             )
             .optional()
             .map(|r| r.is_some())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Records a command, its answers, a new thread state or verdict, and what was held back,
@@ -47,6 +47,6 @@ impl Store {
             advance_cursor(&tx, c.mailbox, c.uidvalidity, c.uid)?;
             tx.commit()
         };
-        run().map_err(|e| self.err(e))
+        run().or_store(self)
     }
 }

@@ -19,7 +19,7 @@ impl Store {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Sets a mailbox's cursor (a new UIDVALIDITY: the watch keeps its start date).
@@ -30,7 +30,7 @@ impl Store {
                 params![mailbox, c.uidvalidity, c.last_uid, c.rescan],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Starts a mailbox's cursor afresh: a first start, or a different server, account or
@@ -43,7 +43,7 @@ impl Store {
                 params![mailbox, identity, c.uidvalidity, c.last_uid, c.rescan, now()],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Which server, account and folder a mailbox's cursor was kept for.
@@ -55,12 +55,12 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Moves a mailbox's cursor forward (never back) within the same UIDVALIDITY.
     pub fn set_cursor_forward(&self, mailbox: &str, c: Cursor) -> Result<(), StoreError> {
-        advance_cursor(&self.conn, mailbox, c.uidvalidity, c.last_uid).map_err(|e| self.err(e))
+        advance_cursor(&self.conn, mailbox, c.uidvalidity, c.last_uid).or_store(self)
     }
 
     /// When the bot started watching a mailbox (Unix seconds): a rescan after a UIDVALIDITY
@@ -73,7 +73,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 }
 

@@ -13,7 +13,7 @@ impl Store {
                         CASE WHEN outcome = 'skipped' THEN summary END FROM notice
                  WHERE ?1 IS NULL OR mailbox = ?1 ORDER BY received DESC, id DESC LIMIT ?2",
             )
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let rows = stmt
             .query_map(params![mailbox, limit as i64], |r| {
                 Ok((
@@ -33,20 +33,20 @@ impl Store {
                 ))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let mut sent = self
             .conn
             .prepare(
                 "SELECT s.role, s.rcpt, COALESCE(o.state, 'unknown') FROM sent s
                  LEFT JOIN outbox o ON o.message_id = s.message_id WHERE s.notice_id = ?1 ORDER BY s.rowid",
             )
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, mut entry) in rows {
             entry.sent = sent
                 .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| self.err(e))?;
+                .or_store(self)?;
             out.push(entry);
         }
         Ok(out)

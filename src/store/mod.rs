@@ -248,6 +248,18 @@ impl State {
     }
 }
 
+/// The one way a query's error becomes a [`StoreError`] (naming the database file):
+/// `query.or_store(self)`.
+trait OrStore<T> {
+    fn or_store(self, store: &Store) -> Result<T, StoreError>;
+}
+
+impl<T> OrStore<T> for rusqlite::Result<T> {
+    fn or_store(self, store: &Store) -> Result<T, StoreError> {
+        self.map_err(|e| store.err(e))
+    }
+}
+
 /// The state database.
 pub struct Store {
     conn: Connection,
@@ -322,7 +334,7 @@ impl Store {
         let version: usize = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
                 path: self.path.clone(),
@@ -349,7 +361,7 @@ impl Store {
     pub fn schema_version(&self) -> Result<usize, StoreError> {
         self.conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 }
 

@@ -18,13 +18,13 @@ impl Store {
             )
             .optional()
             .map(|r| r.is_some())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Records a processed notice, its thread, its answers (queued in the outbox) and the
     /// mailbox's cursor, in one transaction: all of it or none of it.
     pub fn record(&self, r: &Record<'_>) -> Result<i64, StoreError> {
-        self.record_tx(r).map_err(|e| self.err(e))
+        self.record_tx(r).or_store(self)
     }
 
     fn record_tx(&self, r: &Record<'_>) -> Result<i64, rusqlite::Error> {
@@ -105,7 +105,7 @@ impl Store {
         why: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.conn.unchecked_transaction().or_store(self)?;
         tx.execute(
             "INSERT INTO notice (mailbox, fingerprint, uidvalidity, uid, received, kind, recipients, summary, outcome)
              VALUES (?1, ?2, ?3, ?4, ?5, 'unread', '', ?6, 'skipped')
@@ -114,7 +114,7 @@ impl Store {
         )
         .and_then(|_| advance_cursor(&tx, mailbox, uidvalidity, uid))
         .and_then(|_| tx.commit())
-        .map_err(|e| self.err(e))
+        .or_store(self)
     }
 
     /// Notices of a mailbox due to be diagnosed again at `now`.
@@ -125,7 +125,7 @@ impl Store {
                 "SELECT id, checks FROM notice WHERE mailbox = ?1 AND next_check IS NOT NULL
                  AND next_check <= ?2 AND raw IS NOT NULL ORDER BY next_check LIMIT 50",
             )
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         stmt.query_map(params![mailbox, now], |r| {
             Ok(Pending {
                 id: r.get(0)?,
@@ -133,7 +133,7 @@ impl Store {
             })
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| self.err(e))
+        .or_store(self)
     }
 
     /// Takes a notice off the recheck list, recorded as skipped with `why`.
@@ -144,7 +144,7 @@ impl Store {
                 params![id, why],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// A recorded notice's bytes (pending notices are read one at a time: each may be
@@ -156,7 +156,7 @@ impl Store {
             })
             .optional()
             .map(Option::flatten)
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// When the mailbox's next pending notice is due, if any.
@@ -167,7 +167,7 @@ impl Store {
                 params![mailbox],
                 |r| r.get::<_, Option<i64>>(0),
             )
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// The notice row's (uidvalidity, uid, fingerprint), for re-recording a pending notice.
@@ -179,7 +179,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Deletes what is older than `cutoff` (Unix seconds): sent and failed messages with
@@ -201,7 +201,7 @@ impl Store {
     /// One step of [`Store::prune`]: at most `limit` rows per table, one short transaction
     /// (so the state is not held for long). Returns how many rows went; 0 when done.
     pub fn prune_some(&self, cutoff: i64, limit: usize) -> Result<usize, StoreError> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.conn.unchecked_transaction().or_store(self)?;
         let mut removed = 0;
         for sql in [
             "DELETE FROM outbox WHERE id IN
@@ -217,11 +217,9 @@ impl Store {
              AND NOT EXISTS (SELECT 1 FROM command c WHERE c.thread_id = t.id)
              AND NOT EXISTS (SELECT 1 FROM sent s WHERE s.thread_id = t.id) LIMIT ?2)",
         ] {
-            removed += tx
-                .execute(sql, params![cutoff, limit as i64])
-                .map_err(|e| self.err(e))?;
+            removed += tx.execute(sql, params![cutoff, limit as i64]).or_store(self)?;
         }
-        tx.commit().map_err(|e| self.err(e))?;
+        tx.commit().or_store(self)?;
         Ok(removed)
     }
 }

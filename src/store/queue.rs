@@ -19,7 +19,7 @@ impl Store {
                 params![message_id, mail_from, rcpt_to, raw, now],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Messages due for an attempt at `now` through the SMTP server `via`, oldest first.
@@ -31,7 +31,7 @@ impl Store {
                  WHERE state = 'queued' AND claimed IS NULL AND next_attempt <= ?1 AND via = ?3
                  ORDER BY next_attempt, id LIMIT ?2",
             )
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let rows = stmt
             .query_map(params![now, limit as i64, via], |r| {
                 Ok(Queued {
@@ -43,8 +43,8 @@ impl Store {
                     attempts: r.get(5)?,
                 })
             })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            .or_store(self)?;
+        rows.collect::<Result<Vec<_>, _>>().or_store(self)
     }
 
     /// When the next queued message through `via` is due, if any is queued.
@@ -57,7 +57,7 @@ impl Store {
             )
             .optional()
             .map(Option::flatten)
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Claims a queued message before it is sent: true when this caller may send it. A
@@ -70,7 +70,7 @@ impl Store {
                 params![id, now],
             )
             .map(|n| n == 1)
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Gives back the messages claimed when the bot stopped without marking them (a crash
@@ -82,7 +82,7 @@ impl Store {
                 "UPDATE outbox SET claimed = NULL WHERE state = 'queued' AND claimed IS NOT NULL",
                 [],
             )
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Gives back the claims of sender `via` (its task ended mid-attempt: aborted, or a bug),
@@ -93,18 +93,18 @@ impl Store {
             let mut stmt = self
                 .conn
                 .prepare("SELECT id FROM outbox WHERE via = ?1 AND state = 'queued' AND claimed IS NOT NULL")
-                .map_err(|e| self.err(e))?;
+                .or_store(self)?;
             let rows = stmt
                 .query_map(params![via], |r| r.get(0))
                 .and_then(|rows| rows.collect::<Result<Vec<i64>, _>>())
-                .map_err(|e| self.err(e))?;
+                .or_store(self)?;
             rows
         };
         for id in ids.into_iter().filter(|id| !keep.contains(id)) {
             released += self
                 .conn
                 .execute("UPDATE outbox SET claimed = NULL WHERE id = ?1", params![id])
-                .map_err(|e| self.err(e))?;
+                .or_store(self)?;
         }
         Ok(released)
     }
@@ -117,7 +117,7 @@ impl Store {
                 params![id, now],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Records a transient failure and when to try again.
@@ -128,7 +128,7 @@ impl Store {
                 params![id, next_attempt, error],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Records a permanent failure: the message is not tried again.
@@ -139,7 +139,7 @@ impl Store {
                 params![id, error],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Hands the queued messages of a sender that is gone (`from`) to another (`to`).
@@ -150,7 +150,7 @@ impl Store {
                 "UPDATE outbox SET via = ?2 WHERE via = ?1 AND state = 'queued'",
                 params![from, to],
             )
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// How many messages wait in the queue of sender `via`.
@@ -161,7 +161,7 @@ impl Store {
                 params![via],
                 |r| r.get(0),
             )
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Where a message stands, by Message-ID.
@@ -179,7 +179,7 @@ impl Store {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 }
 

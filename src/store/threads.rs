@@ -28,20 +28,20 @@ impl Store {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let Some((id, verdict, state, reporter)) = row else {
             return Ok(None);
         };
         let mut stmt = self
             .conn
             .prepare_cached("SELECT message_id, role FROM sent WHERE thread_id = ?1 ORDER BY created, rowid")
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let sent = stmt
             .query_map(params![id], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         Ok(Some(Thread {
             id,
             verdict,
@@ -72,7 +72,7 @@ impl Store {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let Some((mailbox, original, recipient)) = row else {
             return Ok(None);
         };
@@ -87,7 +87,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         Ok(raw.map(|raw| (thread, raw)))
     }
 
@@ -102,7 +102,7 @@ impl Store {
                 st.query_map(params![mailbox], |r| r.get(0))
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             })
-            .map_err(|e| self.err(e))?;
+            .or_store(self)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(t) = self.thread_by_id(id)? {
@@ -131,7 +131,7 @@ impl Store {
                     |r| r.get::<_, Option<i64>>(0),
                 )
                 .optional()
-                .map_err(|e| self.err(e))?;
+                .or_store(self)?;
             match row {
                 Some(Some(t)) => return Ok(Some(Some(t))),
                 Some(None) => found = Some(None),
@@ -152,7 +152,7 @@ impl Store {
             )
             .optional()
             .map(|r| r.is_some())
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// How many messages of these roles the mailbox sent since `since` (for the rate limits).
@@ -171,7 +171,7 @@ impl Store {
                     params![mailbox, role, since],
                     |r| r.get(0),
                 )
-                .map_err(|e| self.err(e))?;
+                .or_store(self)?;
             n += c;
         }
         Ok(n)
@@ -187,7 +187,7 @@ impl Store {
                 st.query_map(params![mailbox, role], |r| Ok((r.get(0)?, r.get(1)?)))
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             })
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Whether anything the rate limits held back waits for a summary.
@@ -198,7 +198,7 @@ impl Store {
                 params![mailbox],
                 |r| r.get(0),
             )
-            .map_err(|e| self.err(e))
+            .or_store(self)
     }
 
     /// Queues a summary of held items and marks them told, in one transaction.
@@ -218,7 +218,7 @@ impl Store {
             }
             tx.commit()
         };
-        run().map_err(|e| self.err(e))
+        run().or_store(self)
     }
 }
 
