@@ -107,7 +107,7 @@ fn main() {
         let d = runtime.block_on(diagnoser.diagnose(&n));
         times.push(start.elapsed());
         queries = count.load(Ordering::Relaxed) - before;
-        let v = verdict::decide(&n, &d.findings);
+        let v = verdict::decide(&d.findings);
         assert_eq!(v.cause, verdict::Cause::Unexplained, "{:?}", d.findings);
     }
     times.sort();
@@ -132,7 +132,7 @@ fn main() {
     let start = Instant::now();
     let d = runtime.block_on(diagnoser.diagnose(&n));
     let took = start.elapsed();
-    let v = verdict::decide(&n, &d.findings);
+    let v = verdict::decide(&d.findings);
     println!(
         "silent DNS, budget {} s: diagnosis returned after {:.0} ms (limit {} ms) with verdict {:?} / {:?}",
         budget.as_secs(),

@@ -170,7 +170,7 @@ mod tests {
             action,
             cause,
             causes: vec![cause],
-            summary: String::new(),
+            rechecks_exhausted: None,
             forwarding: Default::default(),
         }
     }

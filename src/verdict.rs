@@ -4,7 +4,7 @@
 //! sending server keeps trying.
 
 use crate::diagnose::{Check, CheckResult, Finding};
-use crate::notice::{Kind, Notice};
+
 use serde::Serialize;
 
 /// What the bot does with a notice.
@@ -78,67 +78,6 @@ impl Cause {
         }
     }
 
-    /// What the user is told about this cause. `forwarding` says whether the package went to
-    /// Support, and if not, whether a "support" reply would send it: a cause of ours that did
-    /// not send the package invites that reply — unless forwarding is off for the mailbox.
-    pub fn advice(self, forwarding: Forwarding) -> &'static str {
-        let ours = matches!(self, Cause::SenderListed | Cause::SenderPtr | Cause::Unexplained);
-        match (self, forwarding) {
-            (_, Forwarding::Off) if ours => {
-                return match self {
-                    Cause::SenderListed => "Our sending server is on a blocklist. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
-                    Cause::SenderPtr => "Our sending server has no matching reverse DNS, which many receivers require. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
-                    _ => "Nothing on your side or the recipient's explains the delay. Forwarding to Support is turned off for this mailbox: tell your mail administrator if it persists.",
-                }
-            }
-            (Cause::SenderListed, Forwarding::None | Forwarding::Invite) => {
-                return "Our sending server is on a blocklist. Reply \"support\" to send the full report to Support, who can get it delisted."
-            }
-            (Cause::SenderPtr, Forwarding::None | Forwarding::Invite) => {
-                return "Our sending server has no matching reverse DNS, which many receivers require. Reply \"support\" to send the full report to Support."
-            }
-            (Cause::Unexplained, Forwarding::None | Forwarding::Invite) => {
-                return "Nothing on your side or the recipient's explains the delay. Reply \"support\" to send the full report to Support so they can find the root cause."
-            }
-            (Cause::DnsInconclusive, Forwarding::Sent) => {
-                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. The full report, with that gap stated, has been sent to Support."
-            }
-            (Cause::DnsInconclusive, Forwarding::Invite) => {
-                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Reply \"support\" to send the full report, with that gap stated, to Support."
-            }
-            (Cause::DnsInconclusive, Forwarding::Off) => {
-                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Tell your mail administrator if the delay persists."
-            }
-            _ => {}
-        }
-        match self {
-            Cause::RecipientDomain => {
-                "The recipient's mail setup is broken: their domain cannot receive mail. Check the address for typos, and contact the recipient by another channel (phone, another address) so their administrator can fix it."
-            }
-            Cause::SenderDomain => {
-                "Your own domain's DNS records are missing or not yet propagated; most servers refuse mail from a domain without them. Contact your DNS hosting provider."
-            }
-            Cause::DnsInconclusive => {
-                "Some DNS lookups failed (no answer or a server error), so the cause is not known yet. The check will be repeated; nothing needs doing now."
-            }
-            Cause::SenderListed => {
-                "Our sending server is on a blocklist. The full report has been sent to Support, who will get it delisted."
-            }
-            Cause::SenderPtr => {
-                "Our sending server has no matching reverse DNS, which many receivers require. The full report has been sent to Support."
-            }
-            Cause::RecipientListed => {
-                "The recipient's mail server is on a blocklist. Contact the recipient directly so their administrator can address it."
-            }
-            Cause::BlockedByRecipient => {
-                "The recipient's server refuses our server. Contact the recipient directly; if their administrator asks for our SMTP logs, reply \"support\" and the full report goes to Support."
-            }
-            Cause::Unexplained => {
-                "Nothing on your side or the recipient's explains the delay. The full report has been sent to Support so they can find the root cause."
-            }
-        }
-    }
-
     /// A short name for the cause.
     pub fn label(self) -> &'static str {
         match self {
@@ -178,8 +117,10 @@ pub struct Verdict {
     /// Every cause that holds, in the table's order.
     #[serde(skip)]
     pub causes: Vec<Cause>,
-    /// What happened and what to do, in a few sentences.
-    pub summary: String,
+    /// When the verdict comes after the last recheck still could not decide: how many times
+    /// the DNS checks were tried (the words say so; `compose::words::summary`).
+    #[serde(skip)]
+    pub rechecks_exhausted: Option<u32>,
     /// Whether the package goes to Support (what the advice says about it).
     #[serde(skip)]
     pub forwarding: Forwarding,
@@ -191,8 +132,8 @@ fn any(findings: &[Finding], check: Check, results: &[CheckResult]) -> bool {
         .any(|f| f.check == check && results.contains(&f.result))
 }
 
-/// Decides a notice. Pure: the same notice and findings give the same verdict.
-pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
+/// Decides a notice from what its checks found. Pure: the same findings give the same verdict.
+pub fn decide(findings: &[Finding]) -> Verdict {
     let mut causes = Vec::new();
     if any(
         findings,
@@ -244,12 +185,11 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
     } else {
         Forwarding::None
     };
-    let summary = summarize(notice, &causes, forwarding);
     Verdict {
         action,
         cause,
         causes,
-        summary,
+        rechecks_exhausted: None,
         forwarding,
     }
 }
@@ -257,15 +197,13 @@ pub fn decide(notice: &Notice, findings: &[Finding]) -> Verdict {
 /// The verdict when nothing goes to Support on the bot's own: `Invite` (escalation `ask`, or
 /// the hourly limit) says what a "support" reply would send; `Off` (escalation `never`) says
 /// forwarding is turned off.
-pub fn hold_forwarding(notice: &Notice, v: Verdict, how: Forwarding) -> Verdict {
+pub fn hold_forwarding(v: Verdict, how: Forwarding) -> Verdict {
     let forwards = v.action == Action::ForwardSupport;
     if !forwards && how != Forwarding::Off {
         return v;
     }
-    let summary = summarize(notice, &v.causes, how);
     Verdict {
         action: if forwards { Action::ReplyUser } else { v.action },
-        summary,
         forwarding: how,
         ..v
     }
@@ -273,106 +211,22 @@ pub fn hold_forwarding(notice: &Notice, v: Verdict, how: Forwarding) -> Verdict 
 
 /// The verdict after the last recheck still could not decide (DNS kept failing): the package
 /// goes to Support with the gap stated, rather than waiting for ever.
-pub fn after_last_recheck(notice: &Notice, v: Verdict, checks: u32) -> Verdict {
+pub fn after_last_recheck(v: Verdict, checks: u32) -> Verdict {
     if v.action != Action::Recheck {
         return v;
     }
-    let mut summary = summarize(notice, &v.causes, Forwarding::Sent);
-    summary.push_str(&format!(
-        " (DNS checks tried {checks} times without an answer; forwarded with that gap stated.)"
-    ));
     Verdict {
         action: Action::ForwardSupport,
-        summary,
+        rechecks_exhausted: Some(checks),
         forwarding: Forwarding::Sent,
         ..v
     }
 }
 
-fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding) -> String {
-    let mut summary = String::new();
-    summary.push_str(&what_happened(notice));
-    summary.push(' ');
-    if causes.len() > 1 {
-        let labels: Vec<&str> = causes.iter().map(|c| c.label()).collect();
-        summary.push_str(&format!("Found: {}. ", labels.join("; ")));
-    }
-    for c in causes {
-        summary.push_str(c.advice(forwarded));
-        summary.push(' ');
-    }
-    summary.push_str(&retry_sentence(notice));
-    summary.trim().to_string()
-}
-
-/// One sentence: what happened to the message.
-pub fn what_happened(notice: &Notice) -> String {
-    let to: Vec<&str> = notice.recipients.iter().map(|r| r.address.as_str()).collect();
-    let to = if to.is_empty() {
-        "the recipient".to_string()
-    } else {
-        to.join(", ")
-    };
-    let subject = notice
-        .original
-        .as_ref()
-        .and_then(|o| o.subject.as_deref())
-        .map(|s| format!(" \"{s}\""))
-        .unwrap_or_default();
-    match notice.kind {
-        Kind::Failed => {
-            format!("Your message{subject} to {to} could not be delivered; the sending server has given up.")
-        }
-        _ => format!("Your message{subject} to {to} has not been delivered yet."),
-    }
-}
-
-/// How long the sending server keeps trying, and what happens next.
-pub fn retry_sentence(notice: &Notice) -> String {
-    if notice.kind == Kind::Failed {
-        return "This is final: the message will not be delivered unless it is sent again.".to_string();
-    }
-    let r = notice
-        .recipients
-        .iter()
-        .find(|r| r.retry_until.is_some() || r.remaining_seconds.is_some());
-    match r.map(|r| (r.retry_until.as_deref(), r.remaining_seconds)) {
-        Some((Some(until), Some(left))) => format!(
-            "The sending server keeps trying until {until} ({} from the notice); if it still fails by then, you will get a final notice.",
-            human_duration(left)
-        ),
-        Some((Some(until), None)) => {
-            format!("The sending server keeps trying until {until}; if it still fails by then, you will get a final notice.")
-        }
-        Some((None, Some(left))) => format!(
-            "The sending server keeps trying for {} more; if it still fails by then, you will get a final notice.",
-            human_duration(left)
-        ),
-        _ => "The sending server keeps trying for a while (the notice does not say how long); if it still fails, you will get a final notice.".to_string(),
-    }
-}
-
-/// "1 day 19 hours 56 minutes".
-pub fn human_duration(secs: u64) -> String {
-    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
-    let mut parts = Vec::new();
-    let unit = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    if d > 0 {
-        parts.push(unit(d, "day", "days"));
-    }
-    if h > 0 {
-        parts.push(unit(h, "hour", "hours"));
-    }
-    if m > 0 || parts.is_empty() {
-        parts.push(unit(m, "minute", "minutes"));
-    }
-    parts.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notice::Recipient;
+    use crate::notice::{Kind, Notice, Recipient};
 
     fn notice(kind: Kind) -> Notice {
         Notice {
@@ -558,7 +412,7 @@ mod tests {
             ),
         ];
         for (findings, cause, action) in rows {
-            let v = decide(&notice(Kind::Delayed), &findings);
+            let v = decide(&findings);
             assert_eq!((v.cause, v.action), (cause, action), "{findings:?}");
         }
     }
@@ -569,35 +423,33 @@ mod tests {
             f(Check::RecipientListed, CheckResult::Listed),
             f(Check::SenderListed, CheckResult::Listed),
         ];
-        let v = decide(&notice(Kind::Delayed), &findings);
+        let words = |kind: Kind, v: &Verdict| crate::compose::words::summary(&notice(kind), v);
+        let v = decide(&findings);
         assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
-        assert!(v.summary.contains("our sending server is on a blocklist"));
+        let summary = words(Kind::Delayed, &v);
+        assert!(summary.contains("our sending server is on a blocklist"));
         // A cause of ours that did not decide the verdict does not claim a forward.
-        let v2 = decide(
-            &notice(Kind::Delayed),
-            &[
-                f(Check::RecipientDomain, CheckResult::Nxdomain),
-                f(Check::SenderPtr, CheckResult::NoPtr),
-            ],
-        );
+        let v2 = decide(&[
+            f(Check::RecipientDomain, CheckResult::Nxdomain),
+            f(Check::SenderPtr, CheckResult::NoPtr),
+        ]);
         assert_eq!(v2.action, Action::ReplyUser);
+        let summary2 = words(Kind::Delayed, &v2);
         assert!(
-            v2.summary.contains("Reply \"support\" to send the full report"),
-            "{}",
-            v2.summary
+            summary2.contains("Reply \"support\" to send the full report"),
+            "{summary2}"
         );
-        assert!(!v2.summary.contains("has been sent to Support"), "{}", v2.summary);
-        assert!(v.summary.contains("the recipient's server is on a blocklist"));
+        assert!(!summary2.contains("has been sent to Support"), "{summary2}");
+        assert!(summary.contains("the recipient's server is on a blocklist"));
         assert!(
-            v.summary
-                .contains("keeps trying until 2026-11-26T04:11:40Z (1 day 19 hours 59 minutes"),
-            "{}",
-            v.summary
+            summary.contains("keeps trying until 2026-11-26T04:11:40Z (1 day 19 hours 59 minutes"),
+            "{summary}"
         );
-        let v = decide(&notice(Kind::Failed), &findings);
-        assert!(v.summary.contains("could not be delivered"));
-        assert!(v.summary.contains("This is final"));
-        assert!(!v.summary.contains("keeps trying"));
+        let v = decide(&findings);
+        let summary = words(Kind::Failed, &v);
+        assert!(summary.contains("could not be delivered"));
+        assert!(summary.contains("This is final"));
+        assert!(!summary.contains("keeps trying"));
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn user_reply_headers_threading_and_alternatives() {
     let raw = example();
     let n = notice::read(&raw).expect("notice");
     let f = findings();
-    let v = verdict::decide(&n, &f);
+    let v = verdict::decide(&f);
     let thread = vec!["bouncedoc.earlier.1@northwind.example".to_string()];
     let out: Outgoing = user_reply(
         &ctx(&raw, Some("5c1e0a7b2d4f@MBX02.northwind.example"), &thread),
@@ -135,7 +135,7 @@ fn support_package_carries_the_notice_unaltered() {
     ] {
         let n = notice::read(&raw).expect("notice");
         let f = findings();
-        let v = verdict::decide(&n, &f);
+        let v = verdict::decide(&f);
         let json =
             serde_json::json!({"findings": f, "verdict": {"action": v.action, "cause": v.cause}}).to_string();
         let out = support_package(&ctx(&raw, None, &[]), &n, &f, &v, &json).expect("composed");
@@ -189,7 +189,7 @@ fn hostile_notice_values_stay_out_of_headers() {
             .contains('\n'),
         "the decoded subject carries CR/LF"
     );
-    let v = verdict::decide(&n, &[]);
+    let v = verdict::decide(&[]);
     let id = "x@y>\r\nBcc: everyone@evil.example";
     let out = user_reply(&ctx(raw.as_bytes(), Some(id), &[]), &n, &[], &v).expect("composed");
     let text = String::from_utf8(out.raw.clone()).expect("utf-8");

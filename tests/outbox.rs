@@ -58,7 +58,7 @@ fn messages(raw: &[u8], thread: &[String]) -> (Outgoing, Outgoing) {
         result: CheckResult::Listed,
         detail: "203.0.113.77 is listed on zen.spamhaus.org".into(),
     }];
-    let v = verdict::decide(&n, &findings);
+    let v = verdict::decide(&findings);
     let ctx = Context {
         bot_name: Some("bouncedoc"),
         bot_address: "bouncedoc@northwind.example",

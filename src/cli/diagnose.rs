@@ -85,7 +85,7 @@ pub fn run(
             return Ok(ExitCode::from(2));
         }
     };
-    let v = verdict::decide(&n, &diagnosis.findings);
+    let v = verdict::decide(&diagnosis.findings);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let object = compose::diagnosis_json(&name, &n, &diagnosis.findings, &v);
@@ -227,12 +227,12 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
         )?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", verdict::what_happened(n))?;
+    writeln!(out, "{}", bouncedoc::compose::words::what_happened(n))?;
     writeln!(out, "What to do:")?;
     for c in &v.causes {
         writeln!(out, "  - {}", c.advice(v.forwarding))?;
     }
-    writeln!(out, "{}", verdict::retry_sentence(n))?;
+    writeln!(out, "{}", bouncedoc::compose::words::retry_sentence(n))?;
     let action = match v.action {
         verdict::Action::ReplyUser => "advise the user",
         verdict::Action::ForwardSupport => "forward the full notice to Support",

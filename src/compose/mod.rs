@@ -5,6 +5,7 @@
 //! [`encode::sanitize`] first.
 
 pub mod encode;
+pub mod words;
 
 use crate::diagnose::{Check, CheckResult, Finding};
 use crate::notice::{Kind, Notice};
@@ -215,7 +216,7 @@ pub fn check_label(c: Check) -> &'static str {
 /// The plain-text body: what happened, the checks, what to do, how long, the commands.
 fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Option<&str>) -> String {
     let mut t = String::new();
-    t.push_str(&wrap(&verdict::what_happened(notice), 78));
+    t.push_str(&wrap(&words::what_happened(notice), 78));
     t.push_str("\n\n");
     t.push_str(&wrap(
         &format!(
@@ -255,7 +256,7 @@ fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
         t.push('\n');
     }
     t.push('\n');
-    t.push_str(&wrap(&verdict::retry_sentence(notice), 78));
+    t.push_str(&wrap(&words::retry_sentence(notice), 78));
     t.push_str("\n\n-- \n");
     t.push_str(&wrap(COMMANDS_FOOTER, 78));
     t.push('\n');
@@ -284,7 +285,7 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     );
     h.push_str(&format!(
         "<p style=\"font-size: 17px;\">{}</p>\n",
-        html_escape(&verdict::what_happened(notice))
+        html_escape(&words::what_happened(notice))
     ));
     h.push_str(&format!(
         "<p><strong>Why:</strong> {}.</p>\n",
@@ -317,7 +318,7 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     }
     h.push_str(&format!(
         "<p>{}</p>\n",
-        html_escape(&verdict::retry_sentence(notice))
+        html_escape(&words::retry_sentence(notice))
     ));
     h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. Reply to this message with one word: <strong>support</strong> (send the full report to Support), <strong>recheck</strong>, <strong>mute</strong>, <strong>status</strong> or <strong>help</strong>.</p>\n</body></html>\n");
     h
@@ -427,7 +428,7 @@ pub fn diagnosis_json(file: &str, notice: &Notice, findings: &[Finding], v: &Ver
     serde_json::json!({
         "notice": crate::notice::ParseLine { file, notice },
         "findings": findings,
-        "verdict": {"action": v.action, "cause": v.cause, "summary": v.summary},
+        "verdict": {"action": v.action, "cause": v.cause, "summary": words::summary(notice, v)},
     })
 }
 

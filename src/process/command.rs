@@ -43,7 +43,7 @@ fn time_left(n: &Notice, now: i64) -> String {
         .filter_map(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()))
         .max();
     match until {
-        Some(t) if t > now => format!("{} left", verdict::human_duration((t - now) as u64)),
+        Some(t) if t > now => format!("{} left", compose::words::human_duration((t - now) as u64)),
         Some(_) => "the sending server's retry time has run out".into(),
         None => "time left unknown".into(),
     }
@@ -216,16 +216,16 @@ impl Answerer {
         now: i64,
     ) -> Result<CommandResult, StoreError> {
         let diagnosis = self.diagnose(n).await;
-        let v = verdict::decide(n, &diagnosis.findings);
+        let v = verdict::decide(&diagnosis.findings);
         let mut held = Vec::new();
         let v = match self.mailbox.escalation {
             Escalation::Auto
                 if v.action == Action::ForwardSupport && !t.package_sent && !self.forward_allowed(now)? =>
             {
                 held.push((Role::Package, self.held_line(n, &v)));
-                verdict::hold_forwarding(n, v, Forwarding::Invite)
+                verdict::hold_forwarding(v, Forwarding::Invite)
             }
-            _ => self.escalate(n, v),
+            _ => self.escalate(v),
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
         let package = v.action == Action::ForwardSupport && !t.package_sent;
@@ -298,7 +298,7 @@ impl Answerer {
         }
         let diagnosis = self.diagnose(n).await;
         // The package says it was asked for, whatever the verdict would have done.
-        let decided = verdict::decide(n, &diagnosis.findings);
+        let decided = verdict::decide(&diagnosis.findings);
         let v = verdict::Verdict {
             action: if decided.action == Action::ForwardSupport {
                 Action::ReplyUser

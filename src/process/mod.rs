@@ -193,7 +193,7 @@ impl Answerer {
             return Ok(Processed::Ours);
         }
         let diagnosis = self.diagnose(&n).await;
-        let v = verdict::decide(&n, &diagnosis.findings);
+        let v = verdict::decide(&diagnosis.findings);
         let answered = self.conclude(&pos, raw, &n, &envelope, &diagnosis.findings, v, true)?;
         Ok(Processed::Recorded { answered })
     }

@@ -45,7 +45,7 @@ impl Answerer {
         };
         let envelope = notice::envelope(&raw);
         let diagnosis = self.diagnose(&n).await;
-        let v = verdict::decide(&n, &diagnosis.findings);
+        let v = verdict::decide(&diagnosis.findings);
         let pos = Position {
             uidvalidity,
             uid,
@@ -115,11 +115,11 @@ impl Answerer {
 
     /// The verdict under this mailbox's `escalation`: `ask` invites a "support" reply instead
     /// of forwarding, `never` turns forwarding off.
-    pub(crate) fn escalate(&self, n: &Notice, v: Verdict) -> Verdict {
+    pub(crate) fn escalate(&self, v: Verdict) -> Verdict {
         match self.mailbox.escalation {
             Escalation::Auto => v,
-            Escalation::Ask => verdict::hold_forwarding(n, v, Forwarding::Invite),
-            Escalation::Never => verdict::hold_forwarding(n, v, Forwarding::Off),
+            Escalation::Ask => verdict::hold_forwarding(v, Forwarding::Invite),
+            Escalation::Never => verdict::hold_forwarding(v, Forwarding::Off),
         }
     }
 
@@ -138,15 +138,15 @@ impl Answerer {
     ) -> Result<bool, ProcessError> {
         let checks = pos.checks + 1;
         let v = if v.action == Action::Recheck && checks as usize > RECHECK_AFTER.len() {
-            verdict::after_last_recheck(n, v, checks)
+            verdict::after_last_recheck(v, checks)
         } else {
             v
         };
-        let v = self.escalate(n, v);
+        let v = self.escalate(v);
         let now = now();
         let about = about_notice(n);
         let key = conversation::verdict_key(&v);
-        let summary = v.summary.clone();
+        let summary = compose::words::summary(n, &v);
         let base = Record {
             verdict: Some(&key),
             summary: Some(&summary),
@@ -178,7 +178,7 @@ impl Answerer {
         let v = if plan.package && !self.forward_allowed(now)? {
             plan.package = false;
             held_package = Some(self.held_line(n, &v));
-            verdict::hold_forwarding(n, v, Forwarding::Invite)
+            verdict::hold_forwarding(v, Forwarding::Invite)
         } else {
             v
         };

@@ -1,0 +1,160 @@
+//! The words people read about a verdict: what happened, what to do about each cause, how
+//! long the sending server keeps trying. `verdict.rs` decides and names; it writes no prose.
+
+use crate::notice::{Kind, Notice};
+use crate::verdict::{Cause, Forwarding, Verdict};
+
+/// What happened and what to do, in a few sentences (the record's and `diagnose --json`'s
+/// `summary`, and the heart of every answer).
+pub fn summary(notice: &Notice, v: &Verdict) -> String {
+    let mut s = summarize(notice, &v.causes, v.forwarding);
+    if let Some(checks) = v.rechecks_exhausted {
+        s.push_str(&format!(
+            " (DNS checks tried {checks} times without an answer; forwarded with that gap stated.)"
+        ));
+    }
+    s
+}
+
+impl Cause {
+    /// What the user is told about this cause. `forwarding` says whether the package went to
+    /// Support, and if not, whether a "support" reply would send it: a cause of ours that did
+    /// not send the package invites that reply — unless forwarding is off for the mailbox.
+    pub fn advice(self, forwarding: Forwarding) -> &'static str {
+        let ours = matches!(self, Cause::SenderListed | Cause::SenderPtr | Cause::Unexplained);
+        match (self, forwarding) {
+            (_, Forwarding::Off) if ours => {
+                return match self {
+                    Cause::SenderListed => "Our sending server is on a blocklist. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
+                    Cause::SenderPtr => "Our sending server has no matching reverse DNS, which many receivers require. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
+                    _ => "Nothing on your side or the recipient's explains the delay. Forwarding to Support is turned off for this mailbox: tell your mail administrator if it persists.",
+                }
+            }
+            (Cause::SenderListed, Forwarding::None | Forwarding::Invite) => {
+                return "Our sending server is on a blocklist. Reply \"support\" to send the full report to Support, who can get it delisted."
+            }
+            (Cause::SenderPtr, Forwarding::None | Forwarding::Invite) => {
+                return "Our sending server has no matching reverse DNS, which many receivers require. Reply \"support\" to send the full report to Support."
+            }
+            (Cause::Unexplained, Forwarding::None | Forwarding::Invite) => {
+                return "Nothing on your side or the recipient's explains the delay. Reply \"support\" to send the full report to Support so they can find the root cause."
+            }
+            (Cause::DnsInconclusive, Forwarding::Sent) => {
+                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. The full report, with that gap stated, has been sent to Support."
+            }
+            (Cause::DnsInconclusive, Forwarding::Invite) => {
+                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Reply \"support\" to send the full report, with that gap stated, to Support."
+            }
+            (Cause::DnsInconclusive, Forwarding::Off) => {
+                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Tell your mail administrator if the delay persists."
+            }
+            _ => {}
+        }
+        match self {
+            Cause::RecipientDomain => {
+                "The recipient's mail setup is broken: their domain cannot receive mail. Check the address for typos, and contact the recipient by another channel (phone, another address) so their administrator can fix it."
+            }
+            Cause::SenderDomain => {
+                "Your own domain's DNS records are missing or not yet propagated; most servers refuse mail from a domain without them. Contact your DNS hosting provider."
+            }
+            Cause::DnsInconclusive => {
+                "Some DNS lookups failed (no answer or a server error), so the cause is not known yet. The check will be repeated; nothing needs doing now."
+            }
+            Cause::SenderListed => {
+                "Our sending server is on a blocklist. The full report has been sent to Support, who will get it delisted."
+            }
+            Cause::SenderPtr => {
+                "Our sending server has no matching reverse DNS, which many receivers require. The full report has been sent to Support."
+            }
+            Cause::RecipientListed => {
+                "The recipient's mail server is on a blocklist. Contact the recipient directly so their administrator can address it."
+            }
+            Cause::BlockedByRecipient => {
+                "The recipient's server refuses our server. Contact the recipient directly; if their administrator asks for our SMTP logs, reply \"support\" and the full report goes to Support."
+            }
+            Cause::Unexplained => {
+                "Nothing on your side or the recipient's explains the delay. The full report has been sent to Support so they can find the root cause."
+            }
+        }
+    }
+}
+
+fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding) -> String {
+    let mut summary = String::new();
+    summary.push_str(&what_happened(notice));
+    summary.push(' ');
+    if causes.len() > 1 {
+        let labels: Vec<&str> = causes.iter().map(|c| c.label()).collect();
+        summary.push_str(&format!("Found: {}. ", labels.join("; ")));
+    }
+    for c in causes {
+        summary.push_str(c.advice(forwarded));
+        summary.push(' ');
+    }
+    summary.push_str(&retry_sentence(notice));
+    summary.trim().to_string()
+}
+
+/// One sentence: what happened to the message.
+pub fn what_happened(notice: &Notice) -> String {
+    let to: Vec<&str> = notice.recipients.iter().map(|r| r.address.as_str()).collect();
+    let to = if to.is_empty() {
+        "the recipient".to_string()
+    } else {
+        to.join(", ")
+    };
+    let subject = notice
+        .original
+        .as_ref()
+        .and_then(|o| o.subject.as_deref())
+        .map(|s| format!(" \"{s}\""))
+        .unwrap_or_default();
+    match notice.kind {
+        Kind::Failed => {
+            format!("Your message{subject} to {to} could not be delivered; the sending server has given up.")
+        }
+        _ => format!("Your message{subject} to {to} has not been delivered yet."),
+    }
+}
+
+/// How long the sending server keeps trying, and what happens next.
+pub fn retry_sentence(notice: &Notice) -> String {
+    if notice.kind == Kind::Failed {
+        return "This is final: the message will not be delivered unless it is sent again.".to_string();
+    }
+    let r = notice
+        .recipients
+        .iter()
+        .find(|r| r.retry_until.is_some() || r.remaining_seconds.is_some());
+    match r.map(|r| (r.retry_until.as_deref(), r.remaining_seconds)) {
+        Some((Some(until), Some(left))) => format!(
+            "The sending server keeps trying until {until} ({} from the notice); if it still fails by then, you will get a final notice.",
+            human_duration(left)
+        ),
+        Some((Some(until), None)) => {
+            format!("The sending server keeps trying until {until}; if it still fails by then, you will get a final notice.")
+        }
+        Some((None, Some(left))) => format!(
+            "The sending server keeps trying for {} more; if it still fails by then, you will get a final notice.",
+            human_duration(left)
+        ),
+        _ => "The sending server keeps trying for a while (the notice does not say how long); if it still fails, you will get a final notice.".to_string(),
+    }
+}
+
+/// "1 day 19 hours 56 minutes".
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    let mut parts = Vec::new();
+    let unit = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if d > 0 {
+        parts.push(unit(d, "day", "days"));
+    }
+    if h > 0 {
+        parts.push(unit(h, "hour", "hours"));
+    }
+    if m > 0 || parts.is_empty() {
+        parts.push(unit(m, "minute", "minutes"));
+    }
+    parts.join(" ")
+}
