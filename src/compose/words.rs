@@ -16,6 +16,128 @@ pub fn summary(notice: &Notice, v: &Verdict) -> String {
     s
 }
 
+/// What the bot says in answer to a command, before it is worded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said<'a> {
+    /// A thread command (`word`) that came without a thread to work on.
+    NeedsThread(&'a str),
+    /// `mute` done.
+    Muted,
+    /// `unmute` done.
+    Unmuted,
+    /// `unmute` of a thread that was not muted.
+    NotMuted,
+    /// `support` refused: forwarding is off for the mailbox.
+    ForwardingOff,
+    /// `support` for a thread whose package went already.
+    AlreadyWithSupport,
+    /// `support` held back by the hourly limit of `limit` packages.
+    SupportHeld(u32),
+    /// `support` done: the package went to this address.
+    SentToSupport(&'a str),
+    /// `status`: each open thread as (subject, cause words, time left).
+    Status(&'a [(String, String, String)]),
+    /// `help`, or anything else.
+    Help,
+}
+
+/// The subject and body of a command's answer; `thread` is the thread's subject
+/// (`Quarterly figures → bob@x`), where there is one.
+pub fn command_answer(said: &Said<'_>, thread: &str) -> (String, String) {
+    match said {
+        Said::NeedsThread(word) => (
+            "bouncedoc: reply to the message about the delayed mail".into(),
+            format!("\"{word}\" works on one delayed message: reply with it to the bot's message about that message."),
+        ),
+        Said::Muted => (
+            format!("Muted: {thread}"),
+            "No more messages about this one. (The other delayed messages are not affected.)".into(),
+        ),
+        Said::Unmuted => (
+            format!("Unmuted: {thread}"),
+            "You will hear about this message again: the next notice about it is answered.".into(),
+        ),
+        Said::NotMuted => (
+            format!("Not muted: {thread}"),
+            "This message was not muted: nothing changed.".into(),
+        ),
+        Said::ForwardingOff => (
+            format!("Not sent: {thread}"),
+            "Forwarding to Support is turned off for this mailbox (escalation: never). Ask your mail administrator.".into(),
+        ),
+        Said::AlreadyWithSupport => (
+            format!("Already with Support: {thread}"),
+            "The full report about this message was already sent to Support.".into(),
+        ),
+        Said::SupportHeld(limit) => (
+            format!("Held: {thread}"),
+            format!("This mailbox reached its limit of {limit} reports to Support this hour, so this one was not sent. It is listed to Support in one summary; reply \"support\" again later to send the full report."),
+        ),
+        Said::SentToSupport(support) => (
+            format!("Sent to Support: {thread}"),
+            format!("The full report about this message — the notice itself and every check — was sent to Support ({support}). They will contact you."),
+        ),
+        Said::Status(open) => {
+            let mut body = String::new();
+            if open.is_empty() {
+                body.push_str("No delayed messages are open for this mailbox.");
+            } else {
+                body.push_str(&format!("{} delayed message(s) still open:\n", open.len()));
+                for (subject, cause, left) in open.iter() {
+                    body.push_str(&format!("\n- {subject}\n  verdict: {cause}; {left}"));
+                }
+            }
+            (format!("Status: {} open delayed message(s)", open.len()), body)
+        }
+        Said::Help => (
+            "bouncedoc: commands".into(),
+            "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nunmute — messages about it again\nstatus — the delayed messages still open, with their verdicts\nhelp — this list".into(),
+        ),
+    }
+}
+
+/// Time left until `retry_until` (RFC 3339), in words.
+pub fn time_left(n: &Notice, now: i64) -> String {
+    let until = n
+        .recipients
+        .iter()
+        .filter_map(|r| r.retry_until.as_deref())
+        .filter_map(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()))
+        .max();
+    match until {
+        Some(t) if t > now => format!("{} left", human_duration((t - now) as u64)),
+        Some(_) => "the sending server's retry time has run out".into(),
+        None => "time left unknown".into(),
+    }
+}
+
+/// The line a summary lists for a command's answer the hourly limit held back.
+pub fn held_command_line(subject: &str) -> String {
+    format!("your command's answer: {subject}")
+}
+
+/// The line a summary lists for an answer the hourly limit held back.
+pub fn held_line(failed: bool, thread: &str, cause: &str) -> String {
+    let state = if failed { "Not delivered" } else { "Delayed" };
+    format!("{state}: {thread} — {cause}")
+}
+
+/// The subject and opening of the summary to the user of what the hourly limit held back.
+pub fn held_summary_to_user(count: usize, limit: u32) -> (String, String) {
+    (
+        format!("bouncedoc: {count} more notices while the hourly limit was reached"),
+        format!("These notices arrived while this mailbox had reached its limit of {limit} messages an hour, so they were not answered one by one:"),
+    )
+}
+
+/// The subject and opening of the summary to Support of the packages the hourly limit held.
+pub fn held_summary_to_support(user: &str, count: usize, limit: u32) -> (String, String) {
+    (
+        format!("[bouncedoc] {count} reports for {user} held by the hourly limit"),
+        format!("These reports for {user} were not forwarded one by one: the limit of {limit} forwards an hour was reached. Ask the user to reply \"support\" to the bot's message about one to get its full report."),
+    )
+}
+
 impl Cause {
     /// What the user is told about this cause. `forwarding` says whether the package went to
     /// Support, and if not, whether a "support" reply would send it: a cause of ours that did

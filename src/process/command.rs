@@ -5,6 +5,7 @@
 
 use super::{fingerprint, Answerer, ProcessError, Processed, REPLY_ROLES};
 use crate::commands::{self, Command};
+use crate::compose::words::Said;
 use crate::compose::{self, Outgoing};
 use crate::config::Escalation;
 use crate::conversation;
@@ -31,21 +32,6 @@ impl CommandResult {
             thread_state: None,
             thread_verdict: None,
         }
-    }
-}
-
-/// Time left until `retry_until` (RFC 3339), in words.
-fn time_left(n: &Notice, now: i64) -> String {
-    let until = n
-        .recipients
-        .iter()
-        .filter_map(|r| r.retry_until.as_deref())
-        .filter_map(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()))
-        .max();
-    match until {
-        Some(t) if t > now => format!("{} left", compose::words::human_duration((t - now) as u64)),
-        Some(_) => "the sending server's retry time has run out".into(),
-        None => "time left unknown".into(),
     }
 }
 
@@ -152,11 +138,8 @@ impl Answerer {
                 Command::Support | Command::Recheck | Command::Mute | Command::Unmute => self.answer(
                     command_id,
                     &[],
-                    "bouncedoc: reply to the message about the delayed mail",
-                    &format!(
-                        "\"{}\" works on one delayed message: reply with it to the bot's message about that message.",
-                        word.name()
-                    ),
+                    Said::NeedsThread(word.name()),
+                    "",
                     now,
                     Outcome::Answered,
                 )?,
@@ -173,8 +156,8 @@ impl Answerer {
                 let mut o = self.answer(
                     command_id,
                     &t.messages,
-                    &format!("Muted: {subject}"),
-                    "No more messages about this one. (The other delayed messages are not affected.)",
+                    Said::Muted,
+                    &subject,
                     now,
                     Outcome::Answered,
                 )?;
@@ -185,8 +168,8 @@ impl Answerer {
                 let mut o = self.answer(
                     command_id,
                     &t.messages,
-                    &format!("Unmuted: {subject}"),
-                    "You will hear about this message again: the next notice about it is answered.",
+                    Said::Unmuted,
+                    &subject,
                     now,
                     Outcome::Answered,
                 )?;
@@ -196,8 +179,8 @@ impl Answerer {
             Command::Unmute => self.answer(
                 command_id,
                 &t.messages,
-                &format!("Not muted: {subject}"),
-                "This message was not muted: nothing changed.",
+                Said::NotMuted,
+                &subject,
                 now,
                 Outcome::Answered,
             ),
@@ -264,8 +247,8 @@ impl Answerer {
             return self.answer(
                 command_id,
                 &t.messages,
-                &format!("Not sent: {subject}"),
-                "Forwarding to Support is turned off for this mailbox (escalation: never). Ask your mail administrator.",
+                Said::ForwardingOff,
+                subject,
                 now,
                 Outcome::RefusedNever,
             );
@@ -274,8 +257,8 @@ impl Answerer {
             return self.answer(
                 command_id,
                 &t.messages,
-                &format!("Already with Support: {subject}"),
-                "The full report about this message was already sent to Support.",
+                Said::AlreadyWithSupport,
+                subject,
                 now,
                 Outcome::Answered,
             );
@@ -284,11 +267,8 @@ impl Answerer {
             let mut o = self.answer(
                 command_id,
                 &t.messages,
-                &format!("Held: {subject}"),
-                &format!(
-                    "This mailbox reached its limit of {} reports to Support this hour, so this one was not sent. It is listed to Support in one summary; reply \"support\" again later to send the full report.",
-                    self.config.limits.forwards_per_hour
-                ),
+                Said::SupportHeld(self.config.limits.forwards_per_hour),
+                subject,
                 now,
                 Outcome::Held,
             )?;
@@ -318,15 +298,9 @@ impl Answerer {
                 return Ok(CommandResult::quiet(Outcome::Error));
             }
         };
-        let confirmation = match compose::short_message(
-            &ctx,
-            ctx.user,
-            &format!("Sent to Support: {subject}"),
-            &format!(
-                "The full report about this message — the notice itself and every check — was sent to Support ({}). They will contact you.",
-                ctx.support
-            ),
-        ) {
+        let (confirm_subject, confirm_body) =
+            compose::words::command_answer(&Said::SentToSupport(ctx.support), subject);
+        let confirmation = match compose::short_message(&ctx, ctx.user, &confirm_subject, &confirm_body) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the confirmation");
@@ -354,29 +328,17 @@ impl Answerer {
 
     fn status(&self, command_id: Option<&str>, now: i64) -> Result<CommandResult, StoreError> {
         let open = self.state.with(|s| s.open_threads(&self.mailbox.name))?;
-        let mut body = String::new();
-        if open.is_empty() {
-            body.push_str("No delayed messages are open for this mailbox.");
-        } else {
-            body.push_str(&format!("{} delayed message(s) still open:\n", open.len()));
-            for (t, raw) in &open {
-                let Ok(n) = notice::read(raw) else { continue };
-                let cause = t.verdict.split('/').nth(1).unwrap_or("").replace('_', " ");
-                body.push_str(&format!(
-                    "\n- {}\n  verdict: {cause}; {}",
-                    compose::thread_subject(&n),
-                    time_left(&n, now)
-                ));
-            }
+        let mut lines = Vec::new();
+        for (t, raw) in &open {
+            let Ok(n) = notice::read(raw) else { continue };
+            let cause = t.verdict.split('/').nth(1).unwrap_or("").replace('_', " ");
+            lines.push((
+                compose::thread_subject(&n),
+                cause,
+                compose::words::time_left(&n, now),
+            ));
         }
-        self.answer(
-            command_id,
-            &[],
-            &format!("Status: {} open delayed message(s)", open.len()),
-            &body,
-            now,
-            Outcome::Answered,
-        )
+        self.answer(command_id, &[], Said::Status(&lines), "", now, Outcome::Answered)
     }
 
     fn help(
@@ -385,14 +347,7 @@ impl Answerer {
         thread: &[String],
         now: i64,
     ) -> Result<CommandResult, StoreError> {
-        self.answer(
-            command_id,
-            thread,
-            "bouncedoc: commands",
-            "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nunmute — messages about it again\nstatus — the delayed messages still open, with their verdicts\nhelp — this list",
-            now,
-            Outcome::Answered,
-        )
+        self.answer(command_id, thread, Said::Help, "", now, Outcome::Answered)
     }
 
     /// One short message to the user, within the hourly limit.
@@ -400,13 +355,14 @@ impl Answerer {
         &self,
         command_id: Option<&str>,
         thread: &[String],
-        subject: &str,
-        body: &str,
+        said: Said<'_>,
+        thread_subject: &str,
         now: i64,
         outcome: Outcome,
     ) -> Result<CommandResult, StoreError> {
+        let (subject, body) = compose::words::command_answer(&said, thread_subject);
         let ctx = self.context(&[], command_id, thread, now);
-        let m = match compose::short_message(&ctx, ctx.user, subject, body) {
+        let m = match compose::short_message(&ctx, ctx.user, &subject, &body) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot compose the answer");
@@ -419,7 +375,7 @@ impl Answerer {
             return Ok(CommandResult {
                 outcome: Outcome::Held,
                 messages: Vec::new(),
-                held: vec![(Role::Reply, format!("your command's answer: {subject}"))],
+                held: vec![(Role::Reply, compose::words::held_command_line(&subject))],
                 thread_state: None,
                 thread_verdict: None,
             });

@@ -27,11 +27,6 @@ impl Answerer {
         let mut replies = self.state.with(|s| s.sent_since(name, REPLY_ROLES, since))?;
         let mut forwards = self.state.with(|s| s.sent_since(name, FORWARD_ROLES, since))?;
         let limits = self.config.limits;
-        let state = if n.kind == Kind::Failed {
-            "Not delivered"
-        } else {
-            "Delayed"
-        };
         let mut kept = Vec::new();
         let mut held = Vec::new();
         for (role, m) in messages {
@@ -42,7 +37,11 @@ impl Answerer {
                 } else {
                     held.push((
                         Role::Package,
-                        format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label()),
+                        compose::words::held_line(
+                            n.kind == Kind::Failed,
+                            &compose::thread_subject(n),
+                            v.cause.label(),
+                        ),
                     ));
                 }
             } else if replies < limits.replies_per_hour {
@@ -51,7 +50,11 @@ impl Answerer {
             } else {
                 held.push((
                     Role::Reply,
-                    format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label()),
+                    compose::words::held_line(
+                        n.kind == Kind::Failed,
+                        &compose::thread_subject(n),
+                        v.cause.label(),
+                    ),
                 ));
             }
         }
@@ -69,12 +72,11 @@ impl Answerer {
 
     /// One line naming a notice and its verdict, for a summary.
     pub(crate) fn held_line(&self, n: &Notice, v: &Verdict) -> String {
-        let state = if n.kind == Kind::Failed {
-            "Not delivered"
-        } else {
-            "Delayed"
-        };
-        format!("{}: {} — {}", state, compose::thread_subject(n), v.cause.label())
+        compose::words::held_line(
+            n.kind == Kind::Failed,
+            &compose::thread_subject(n),
+            v.cause.label(),
+        )
     }
 
     /// Sends one summary of what the hourly limits held back, to the user and (for packages)
@@ -95,23 +97,19 @@ impl Answerer {
                 continue;
             }
             let ctx = self.context(&[], None, &[], now);
-            let (to, subject, intro, summary_role) = if role == Role::Reply {
+            let (to, (subject, intro), summary_role) = if role == Role::Reply {
                 (
                     ctx.user,
-                    format!("bouncedoc: {} more notices while the hourly limit was reached", items.len()),
-                    format!(
-                        "These notices arrived while this mailbox had reached its limit of {} messages an hour, so they were not answered one by one:",
-                        self.config.limits.replies_per_hour
-                    ),
+                    compose::words::held_summary_to_user(items.len(), self.config.limits.replies_per_hour),
                     Role::Summary,
                 )
             } else {
                 (
                     ctx.support,
-                    format!("[bouncedoc] {} reports for {} held by the hourly limit", items.len(), ctx.user),
-                    format!(
-                        "These reports for {} were not forwarded one by one: the limit of {} forwards an hour was reached. Ask the user to reply \"support\" to the bot's message about one to get its full report.",
-                        ctx.user, self.config.limits.forwards_per_hour
+                    compose::words::held_summary_to_support(
+                        ctx.user,
+                        items.len(),
+                        self.config.limits.forwards_per_hour,
                     ),
                     Role::PackageSummary,
                 )
