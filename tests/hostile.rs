@@ -108,6 +108,21 @@ fn watching_last_uid(bot: &Bot, n: usize) -> Option<u32> {
         .ok()
 }
 
+/// Restarts the bot and checks it starts watching with its cursor at `uid` or beyond.
+fn restart_past(bot: &mut Bot, uid: u32) {
+    bot.restart();
+    assert!(
+        bot.wait_log("watching", 2, Duration::from_secs(10)),
+        "{}",
+        bot.log_text()
+    );
+    assert!(
+        watching_last_uid(bot, 2).is_some_and(|u| u >= uid),
+        "{}",
+        bot.log_text()
+    );
+}
+
 #[test]
 fn a_hostile_message_does_not_hold_the_mailbox_and_is_not_read_again() {
     let Scene { w, rt, mut bot, .. } = Scene::start("hostile", &[Mailbox::idle("alice")], None, "watching");
@@ -158,17 +173,7 @@ fn a_hostile_message_does_not_hold_the_mailbox_and_is_not_read_again() {
 
     // After a restart the cursor is past all three (the bot's own answers land in the INBOX
     // too, after them): none of them is read again.
-    bot.restart();
-    assert!(
-        bot.wait_log("watching", 2, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
-    assert!(
-        watching_last_uid(&bot, 2).is_some_and(|u| u >= 3),
-        "{}",
-        bot.log_text()
-    );
+    restart_past(&mut bot, 3);
     assert_eq!(bot.log_count("notice processed uid=1 "), 1, "{}", bot.log_text());
 }
 
@@ -228,17 +233,7 @@ fn a_message_over_its_time_budget_is_skipped_recorded_and_not_read_again() {
     assert!(line.contains("skipped (over the time budget of 100ms)"), "{line}");
 
     // A restart does not read it again.
-    bot.restart();
-    assert!(
-        bot.wait_log("watching", 2, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
-    assert!(
-        watching_last_uid(&bot, 2).is_some_and(|u| u >= 2),
-        "{}",
-        bot.log_text()
-    );
+    restart_past(&mut bot, 2);
     assert_eq!(
         bot.log_count("took longer than its time budget"),
         1,

@@ -24,6 +24,25 @@ struct CommandResult {
 }
 
 impl CommandResult {
+    /// Messages composed for a command, after the hourly limits: answered, or held.
+    fn sent(
+        messages: Vec<(Role, Outgoing)>,
+        held: Vec<(Role, String)>,
+        thread_verdict: Option<String>,
+    ) -> CommandResult {
+        CommandResult {
+            outcome: if held.is_empty() {
+                Outcome::Answered
+            } else {
+                Outcome::Held
+            },
+            messages,
+            held,
+            thread_state: None,
+            thread_verdict,
+        }
+    }
+
     fn quiet(outcome: Outcome) -> CommandResult {
         CommandResult {
             outcome,
@@ -221,17 +240,11 @@ impl Answerer {
         };
         let (messages, more) = self.within_limits(messages, n, &v, now)?;
         held.extend(more);
-        Ok(CommandResult {
-            outcome: if held.is_empty() {
-                Outcome::Answered
-            } else {
-                Outcome::Held
-            },
+        Ok(CommandResult::sent(
             messages,
             held,
-            thread_state: None,
-            thread_verdict: Some(conversation::verdict_key(&v)),
-        })
+            Some(conversation::verdict_key(&v)),
+        ))
     }
 
     async fn support_now(
@@ -313,17 +326,7 @@ impl Answerer {
             &v,
             now,
         )?;
-        Ok(CommandResult {
-            outcome: if held.is_empty() {
-                Outcome::Answered
-            } else {
-                Outcome::Held
-            },
-            messages,
-            held,
-            thread_state: None,
-            thread_verdict: None,
-        })
+        Ok(CommandResult::sent(messages, held, None))
     }
 
     fn status(&self, command_id: Option<&str>, now: i64) -> Result<CommandResult, StoreError> {

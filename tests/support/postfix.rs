@@ -137,8 +137,8 @@ impl Postfix {
         std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
     }
 
-    /// How many messages are in the queue (any of incoming, active, deferred, hold).
-    pub fn queued(&self) -> usize {
+    /// The queue as `postqueue -j` lists it: one JSON object a message.
+    fn queue(&self) -> Vec<serde_json::Value> {
         let out = Command::new("postqueue")
             .arg("-c")
             .arg(self.conf_dir())
@@ -152,23 +152,21 @@ impl Postfix {
         );
         out.stdout
             .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .count()
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect()
+    }
+
+    /// How many messages are in the queue (any of incoming, active, deferred, hold).
+    pub fn queued(&self) -> usize {
+        self.queue().len()
     }
 
     /// How many queued messages go to an address in `domain` (mail for other domains, such
     /// as a test's deliberately stuck one, does not count).
     pub fn queued_for(&self, domain: &str) -> usize {
-        let out = Command::new("postqueue")
-            .arg("-c")
-            .arg(self.conf_dir())
-            .arg("-j")
-            .output()
-            .expect("postqueue -j");
         let suffix = format!("@{domain}");
-        out.stdout
-            .split(|b| *b == b'\n')
-            .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        self.queue()
+            .iter()
             .filter(|m| {
                 m["recipients"].as_array().is_some_and(|rs| {
                     rs.iter()
