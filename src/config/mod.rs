@@ -33,6 +33,18 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// What is wrong at one key, before the line is known (`Config::parse` adds it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Problem {
+    key: String,
+    message: String,
+}
+
+/// A problem at `key`.
+fn problem(key: String, message: String) -> Problem {
+    Problem { key, message }
+}
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -97,30 +109,30 @@ fn password_source(
     at: &str,
     username: Option<String>,
     sources: [Option<Secret>; 4],
-) -> Result<Option<(String, Secret)>, (String, String)> {
+) -> Result<Option<(String, Secret)>, Problem> {
     let mut sources: Vec<Secret> = sources.into_iter().flatten().collect();
     match (username, sources.len()) {
         (None, 0) => Ok(None),
         (Some(u), 1) => Ok(sources.pop().map(|s| (u, s))),
-        (Some(_), 0) => Err((
+        (Some(_), 0) => Err(problem(
             format!("{at}.username"),
             "a username needs one of password, password_file, password_command, password_env".into(),
         )),
-        (None, _) => Err((
+        (None, _) => Err(problem(
             format!("{at}.username"),
             "a password is given but no username".into(),
         )),
-        (Some(_), _) => Err((
+        (Some(_), _) => Err(problem(
             format!("{at}.password"),
             "give only one of password, password_file, password_command, password_env".into(),
         )),
     }
 }
 
-fn smtp_config(at: &str, raw: RawSmtp) -> Result<SmtpConfig, (String, String)> {
+fn smtp_config(at: &str, raw: RawSmtp) -> Result<SmtpConfig, Problem> {
     let tls = raw.tls.unwrap_or(TlsMode::Starttls);
     if tls == TlsMode::None && !is_loopback_host(&raw.host) {
-        return Err((
+        return Err(problem(
             format!("{at}.tls"),
             format!(
                 "tls: none is allowed only for loopback hosts, not {:?}: use implicit or starttls",
@@ -362,10 +374,6 @@ impl Config {
 
     /// Validates configuration text.
     pub fn parse(text: &str) -> Result<Config, Invalid> {
-        Config::parse_text(text).map_err(|(line, key, message)| Invalid { line, key, message })
-    }
-
-    fn parse_text(text: &str) -> Result<Config, (usize, String, String)> {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
@@ -401,24 +409,24 @@ impl Config {
             let line = line_of_path(text, &key)
                 .or_else(|| inner.location().map(|l| l.line()))
                 .unwrap_or(0);
-            (line, key, message)
+            Invalid { line, key, message }
         })?;
         let default = Config::default();
         let attempts = raw.dns.attempts.unwrap_or(default.dns.attempts);
         if !(1..=10).contains(&attempts) {
             let line = line_of_path(text, "dns.attempts").unwrap_or(0);
-            return Err((
+            return Err(Invalid {
                 line,
-                "dns.attempts".into(),
-                format!("{attempts} is out of range: write a number from 1 to 10"),
-            ));
+                key: "dns.attempts".into(),
+                message: format!("{attempts} is out of range: write a number from 1 to 10"),
+            });
         }
-        let at = |(key, message): (String, String)| {
+        let at = |Problem { key, message }: Problem| {
             let parent = key.rsplit_once('.').map_or(key.as_str(), |(p, _)| p);
             let line = line_of_path(text, &key)
                 .or_else(|| line_of_path(text, parent))
                 .unwrap_or(0);
-            (line, key, message)
+            Invalid { line, key, message }
         };
         let smtp = match raw.smtp {
             Some(s) => Some(smtp_config("smtp", s).map_err(at)?),
@@ -428,7 +436,7 @@ impl Config {
             let word = ["off", "error", "warn", "info", "debug", "trace"].contains(&level.trim());
             let directive = level.contains('=') && tracing_subscriber::EnvFilter::try_new(level).is_ok();
             if !word && !directive {
-                return Err(at((
+                return Err(at(problem(
                     "log_level".into(),
                     format!("{level:?} is not a log level: write error, warn, info or debug"),
                 )));
@@ -439,20 +447,20 @@ impl Config {
             let path = format!("mailboxes[{i}]");
             let m = mailbox_config(&path, m).map_err(at)?;
             if mailboxes.iter().any(|o: &MailboxConfig| o.name == m.name) {
-                return Err(at((
+                return Err(at(problem(
                     format!("{path}.name"),
                     format!("{:?} is used twice: every mailbox needs its own name", m.name),
                 )));
             }
             if m.smtp.is_none() && smtp.is_none() {
-                return Err(at((
+                return Err(at(problem(
                     path.clone(),
                     "no smtp block: add a global `smtp` or one in this mailbox, so answers can be sent"
                         .into(),
                 )));
             }
             if m.support.is_none() && raw.support.is_none() {
-                return Err(at((
+                return Err(at(problem(
                     path.clone(),
                     "no support address: add a global `support` or one in this mailbox".into(),
                 )));
@@ -460,7 +468,7 @@ impl Config {
             mailboxes.push(m);
         }
         if !mailboxes.is_empty() && raw.from.is_none() {
-            return Err(at((
+            return Err(at(problem(
                 "from".into(),
                 "watching mailboxes needs `from`: the bot's own address, like \"bouncedoc <bouncedoc@corp.example>\"".into(),
             )));
@@ -481,13 +489,13 @@ impl Config {
         };
         let retention = raw.retention.map_or(default.retention, |d| d.0);
         if retention < Duration::from_secs(86_400) {
-            return Err(at((
+            return Err(at(problem(
                 "retention".into(),
                 "must be at least 1d (write it like 90d)".into(),
             )));
         }
         if limits.message_budget.is_zero() || limits.message_budget > Duration::from_secs(600) {
-            return Err(at((
+            return Err(at(problem(
                 "limits.message_budget".into(),
                 "must be more than 0 and at most 10m (a notice reads in well under a second)".into(),
             )));
@@ -558,9 +566,9 @@ fn valid_folder(f: &str) -> bool {
     !f.trim().is_empty() && f.len() <= 255 && !f.chars().any(|c| c.is_control() || c == '"' || c == '\\')
 }
 
-fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, String)> {
+fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
     if !valid_name(&raw.name) {
-        return Err((
+        return Err(problem(
             format!("{at}.name"),
             format!(
                 "{:?} is not a usable name: use letters, digits, '.', '_', '-' (like alice)",
@@ -571,7 +579,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
     let imap_at = format!("{at}.imap");
     let tls = raw.imap.tls.unwrap_or(TlsMode::Implicit);
     if tls == TlsMode::None && !is_loopback_host(&raw.imap.host) {
-        return Err((
+        return Err(problem(
             format!("{imap_at}.tls"),
             format!(
                 "tls: none is allowed only for loopback hosts, not {:?}: use implicit or starttls",
@@ -596,7 +604,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
         } else {
             "password"
         };
-        return Err((
+        return Err(problem(
             format!("{imap_at}.{key}"),
             "the mailbox needs a username and one of password, password_file, password_command, password_env"
                 .into(),
@@ -604,7 +612,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
     };
     let folder = raw.folder.unwrap_or_else(|| "INBOX".into());
     if !valid_folder(&folder) {
-        return Err((
+        return Err(problem(
             format!("{at}.folder"),
             format!("{folder:?} is not a usable folder name"),
         ));
@@ -613,20 +621,20 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, (String, S
         (None, None) => AfterProcessing::Leave,
         (Some(k), None) if valid_keyword(&k) => AfterProcessing::Keyword(k),
         (Some(k), None) => {
-            return Err((
+            return Err(problem(
                 format!("{at}.after_processing.keyword"),
                 format!("{k:?} is not an IMAP keyword: write one word without spaces or a leading \\, like $BounceDoc"),
             ))
         }
         (None, Some(f)) if valid_folder(&f) && f != folder => AfterProcessing::MoveTo(f),
         (None, Some(f)) => {
-            return Err((
+            return Err(problem(
                 format!("{at}.after_processing.move_to"),
                 format!("{f:?} cannot be used: name a folder other than the watched one"),
             ))
         }
         (Some(_), Some(_)) => {
-            return Err((
+            return Err(problem(
                 format!("{at}.after_processing"),
                 "give either keyword or move_to, not both".into(),
             ))
