@@ -128,6 +128,21 @@ pub fn first_address(value: &str) -> Option<String> {
         .or_else(|| normalize_address(value))
 }
 
+/// True for the conventional addresses of mail systems (MAILER-DAEMON, postmaster, Exchange's
+/// `MicrosoftExchange…` system mailbox).
+pub fn is_daemon_address(addr: &str) -> bool {
+    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
+    local.starts_with("mailer-daemon")
+        || local.starts_with("postmaster")
+        || local.starts_with("microsoftexchange")
+        || local == "mail-daemon"
+        || local == "mailerdaemon"
+        || local == "double-bounce"
+        || local == "bounce"
+        || local == "mdaemon"
+        || local == "post_master"
+}
+
 /// Most addresses kept from one list (a notice's recipients are capped the same way).
 pub const MAX_ADDRESSES: usize = 1000;
 

@@ -98,7 +98,7 @@ pub fn is_final(stage: Stage, code: Option<u16>, text: &str) -> bool {
     // The enhanced status code decides when there is one (RFC 3463: 5.7.x is policy or
     // security; 5.1.x, 5.2.x, 5.3.x are the address, mailbox or message); the words only
     // when there is none ("User unknown in relay recipient table" is a bad address).
-    let enhanced = crate::notice::codes::status_code(crate::notice::text::prefix(text.trim_start(), 16));
+    let enhanced = crate::notice::codes::status_code(crate::notice::bounded::prefix(text.trim_start(), 16));
     let policy = match enhanced.as_deref() {
         Some(c) => c.starts_with("5.7."),
         None => {

@@ -27,7 +27,7 @@ pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
                 if v.len() < MAX_FIELD {
                     let v = v.to_mut();
                     v.push(' ');
-                    v.push_str(super::text::prefix(line.trim(), MAX_FIELD));
+                    v.push_str(super::bounded::prefix(line.trim(), MAX_FIELD));
                 }
                 continue;
             }
@@ -42,7 +42,7 @@ pub fn fields(block: &str) -> Vec<(&str, Cow<'_, str>)> {
             {
                 out.push((
                     name,
-                    Cow::Borrowed(super::text::prefix(line[colon + 1..].trim(), MAX_FIELD)),
+                    Cow::Borrowed(super::bounded::prefix(line[colon + 1..].trim(), MAX_FIELD)),
                 ));
                 continue;
             }

@@ -4,37 +4,7 @@
 
 use super::mime::{self, Leaf};
 
-/// The parts of one message, sorted by what they are for.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    /// The decoded Subject.
-    pub subject: String,
-    /// From addresses.
-    pub from: Vec<String>,
-    /// To addresses.
-    pub to: Vec<String>,
-    /// Top-level headers as (name, unfolded raw value), in order.
-    pub headers: Vec<mime::Header>,
-    /// `report-type` of a top-level `multipart/report`, lower-cased.
-    pub report_type: Option<String>,
-    /// Human-readable text parts (HTML turned into text), in order, outside any attached message.
-    pub texts: Vec<String>,
-    /// Bodies of `message/delivery-status` and `message/global-delivery-status` parts.
-    pub delivery_status: Vec<String>,
-    /// The attached original message's headers, when attached (message/rfc822,
-    /// text/rfc822-headers, message/global-headers).
-    pub original: Option<super::Original>,
-    /// Body of a `message/feedback-report` part.
-    pub feedback: Option<String>,
-    /// A `message/disposition-notification` part or report type is present.
-    pub mdn: bool,
-    /// The notice's own Date, as a Unix time.
-    pub date_unix: Option<i64>,
-    /// The first attached message, whole (a gateway may forward the real notice this way).
-    pub attached: Option<Vec<u8>>,
-    /// IP addresses in the original message's Received headers.
-    pub original_received_ips: Vec<std::net::IpAddr>,
-}
+pub use super::parsed::Parsed;
 
 /// Cheap check that bytes start like an RFC 5322 message (a header line or an mbox `From ` line).
 pub fn looks_like_mail(raw: &[u8]) -> bool {
@@ -112,11 +82,6 @@ impl Parsed {
         }
         parsed.headers = headers;
         Some(parsed)
-    }
-
-    /// The first top-level header with this name (case-insensitive), unfolded.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        mime::header(&self.headers, name)
     }
 }
 
@@ -312,20 +277,7 @@ fn is_reply_subject(subject: &str) -> bool {
         .any(|p| s.starts_with(p))
 }
 
-/// True for the conventional addresses of mail systems (MAILER-DAEMON, postmaster, Exchange's
-/// `MicrosoftExchange…` system mailbox).
-pub fn is_daemon_address(addr: &str) -> bool {
-    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
-    local.starts_with("mailer-daemon")
-        || local.starts_with("postmaster")
-        || local.starts_with("microsoftexchange")
-        || local == "mail-daemon"
-        || local == "mailerdaemon"
-        || local == "double-bounce"
-        || local == "bounce"
-        || local == "mdaemon"
-        || local == "post_master"
-}
+pub use crate::mailaddr::is_daemon_address;
 
 /// RFC 3834 automatic replies: marked by their headers, or by an out-of-office subject on
 /// mail marked automatic in any way (Outlook's replies say `auto-generated`).

@@ -108,7 +108,7 @@ pub fn headers_kept(section: &[u8], keep: impl Fn(&str) -> Keep) -> Vec<Header> 
         match keeping {
             Keep::Value => {
                 let value = lossy(&line[colon + 1..]);
-                let value = super::text::prefix(value.trim(), MAX_HEADER_VALUE);
+                let value = super::bounded::prefix(value.trim(), MAX_HEADER_VALUE);
                 out.push((name.to_string(), value.to_string()));
             }
             Keep::Name => out.push((name.to_string(), String::new())),
@@ -135,7 +135,7 @@ pub fn header_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item
             pos = end + 1;
             if line.len() > n && line[n] == b':' && line[..n].eq_ignore_ascii_case(name.as_bytes()) {
                 let mut value =
-                    super::text::prefix(lossy(&line[n + 1..]).trim(), MAX_HEADER_VALUE).to_string();
+                    super::bounded::prefix(lossy(&line[n + 1..]).trim(), MAX_HEADER_VALUE).to_string();
                 // Continuation lines.
                 while pos < section.len() && matches!(section[pos], b' ' | b'\t') {
                     let end = memchr::memchr(b'\n', &section[pos..]).map_or(section.len(), |p| pos + p);
@@ -508,7 +508,7 @@ pub fn decode_words(value: &str) -> String {
 fn encoded_word(s: &str) -> Option<(String, usize)> {
     // RFC 2047: an encoded word is at most 75 characters; looking further for its '?' and
     // "?=" would make a run of "=?" quadratic.
-    let s = super::text::prefix(s, 1024);
+    let s = super::bounded::prefix(s, 1024);
     let inner = s.strip_prefix("=?")?;
     let q1 = inner.find('?')?;
     let charset = inner[..q1].split('*').next().unwrap_or("");

@@ -12,12 +12,14 @@
 //! [`read`] never panics and runs in time linear in the input (with a cap on what it scans).
 
 pub use crate::mailaddr as address;
+pub mod bounded;
 pub mod codes;
 pub mod dsn;
 pub mod formats;
 pub mod message;
 pub mod mime;
 pub mod original;
+pub mod parsed;
 pub mod phrases;
 pub mod reason;
 pub mod text;
@@ -375,7 +377,7 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
             report = inline;
         }
     }
-    let generator = formats::generator(parsed, scan, !report.recipients.is_empty());
+    let generator = generator(parsed, scan, !report.recipients.is_empty());
     let exchange_wording = scan.says(wording::List::Exchange, usize::MAX);
     let remote_wording = scan.says(wording::List::Remote, usize::MAX);
     let exchange = if exchange_wording {
@@ -488,7 +490,7 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
     for r in &mut recipients {
         if let Some(d) = r.diagnostic.as_mut() {
             // However a notice words it, a diagnostic is one server reply: at most 1,000 bytes.
-            let keep = text::prefix(d, MAX_DIAGNOSTIC).len();
+            let keep = bounded::prefix(d, MAX_DIAGNOSTIC).len();
             d.truncate(keep);
         }
     }
@@ -533,6 +535,33 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         sending_ips,
         original,
         recipients,
+    }
+}
+
+/// Names the software that wrote the notice, when a marker says so; `rfc3464` for an
+/// otherwise unknown notice with a delivery-status part; `None` when nothing says.
+fn generator(parsed: &parsed::Parsed, scan: &text::Scan, has_dsn: bool) -> Option<String> {
+    static MARKERS: std::sync::LazyLock<phrases::Labelled> =
+        std::sync::LazyLock::new(|| phrases::Labelled::new(wording::FAMILIES));
+    // Header names (X-Postfix-Queue-ID, X-Failed-Recipients, X-MS-Exchange-…), and the values
+    // of the few headers that name the software.
+    let names = parsed
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| n.len() > 2 && n.as_bytes()[..2].eq_ignore_ascii_case(b"x-"));
+    let values = ["From", "Message-ID", "Content-Type", "X-Mailer"]
+        .into_iter()
+        .filter_map(|h| parsed.header(h));
+    let from_headers = MARKERS.first_index(names.chain(values));
+    let from_text = scan.family(8192);
+    let best = match (from_headers, from_text) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match best {
+        Some(i) => Some(wording::FAMILIES[i].0.to_string()),
+        None => has_dsn.then(|| "rfc3464".to_string()),
     }
 }
 

@@ -2,10 +2,10 @@
 //! an attached `message/rfc822`, a `text/rfc822-headers` part, or headers quoted inline in the
 //! notice's text.
 
-use super::message::header_addresses;
-use super::message::Parsed;
 use super::mime;
+use super::parsed::Parsed;
 use super::{address, time, Original};
+use crate::mailaddr::header_addresses;
 use std::net::IpAddr;
 
 /// Finds the original message's headers: an attached part first, else an inline header block

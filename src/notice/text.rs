@@ -4,10 +4,11 @@
 
 use super::address::{addresses_in, ip_literals, Found};
 use super::codes::{refine_status, reply_code_str, status_code};
-use super::message::{is_daemon_address, Parsed};
+use super::parsed::Parsed;
 use super::phrases::{Hit, Phrases};
 use super::wording::{self, Hits, List};
 use super::Recipient;
+use crate::mailaddr::is_daemon_address;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -26,14 +27,7 @@ const MAX_PARAGRAPH: usize = 4096;
 const MAX_BLOCK_LINES: usize = 64;
 const MAX_BLOCK: usize = 16 * 1024;
 
-/// At most `max` bytes of `text`, cut at a character boundary.
-pub fn prefix(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
+pub use super::bounded::prefix;
 
 /// IPs the remote server quoted as the client it refuses ("Client host [203.0.113.5] blocked
 /// using …", "your IP 203.0.113.5 is listed"): these are our sending side.
@@ -414,7 +408,7 @@ impl Scan {
         })
     }
 
-    /// The family whose wording the error report uses (index into `formats::FAMILIES`).
+    /// The family whose wording the error report uses (index into `wording::FAMILIES`).
     pub fn family(&self, max: usize) -> Option<usize> {
         self.hits
             .of(List::Family, 0..self.cut.min(max))

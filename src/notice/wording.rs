@@ -272,6 +272,63 @@ pub const EXCHANGE_KEYS: &[&str] = &[
     "\n#",
 ];
 
+/// Markers of each family, checked in order against headers and the opening text.
+pub const FAMILIES: &[(&str, &[&str])] = &[
+    (
+        "exchange",
+        &[
+            "diagnostic information for administrators",
+            "generating server:",
+            "microsoft exchange",
+            "x-ms-exchange",
+            "microsoftexchange",
+        ],
+    ),
+    (
+        "office365",
+        &["protection.outlook.com", "office 365", "outlook.com"],
+    ),
+    (
+        "postfix",
+        &["this is the mail system at host", "x-postfix", "(postfix)"],
+    ),
+    (
+        "exim",
+        &[
+            "created automatically by mail delivery software",
+            "x-failed-recipients",
+            "eximdsn",
+            "(exim",
+        ],
+    ),
+    (
+        "gmail",
+        &[
+            "delivery to the following recipient failed permanently",
+            "google.com",
+            "gmail",
+        ],
+    ),
+    ("qmail", &["this is the qmail-send program", "qmail"]),
+    ("opensmtpd", &["this is the mailer-daemon at", "opensmtpd"]),
+    (
+        "sendmail",
+        &[
+            "transcript of session follows",
+            "the original message was received at",
+            "sendmail",
+        ],
+    ),
+    ("amazonses", &["amazonses.com", "amazon ses"]),
+    ("yahoo", &["yahoo"]),
+    ("courier", &["courier mail server"]),
+    ("domino", &["lotus domino", "domino"]),
+    ("mailru", &["mail.ru"]),
+    ("yandex", &["yandex"]),
+    ("gmx", &["gmx"]),
+    ("zoho", &["zoho"]),
+];
+
 /// How Postfix, Exim, Sendmail and qmail name the remote server (`formats::remote::KEYS` is
 /// the first four; the rest are qmail's).
 pub const REMOTE_KEYS: &[&str] = &[
@@ -306,7 +363,7 @@ pub enum List {
     Exchange,
     /// [`REMOTE_KEYS`].
     Remote,
-    /// `formats::FAMILIES`; the hit's index is the family's.
+    /// [`FAMILIES`]; the hit's index is the family's.
     Family,
 }
 
@@ -327,7 +384,7 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
             entries.push((list as u8, i as u16, p));
         }
     }
-    for (i, (_, phrases)) in super::formats::FAMILIES.iter().enumerate() {
+    for (i, (_, phrases)) in FAMILIES.iter().enumerate() {
         for p in *phrases {
             entries.push((List::Family as u8, i as u16, p));
         }

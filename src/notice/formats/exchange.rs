@@ -56,7 +56,7 @@ pub fn read(text: &str) -> Exchange {
     }
     for line in text.lines().take(4000) {
         // Exchange's lines are short; a hostile one is read only as far as a real one goes.
-        let line = crate::notice::text::prefix(line, 4096);
+        let line = crate::notice::bounded::prefix(line, 4096);
         if let Some(v) = after_label(line, "Generating server:") {
             ex.generating_server = v.split_whitespace().next().map(str::to_string);
         } else if let Some(v) = after_label(line, "Receiving server:") {
