@@ -766,31 +766,6 @@ fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listin
     }
 }
 
-/// Words and codes with which a remote server says it refuses our server.
-const BLOCK_WORDS: &[&str] = &[
-    "blocked using",
-    "listed at",
-    "listed in",
-    "listed on",
-    "blacklist",
-    "blocklist",
-    "block list",
-    "poor reputation",
-    "bad reputation",
-    "reputation",
-    "client host",
-    "spamhaus",
-    "barracuda",
-    "spamcop",
-    "dnsbl",
-    "rbl",
-    "not allowed to send",
-    "access denied",
-    "rejected due to",
-    "sender ip",
-    "your ip",
-];
-
 /// The remote server's own words refusing our server, per recipient.
 fn blocking_us(notice: &Notice) -> Vec<Finding> {
     notice
@@ -799,7 +774,9 @@ fn blocking_us(notice: &Notice) -> Vec<Finding> {
         .filter_map(|r| {
             let d = r.diagnostic.as_deref()?;
             let lower = d.to_ascii_lowercase();
-            let words = BLOCK_WORDS.iter().any(|w| lower.contains(w));
+            let words = crate::notice::wording::REFUSES_OUR_SERVER
+                .iter()
+                .any(|w| lower.contains(w));
             let policy = crate::notice::codes::status_codes(d)
                 .iter()
                 .any(|c| c.get(1..4) == Some(".7."));

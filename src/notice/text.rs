@@ -32,7 +32,7 @@ pub use super::bounded::prefix;
 /// IPs the remote server quoted as the client it refuses ("Client host [203.0.113.5] blocked
 /// using …", "your IP 203.0.113.5 is listed"): these are our sending side.
 fn blocked_client_ips(error_text: &str) -> Vec<IpAddr> {
-    static WORDS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(wording::BLOCK_WORDS));
+    static WORDS: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(wording::CLIENT_REFUSAL_CONTEXT));
     let mut out = Vec::new();
     for line in error_text.lines().take(2000) {
         if !WORDS.any(line) {

@@ -249,8 +249,11 @@ pub const HEADER_CUTS: &[&str] = &[
 /// Fenced lines (`----- … -----`) that may announce the quoted original.
 pub const FENCES: &[&str] = &["\n---", "\n===", "\n***"];
 
-/// Words a remote server uses when it refuses a client.
-pub const BLOCK_WORDS: &[&str] = &[
+/// Words around a refused client in a notice's text: a line holding one of them may name our
+/// sending IP ("Client host [203.0.113.5] blocked", "your IP is listed"). Broad on purpose:
+/// it only says where to look for our IP, never what the cause is (that is
+/// [`REFUSES_OUR_SERVER`]).
+pub const CLIENT_REFUSAL_CONTEXT: &[&str] = &[
     "blocked",
     "listed",
     "blacklist",
@@ -261,6 +264,33 @@ pub const BLOCK_WORDS: &[&str] = &[
     "rbl",
     "refused",
     "client host",
+];
+
+/// The remote server's own words for refusing our server ("blocked using", "listed at", "poor
+/// reputation", …): one of them in a recipient's diagnostic is the cause `blocked_by_recipient`.
+/// Narrower than [`CLIENT_REFUSAL_CONTEXT`] ("connection refused" is not a refusal of us).
+pub const REFUSES_OUR_SERVER: &[&str] = &[
+    "blocked using",
+    "listed at",
+    "listed in",
+    "listed on",
+    "blacklist",
+    "blocklist",
+    "block list",
+    "poor reputation",
+    "bad reputation",
+    "reputation",
+    "client host",
+    "spamhaus",
+    "barracuda",
+    "spamcop",
+    "dnsbl",
+    "rbl",
+    "not allowed to send",
+    "access denied",
+    "rejected due to",
+    "sender ip",
+    "your ip",
 ];
 
 /// Exchange's diagnostic wording.
@@ -357,7 +387,7 @@ pub enum List {
     HeaderCut,
     /// [`FENCES`].
     Fence,
-    /// [`BLOCK_WORDS`].
+    /// [`CLIENT_REFUSAL_CONTEXT`].
     Block,
     /// [`EXCHANGE_KEYS`].
     Exchange,
@@ -376,7 +406,7 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
         (List::Cut, CUT_STARTS),
         (List::HeaderCut, HEADER_CUTS),
         (List::Fence, FENCES),
-        (List::Block, BLOCK_WORDS),
+        (List::Block, CLIENT_REFUSAL_CONTEXT),
         (List::Exchange, EXCHANGE_KEYS),
         (List::Remote, REMOTE_KEYS),
     ] {
