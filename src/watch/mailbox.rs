@@ -285,7 +285,9 @@ async fn session(
         // Rechecks (DNS and deciding) run off the async workers too; only when one is due,
         // so that idle mailboxes start no threads.
         if a.next_recheck()?.is_some_and(|at| at <= now()) {
-            off_workers(a, |w| async move { w.rechecks().await }).await??;
+            on_thread(a, &Budget::unlimited(), |w| async move { w.rechecks().await })
+                .await
+                .map_err(|e| WatchError::Session(format!("rechecks: {e}")))??;
         }
         a.summarize_held()?;
         if *stop.borrow() {
@@ -458,29 +460,28 @@ async fn catch_up(
     }
 }
 
-/// Runs `work` with a copy of the answerer on a blocking thread (driving its async parts, the
-/// DNS checks, from there): reading and deciding never occupy an async worker, so the other
-/// mailboxes, the timers and the watchdog go on whatever one message costs. If the watcher
-/// goes away meanwhile (stopped, reloaded), the work can write nothing more.
-async fn off_workers<T, F>(
+/// Runs `work` with a copy of the answerer on a blocking thread under `budget` (driving its
+/// async parts, the DNS checks, from there): reading and deciding never occupy an async
+/// worker, so the other mailboxes, the timers and the watchdog go on whatever one message
+/// costs. The thread logs under the mailbox's span; if the watcher goes away meanwhile
+/// (stopped, reloaded), the work can write nothing more.
+async fn on_thread<T, F>(
     a: &Answerer,
+    budget: &std::sync::Arc<Budget>,
     work: impl FnOnce(Answerer) -> F + Send + 'static,
-) -> Result<T, WatchError>
+) -> Result<T, Overrun>
 where
     F: std::future::Future<Output = T>,
     T: Send + 'static,
 {
-    let budget = Budget::unlimited();
     let mut worker = a.clone();
     worker.budget = budget.clone();
     let handle = tokio::runtime::Handle::current();
-    // The thread logs under the mailbox's span, like the watcher itself.
     let span = tracing::Span::current();
-    crate::process::budget_run(&budget, move || {
+    crate::process::budget_run(budget, move || {
         handle.block_on(tracing::Instrument::instrument(work(worker), span))
     })
     .await
-    .map_err(|e| WatchError::Session(format!("rechecks: {e}")))
 }
 
 /// Processes one message on a blocking thread under `budget`. A message over its budget, or
@@ -493,17 +494,8 @@ async fn process(
     uid: u32,
     raw: Vec<u8>,
 ) -> Result<Processed, WatchError> {
-    let mut worker = a.clone();
-    worker.budget = budget.clone();
-    let runtime = tokio::runtime::Handle::current();
-    let span = tracing::Span::current();
-    let work = move || {
-        runtime.block_on(tracing::Instrument::instrument(
-            worker.message(uidvalidity, uid, &raw),
-            span,
-        ))
-    };
-    let overrun = match crate::process::budget_run(budget, work).await {
+    let work = move |w: Answerer| async move { w.message(uidvalidity, uid, &raw).await };
+    let overrun = match on_thread(a, budget, work).await {
         Ok(Ok(p)) => return Ok(p),
         Ok(Err(ProcessError::Store(e))) => return Err(e.into()),
         Ok(Err(ProcessError::Abandoned)) => return Ok(Processed::Skipped),
