@@ -406,28 +406,7 @@ impl Diagnoser {
         if let Some(f) = sender {
             findings.push(f);
         }
-        findings.extend(blocking_us(notice).into_iter().map(|f| {
-            // A refusal of a client that is not ours (an IP outside sending_ips, named only
-            // by the notice) says nothing about our servers.
-            let ips = crate::notice::address::ip_literals(&f.detail);
-            let names_stranger = ips.iter().any(|(_, ip)| not_ours.contains(ip));
-            let names_ours = ips
-                .iter()
-                .any(|(_, ip)| self.sending_ips.iter().any(|n| n.contains(ip)));
-            if names_stranger && !names_ours {
-                Finding::new(
-                    Check::BlockedByRecipient,
-                    f.subject,
-                    CheckResult::NotOurs,
-                    format!(
-                        "the server refused a client the notice names, not one of ours (outside sending_ips): {}",
-                        f.detail
-                    ),
-                )
-            } else {
-                f
-            }
-        }));
+        findings.extend(blocking_us(notice, &not_ours, &self.sending_ips));
 
         // Blocklists: the recipient's servers (the notice's remote IP, else the MX hosts) and ours.
         let trusted: Vec<String> = health
@@ -766,8 +745,10 @@ fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listin
     }
 }
 
-/// The remote server's own words refusing our server, per recipient.
-fn blocking_us(notice: &Notice) -> Vec<Finding> {
+/// The remote server's own words refusing our server, per recipient. A refusal that names
+/// only a client that is not ours (an IP in `not_ours`, outside `ours`, named only by the
+/// notice) says nothing about our servers: it is reported as not ours.
+fn blocking_us(notice: &Notice, not_ours: &[IpAddr], ours: &[Network]) -> Vec<Finding> {
     notice
         .recipients
         .iter()
@@ -780,7 +761,22 @@ fn blocking_us(notice: &Notice) -> Vec<Finding> {
             let policy = crate::notice::codes::status_codes(d)
                 .iter()
                 .any(|c| c.get(1..4) == Some(".7."));
-            (words || policy).then(|| {
+            if !(words || policy) {
+                return None;
+            }
+            let ips = crate::notice::address::ip_literals(d);
+            let names_stranger = ips.iter().any(|(_, ip)| not_ours.contains(ip));
+            let names_ours = ips.iter().any(|(_, ip)| ours.iter().any(|n| n.contains(ip)));
+            Some(if names_stranger && !names_ours {
+                Finding::new(
+                    Check::BlockedByRecipient,
+                    r.address.clone(),
+                    CheckResult::NotOurs,
+                    format!(
+                        "the server refused a client the notice names, not one of ours (outside sending_ips): the server said: \"{d}\""
+                    ),
+                )
+            } else {
                 Finding::new(
                     Check::BlockedByRecipient,
                     r.address.clone(),
@@ -826,7 +822,7 @@ mod tests {
                 },
             ],
         };
-        let f = blocking_us(&n);
+        let f = blocking_us(&n, &[], &[]);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].subject, "a@x.example");
         assert!(f[0].detail.contains("blocked using zen.spamhaus.org"));
