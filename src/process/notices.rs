@@ -280,7 +280,7 @@ pub(crate) fn answer_notice(
 /// A notice's kind, recipients and reporting organisation, as its records keep them.
 pub(super) fn about_notice(n: &Notice) -> (String, String, Option<String>) {
     (
-        kind_name(n.kind),
+        n.kind.as_str().to_string(),
         recipient_list(n),
         n.reporting_mta.as_deref().and_then(conversation::reporter_domain),
     )
@@ -290,8 +290,4 @@ pub(super) fn about_notice(n: &Notice) -> (String, String, Option<String>) {
 fn recipient_list(n: &Notice) -> String {
     let list: Vec<&str> = n.recipients.iter().take(20).map(|r| r.address.as_str()).collect();
     list.join(", ")
-}
-
-fn kind_name(kind: Kind) -> String {
-    kind.as_str().to_string()
 }
