@@ -455,19 +455,21 @@ impl Outbox {
             if !self.with_store(|s| s.claim(q.id, now()))? {
                 continue;
             }
-            let attempt = match conn.as_mut() {
-                Some(c) => sender.transaction(c, &q.mail_from, &q.rcpt_to, &q.raw).await,
-                None => match sender.open().await {
-                    Ok(mut c) => {
-                        let a = sender.transaction(&mut c, &q.mail_from, &q.rcpt_to, &q.raw).await;
-                        conn = Some(c);
-                        a
-                    }
-                    Err(a) => {
-                        pass.server_down = true;
-                        a
-                    }
-                },
+            // The connection of the message before, else a new one.
+            let open = match conn.take() {
+                Some(c) => Ok(c),
+                None => sender.open().await,
+            };
+            let attempt = match open {
+                Ok(mut c) => {
+                    let a = sender.transaction(&mut c, &q.mail_from, &q.rcpt_to, &q.raw).await;
+                    conn = Some(c);
+                    a
+                }
+                Err(a) => {
+                    pass.server_down = true;
+                    a
+                }
             };
             if attempt != Attempt::Sent {
                 // The conversation is in an unknown state: the next message starts afresh.
