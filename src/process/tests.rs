@@ -58,6 +58,21 @@ fn notice(id: &str, original: &str, recipient: &str, failed: bool, reporter: &st
     .into_bytes()
 }
 
+/// A delay notice from our own server, `mx.corp.test`.
+fn delay(id: &str, original: &str, recipient: &str) -> Vec<u8> {
+    notice(id, original, recipient, false, "mx.corp.test")
+}
+
+/// The state of the thread the notice `raw` belongs to.
+fn thread_state(a: &Answerer, raw: &[u8]) -> ThreadState {
+    let (original, recipient) = conversation::thread_key(&notice::read(raw).expect("notice"), "unused");
+    a.state
+        .with(|s| s.thread("alice", &original, &recipient))
+        .expect("thread")
+        .expect("a thread")
+        .state
+}
+
 /// What the outbox holds for sending: (recipient, message).
 fn queued(a: &Answerer) -> Vec<(String, Vec<u8>)> {
     a.state
@@ -84,13 +99,7 @@ fn run<T>(f: impl std::future::Future<Output = T>) -> T {
 #[test]
 fn a_broken_recipient_domain_is_answered_once_and_repeats_are_quiet() {
     let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
-    let n1 = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@gone.test",
-        false,
-        "mx.corp.test",
-    );
+    let n1 = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     let p = run(a.message(1, 1, &n1)).expect("processed");
     assert_eq!(p, Processed::Recorded { answered: true });
     let out = queued(&a);
@@ -104,13 +113,7 @@ fn a_broken_recipient_domain_is_answered_once_and_repeats_are_quiet() {
         Some("<n1@mx.corp.test>")
     );
     // The same message delayed again, same verdict: recorded, not answered.
-    let n2 = notice(
-        "n2@mx.corp.test",
-        "o1@corp.test",
-        "bob@gone.test",
-        false,
-        "mx.corp.test",
-    );
+    let n2 = delay("n2@mx.corp.test", "o1@corp.test", "bob@gone.test");
     assert_eq!(
         run(a.message(1, 2, &n2)).expect("processed"),
         Processed::Recorded { answered: false }
@@ -123,13 +126,7 @@ fn a_broken_recipient_domain_is_answered_once_and_repeats_are_quiet() {
 #[test]
 fn an_unexplained_delay_sends_the_package_to_support() {
     let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Ok)], "");
-    let n = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@partner.test",
-        false,
-        "mx.corp.test",
-    );
+    let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@partner.test");
     assert_eq!(
         run(a.message(1, 1, &n)).expect("processed"),
         Processed::Recorded { answered: true }
@@ -140,16 +137,9 @@ fn an_unexplained_delay_sends_the_package_to_support() {
 
 #[test]
 fn escalation_never_keeps_the_package_back() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Ok)], "");
-    let mut a = a;
+    let mut a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Ok)], "");
     a.mailbox.escalation = Escalation::Never;
-    let n = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@partner.test",
-        false,
-        "mx.corp.test",
-    );
+    let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@partner.test");
     run(a.message(1, 1, &n)).expect("processed");
     let to: Vec<String> = queued(&a).into_iter().map(|(to, _)| to).collect();
     assert_eq!(to, ["alice@corp.test"]);
@@ -158,13 +148,7 @@ fn escalation_never_keeps_the_package_back() {
 #[test]
 fn the_final_failure_closes_the_thread_and_later_notices_are_quiet() {
     let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
-    let delay = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@gone.test",
-        false,
-        "mx.corp.test",
-    );
+    let first = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     let fin = notice(
         "n2@mx.corp.test",
         "o1@corp.test",
@@ -172,14 +156,8 @@ fn the_final_failure_closes_the_thread_and_later_notices_are_quiet() {
         true,
         "mx.corp.test",
     );
-    let late = notice(
-        "n3@mx.corp.test",
-        "o1@corp.test",
-        "bob@gone.test",
-        false,
-        "mx.corp.test",
-    );
-    run(a.message(1, 1, &delay)).expect("processed");
+    let late = delay("n3@mx.corp.test", "o1@corp.test", "bob@gone.test");
+    run(a.message(1, 1, &first)).expect("processed");
     assert_eq!(
         run(a.message(1, 2, &fin)).expect("processed"),
         Processed::Recorded { answered: true }
@@ -194,13 +172,7 @@ fn the_final_failure_closes_the_thread_and_later_notices_are_quiet() {
 #[test]
 fn a_final_failure_from_another_organisation_is_disputed() {
     let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
-    let delay = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@gone.test",
-        false,
-        "mx.corp.test",
-    );
+    let first = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     let forged = notice(
         "f@evil.test",
         "o1@corp.test",
@@ -208,30 +180,18 @@ fn a_final_failure_from_another_organisation_is_disputed() {
         true,
         "mx.evil.test",
     );
-    run(a.message(1, 1, &delay)).expect("processed");
+    run(a.message(1, 1, &first)).expect("processed");
     assert_eq!(
         run(a.message(1, 2, &forged)).expect("processed"),
         Processed::Recorded { answered: false }
     );
-    let (original, recipient) = conversation::thread_key(&notice::read(&delay).expect("notice"), "unused");
-    let t = a
-        .state
-        .with(|s| s.thread("alice", &original, &recipient))
-        .expect("thread")
-        .expect("a thread");
-    assert_eq!(t.state, ThreadState::Open);
+    assert_eq!(thread_state(&a, &first), ThreadState::Open);
 }
 
 #[test]
 fn inconclusive_dns_sends_nothing_and_schedules_a_recheck() {
     let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::DnsError)], "");
-    let n = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@slow.test",
-        false,
-        "mx.corp.test",
-    );
+    let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@slow.test");
     assert_eq!(
         run(a.message(1, 1, &n)).expect("processed"),
         Processed::Recorded { answered: false }
@@ -242,18 +202,15 @@ fn inconclusive_dns_sends_nothing_and_schedules_a_recheck() {
 
 #[test]
 fn the_hourly_limit_holds_answers_back() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
-    let mut a = a;
+    let mut a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
     let mut config = (*a.config).clone();
     config.limits.replies_per_hour = 1;
     a.config = Arc::new(config);
     for i in 0..3 {
-        let n = notice(
+        let n = delay(
             &format!("n{i}@mx.corp.test"),
             &format!("o{i}@corp.test"),
             "bob@gone.test",
-            false,
-            "mx.corp.test",
         );
         run(a.message(1, i + 1, &n)).expect("processed");
     }
@@ -280,13 +237,7 @@ fn the_bots_own_messages_and_strangers_replies_are_left_alone() {
 #[test]
 fn mute_and_unmute_from_the_user() {
     let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
-    let n = notice(
-        "n1@mx.corp.test",
-        "o1@corp.test",
-        "bob@gone.test",
-        false,
-        "mx.corp.test",
-    );
+    let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     run(a.message(1, 1, &n)).expect("processed");
     let answer = header(&queued(&a)[0].1, "Message-ID").expect("an id");
     let reply = |id: &str, word: &str| {
@@ -296,17 +247,9 @@ fn mute_and_unmute_from_the_user() {
         run(a.message(1, 2, &reply("c1@corp.test", "mute"))).expect("processed"),
         Processed::Command { answered: true }
     );
-    let (original, recipient) = conversation::thread_key(&notice::read(&n).expect("notice"), "unused");
-    let state = |a: &Answerer| {
-        a.state
-            .with(|s| s.thread("alice", &original, &recipient))
-            .expect("thread")
-            .expect("a thread")
-            .state
-    };
-    assert_eq!(state(&a), ThreadState::Muted);
+    assert_eq!(thread_state(&a, &n), ThreadState::Muted);
     run(a.message(1, 3, &reply("c2@corp.test", "unmute"))).expect("processed");
-    assert_eq!(state(&a), ThreadState::Open);
+    assert_eq!(thread_state(&a, &n), ThreadState::Open);
     // From someone else: recorded, not answered.
     let before = queued(&a).len();
     let forged = String::from_utf8(reply("c3@corp.test", "support"))
