@@ -76,6 +76,11 @@ fn messages(raw: &[u8], thread: &[String]) -> (Outgoing, Outgoing) {
     (reply, package)
 }
 
+/// What the outbox has stored about the message `id` (it must be there).
+fn stored(outbox: &Outbox, id: &str) -> bouncedoc::store::Status {
+    outbox.status(id).expect("status").expect("stored")
+}
+
 fn by_id<'a>(all: &'a [Vec<u8>], id: &str) -> Vec<&'a Vec<u8>> {
     all.iter()
         .filter(|raw| {
@@ -228,7 +233,7 @@ async fn permanent_rejection_is_recorded_not_retried() {
     outbox.enqueue(&reply).expect("queued");
     let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
     assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
-    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    let s = stored(&outbox, &reply.message_id);
     assert_eq!(s.state, "failed", "{s:?}");
     assert!(
         s.last_error.as_deref().unwrap_or("").contains("(55"),
@@ -239,14 +244,7 @@ async fn permanent_rejection_is_recorded_not_retried() {
         outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
         0
     );
-    assert_eq!(
-        outbox
-            .status(&reply.message_id)
-            .expect("status")
-            .expect("stored")
-            .attempts,
-        1
-    );
+    assert_eq!(stored(&outbox, &reply.message_id).attempts, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,14 +284,7 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
             .expect("pass"),
         0
     );
-    assert_eq!(
-        outbox
-            .status(&reply.message_id)
-            .expect("status")
-            .expect("stored")
-            .state,
-        "queued"
-    );
+    assert_eq!(stored(&outbox, &reply.message_id).state, "queued");
     // A wrong password is refused.
     let wrong = smtp_tls(smtps_port, TlsMode::Implicit, Some(ca.clone()), "wrong");
     let (reply2, _) = messages(&example(), &[]);
@@ -360,7 +351,7 @@ async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
     anonymous.auth = None;
     let sender = Sender::new(&anonymous).expect("sender");
     assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
-    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    let s = stored(&outbox, &reply.message_id);
     assert_eq!(s.state, "queued", "{s:?}");
     assert!(s.last_error.as_deref().unwrap_or("").contains("5.7."), "{s:?}");
 
@@ -377,7 +368,7 @@ async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
         outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
         0
     );
-    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    let s = stored(&outbox, &reply.message_id);
     assert_eq!((s.state.as_str(), s.attempts), ("queued", 2), "{s:?}");
     assert!(s.last_error.as_deref().unwrap_or("").contains("535"), "{s:?}");
 
@@ -392,14 +383,7 @@ async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
         outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
         1
     );
-    assert_eq!(
-        outbox
-            .status(&reply.message_id)
-            .expect("status")
-            .expect("stored")
-            .state,
-        "sent"
-    );
+    assert_eq!(stored(&outbox, &reply.message_id).state, "sent");
     let inbox = imap::wait_for(dovecot.imap, "maria", 1).await;
     assert_eq!(by_id(&inbox, &reply.message_id).len(), 1);
 }
@@ -416,7 +400,7 @@ async fn a_message_refused_after_data_is_final() {
     outbox.enqueue(&reply).expect("queued");
     let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
     assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
-    let s = outbox.status(&reply.message_id).expect("status").expect("stored");
+    let s = stored(&outbox, &reply.message_id);
     assert_eq!(s.state, "failed", "{s:?}");
     assert!(
         s.last_error.as_deref().unwrap_or("").starts_with("message:"),
@@ -453,14 +437,7 @@ async fn a_storage_fault_after_the_server_accepted_a_message_never_sends_it_twic
         outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
         0
     );
-    assert_eq!(
-        outbox
-            .status(&reply.message_id)
-            .expect("status")
-            .expect("stored")
-            .state,
-        "sent"
-    );
+    assert_eq!(stored(&outbox, &reply.message_id).state, "sent");
     // A marker sent after it: once it has arrived, the first message is there exactly once.
     let (marker, _) = messages(&example(), &["marker@northwind.example".to_string()]);
     outbox.enqueue(&marker).expect("queued");
