@@ -38,7 +38,8 @@ impl Store {
             .or_store(self)?;
         let sent = stmt
             .query_map(params![id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                // A word no role has (none is written) counts as a message to the user.
+                Ok((r.get::<_, String>(0)?, Role::parse(&r.get::<_, String>(1)?)))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .or_store(self)?;
@@ -46,10 +47,10 @@ impl Store {
             id,
             verdict,
             state,
-            package_sent: sent.iter().any(|(_, role)| role == Role::Package.as_str()),
+            package_sent: sent.iter().any(|(_, role)| *role == Some(Role::Package)),
             messages: sent
                 .into_iter()
-                .filter(|(_, role)| role != Role::Package.as_str())
+                .filter(|(_, role)| *role != Some(Role::Package))
                 .map(|(m, _)| m)
                 .collect(),
             reporter,
