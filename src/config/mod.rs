@@ -129,8 +129,18 @@ fn password_source(
     }
 }
 
-fn smtp_config(at: &str, raw: RawSmtp) -> Result<SmtpConfig, Problem> {
-    let tls = raw.tls.unwrap_or(TlsMode::Starttls);
+/// A server block checked: plain text only to loopback hosts, at most one password source.
+struct Server {
+    host: String,
+    port: Option<u16>,
+    tls: TlsMode,
+    ca_file: Option<PathBuf>,
+    auth: Option<(String, Secret)>,
+}
+
+/// The checks every server block (`at`) gets; `tls` is the default when none is written.
+fn server(at: &str, raw: RawServer, tls: TlsMode) -> Result<Server, Problem> {
+    let tls = raw.tls.unwrap_or(tls);
     if tls == TlsMode::None && !is_loopback_host(&raw.host) {
         return Err(problem(
             format!("{at}.tls"),
@@ -150,16 +160,27 @@ fn smtp_config(at: &str, raw: RawSmtp) -> Result<SmtpConfig, Problem> {
             raw.password_env.map(Secret::Env),
         ],
     )?;
+    Ok(Server {
+        host: raw.host,
+        port: raw.port,
+        tls,
+        ca_file: raw.ca_file,
+        auth,
+    })
+}
+
+fn smtp_config(at: &str, raw: RawServer) -> Result<SmtpConfig, Problem> {
+    let s = server(at, raw, TlsMode::Starttls)?;
     Ok(SmtpConfig {
-        port: raw.port.unwrap_or(match tls {
+        port: s.port.unwrap_or(match s.tls {
             TlsMode::Implicit => 465,
             TlsMode::Starttls => 587,
             TlsMode::None => 25,
         }),
-        host: raw.host,
-        tls,
-        ca_file: raw.ca_file,
-        auth,
+        host: s.host,
+        tls: s.tls,
+        ca_file: s.ca_file,
+        auth: s.auth,
     })
 }
 
@@ -577,35 +598,11 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         ));
     }
     let imap_at = format!("{at}.imap");
-    let tls = raw.imap.tls.unwrap_or(TlsMode::Implicit);
-    if tls == TlsMode::None && !is_loopback_host(&raw.imap.host) {
+    let imap = server(&imap_at, raw.imap, TlsMode::Implicit)?;
+    // A username with no password source is refused by `server` already.
+    let Some((username, password)) = imap.auth else {
         return Err(problem(
-            format!("{imap_at}.tls"),
-            format!(
-                "tls: none is allowed only for loopback hosts, not {:?}: use implicit or starttls",
-                raw.imap.host
-            ),
-        ));
-    }
-    let username = raw.imap.username.clone();
-    let auth = password_source(
-        &imap_at,
-        raw.imap.username,
-        [
-            raw.imap.password.map(Secret::Plain),
-            raw.imap.password_file.map(Secret::File),
-            raw.imap.password_command.map(Secret::Command),
-            raw.imap.password_env.map(Secret::Env),
-        ],
-    )?;
-    let Some((username, password)) = auth else {
-        let key = if username.is_none() {
-            "username"
-        } else {
-            "password"
-        };
-        return Err(problem(
-            format!("{imap_at}.{key}"),
+            format!("{imap_at}.username"),
             "the mailbox needs a username and one of password, password_file, password_command, password_env"
                 .into(),
         ));
@@ -648,13 +645,12 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         name: raw.name,
         user: raw.user,
         imap: ImapConfig {
-            port: raw
-                .imap
+            port: imap
                 .port
-                .unwrap_or(if tls == TlsMode::Implicit { 993 } else { 143 }),
-            host: raw.imap.host,
-            tls,
-            ca_file: raw.imap.ca_file,
+                .unwrap_or(if imap.tls == TlsMode::Implicit { 993 } else { 143 }),
+            host: imap.host,
+            tls: imap.tls,
+            ca_file: imap.ca_file,
             username,
             password,
         },

@@ -6,25 +6,10 @@ use super::{Escalation, TlsMode, WatchMode};
 use serde::Deserialize;
 use std::path::PathBuf;
 
-/// The `smtp` block as written.
+/// A server block as written: `smtp`, a mailbox's `smtp` or `imap`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSmtp {
-    pub(super) host: String,
-    pub(super) port: Option<u16>,
-    pub(super) tls: Option<TlsMode>,
-    pub(super) ca_file: Option<PathBuf>,
-    pub(super) username: Option<String>,
-    pub(super) password: Option<String>,
-    pub(super) password_file: Option<PathBuf>,
-    pub(super) password_command: Option<String>,
-    pub(super) password_env: Option<String>,
-}
-
-/// The `imap` block of a mailbox as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawImap {
+pub(super) struct RawServer {
     pub(super) host: String,
     pub(super) port: Option<u16>,
     pub(super) tls: Option<TlsMode>,
@@ -50,11 +35,11 @@ pub(super) struct RawAfter {
 pub(super) struct RawMailbox {
     pub(super) name: String,
     pub(super) user: MailboxAddress,
-    pub(super) imap: RawImap,
+    pub(super) imap: RawServer,
     pub(super) folder: Option<String>,
     pub(super) mode: Option<WatchMode>,
     pub(super) poll_interval: Option<ConfigDuration>,
-    pub(super) smtp: Option<RawSmtp>,
+    pub(super) smtp: Option<RawServer>,
     pub(super) support: Option<MailboxAddress>,
     #[serde(default)]
     pub(super) sending_ips: Vec<Network>,
@@ -109,7 +94,7 @@ pub(super) struct RawConfig {
     pub(super) support: Option<MailboxAddress>,
     pub(super) log_level: Option<String>,
     pub(super) retention: Option<ConfigDuration>,
-    pub(super) smtp: Option<RawSmtp>,
+    pub(super) smtp: Option<RawServer>,
     #[serde(default)]
     pub(super) limits: RawLimits,
     #[serde(default)]
