@@ -670,6 +670,12 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
 mod tests {
     use super::*;
 
+    /// The line, key and message of the error `yaml` gives.
+    fn invalid(yaml: &str) -> (usize, String, String) {
+        let Invalid { line, key, message } = Config::parse(yaml).unwrap_err();
+        (line, key, message)
+    }
+
     #[test]
     fn defaults_and_values() {
         let c = Config::parse("").unwrap();
@@ -687,43 +693,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_line() {
-        let Invalid {
-            line,
-            key,
-            message: msg,
-        } = Config::parse("dns:\n  nameservers: []\n  timeout: 5x\n").unwrap_err();
+        let (line, key, msg) = invalid("dns:\n  nameservers: []\n  timeout: 5x\n");
         assert_eq!((line, key.as_str()), (3, "dns.timeout"));
         assert!(msg.contains("invalid duration \"5x\""), "{msg}");
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n").unwrap_err();
+        let (line, key, _) = invalid("dnsbl:\n  zones:\n    - zen.spamhaus.org\n    - \"bad zone\"\n");
         assert_eq!((line, key.as_str()), (4, "dnsbl.zones[1]"));
-        let Invalid {
-            line,
-            key,
-            message: msg,
-        } = Config::parse("dns:\n  timout: 1s\n").unwrap_err();
+        let (line, key, msg) = invalid("dns:\n  timout: 1s\n");
         assert_eq!((line, key.as_str()), (2, "dns.timout"));
         assert!(msg.contains("unknown key `timout`"), "{msg}");
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse("probe_smtp: false\nsendng_ips: []\n").unwrap_err();
+        let (line, key, _) = invalid("probe_smtp: false\nsendng_ips: []\n");
         assert_eq!((line, key.as_str()), (2, "sendng_ips"));
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse("sending_ips: [not-an-ip]\n").unwrap_err();
+        let (line, key, _) = invalid("sending_ips: [not-an-ip]\n");
         assert_eq!((line, key.as_str()), (1, "sending_ips[0]"));
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse("probe_smtp: false\nsupport: \"help desk\"\n").unwrap_err();
+        let (line, key, _) = invalid("probe_smtp: false\nsupport: \"help desk\"\n");
         assert_eq!((line, key.as_str()), (2, "support"));
         let c =
             Config::parse("from: \"bouncedoc <bot@corp.example>\"\nsupport: help@corp.example\n").unwrap();
@@ -731,11 +713,7 @@ mod tests {
             c.from.as_ref().map(|f| (f.name.as_deref(), f.address.as_str())),
             Some((Some("bouncedoc"), "bot@corp.example"))
         );
-        let Invalid {
-            line,
-            key,
-            message: msg,
-        } = Config::parse("smtp:\n  host: mail.example.com\n  tls: none\n").unwrap_err();
+        let (line, key, msg) = invalid("smtp:\n  host: mail.example.com\n  tls: none\n");
         assert_eq!((line, key.as_str()), (3, "smtp.tls"), "{msg}");
         let c = Config::parse(
             "smtp:\n  host: 127.0.0.1\n  port: 2525\n  tls: none\n  username: bot\n  password_env: BOT_PW\n",
@@ -747,18 +725,10 @@ mod tests {
             format!("{:?}", Secret::Plain("hunter2".into())),
             "Secret::Plain(<redacted>)"
         );
-        let Invalid {
-            line: _,
-            key,
-            message: _,
-        } = Config::parse("smtp:\n  host: x.example\n  username: u\n  password: a\n  password_env: B\n")
-            .unwrap_err();
+        let (_, key, _) =
+            invalid("smtp:\n  host: x.example\n  username: u\n  password: a\n  password_env: B\n");
         assert_eq!(key, "smtp.password");
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse("dns:\n  attempts: 0\n").unwrap_err();
+        let (line, key, _) = invalid("dns:\n  attempts: 0\n");
         assert_eq!((line, key.as_str()), (2, "dns.attempts"));
     }
 
@@ -777,71 +747,35 @@ mod tests {
         assert_eq!(m.after_processing, AfterProcessing::Leave);
         assert_eq!(c.smtp_for(m).map(|s| s.port), Some(25));
         assert_eq!(c.limits.replies_per_hour, 20);
-        let bad = |extra: &str| Config::parse(&format!("{MAILBOX}{extra}")).unwrap_err();
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = bad("    after_processing: {keyword: \"\\\\Seen\"}\n");
+        let bad = |extra: &str| invalid(&format!("{MAILBOX}{extra}"));
+        let (line, key, _) = bad("    after_processing: {keyword: \"\\\\Seen\"}\n");
         assert_eq!(
             (line, key.as_str()),
             (13, "mailboxes[0].after_processing.keyword")
         );
-        let Invalid {
-            line: _,
-            key,
-            message: _,
-        } = bad("    after_processing: {keyword: a, move_to: b}\n");
+        let (_, key, _) = bad("    after_processing: {keyword: a, move_to: b}\n");
         assert_eq!(key, "mailboxes[0].after_processing");
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = bad("    mode: push\n");
+        let (line, key, _) = bad("    mode: push\n");
         assert_eq!((line, key.as_str()), (13, "mailboxes[0].mode"));
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = bad(
+        let (line, key, _) = bad(
             "  - name: alice\n    user: a@x.example\n    imap: {host: h.example, username: u, password: p}\n",
         );
         assert_eq!((line, key.as_str()), (13, "mailboxes[1].name"));
-        let Invalid {
-            line: _,
-            key,
-            message: msg,
-        } = bad("    flder: INBOX\n");
+        let (_, key, msg) = bad("    flder: INBOX\n");
         assert_eq!(key, "mailboxes[0].flder", "{msg}");
         let no_tls = MAILBOX.replace(
             "host: imap.corp.example",
             "host: imap.corp.example\n      tls: none",
         );
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse(&no_tls).unwrap_err();
+        let (line, key, _) = invalid(&no_tls);
         assert_eq!((line, key.as_str()), (11, "mailboxes[0].imap.tls"));
         let no_pw = MAILBOX.replace("      password_env: ALICE_PW\n", "");
-        let Invalid {
-            line: _,
-            key,
-            message: _,
-        } = Config::parse(&no_pw).unwrap_err();
+        let (_, key, _) = invalid(&no_pw);
         assert_eq!(key, "mailboxes[0].imap.username");
         let no_from = MAILBOX.replace("from: bot@corp.example\n", "");
-        let Invalid {
-            line: _,
-            key,
-            message: _,
-        } = Config::parse(&no_from).unwrap_err();
+        let (_, key, _) = invalid(&no_from);
         assert_eq!(key, "from");
-        let Invalid {
-            line,
-            key,
-            message: _,
-        } = Config::parse("log_level: loud\n").unwrap_err();
+        let (line, key, _) = invalid("log_level: loud\n");
         assert_eq!((line, key.as_str()), (1, "log_level"));
     }
 
@@ -920,13 +854,9 @@ mod tests {
         assert!(c.sending_ips[2].contains(&ip("2001:db8:1::5")));
         assert!(!c.sending_ips[2].contains(&ip("203.0.113.5")));
         assert_eq!(c.sending_ips[1].to_string(), "198.51.100.0/24");
-        let Invalid { line, key, message } = Config::parse("sending_ips:\n  - 10.0.0.0/33\n").unwrap_err();
+        let (line, key, message) = invalid("sending_ips:\n  - 10.0.0.0/33\n");
         assert_eq!((line, key.as_str()), (2, "sending_ips[0]"), "{message}");
-        let Invalid {
-            line: _,
-            key,
-            message: _,
-        } = Config::parse("limits: {message_budget: 0s}\n").unwrap_err();
+        let (_, key, _) = invalid("limits: {message_budget: 0s}\n");
         assert_eq!(key, "limits.message_budget");
     }
 }
