@@ -132,11 +132,7 @@ fn every_command_works_from_the_user() {
         true,
     );
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &fail));
-    assert!(
-        bot.wait_log("outcome=\"muted\"", 1, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("outcome=\"muted\"", 1, Duration::from_secs(15));
     assert_eq!(bot_messages(&rt, &w, "alice", 0, Duration::ZERO).len(), before);
 }
 
@@ -325,11 +321,7 @@ fn two_bots_whose_answers_could_feed_each_other_stay_quiet() {
         );
     std::fs::write(&config2, text2).expect("write");
     let bot2 = Bot::start(&config2, &w.dir.join("bot2.log"));
-    assert!(
-        bot2.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot2.log_text()
-    );
+    bot2.expect_log("watching", 1, Duration::from_secs(10));
     let n = exchange_notice(
         "alice@corp.test",
         "bob@gone.test",
@@ -387,11 +379,7 @@ fn the_hourly_limit_holds_answers_back_and_summarizes_them_later() {
         );
         rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
     }
-    assert!(
-        bot.wait_log("notice processed", 4, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("notice processed", 4, Duration::from_secs(15));
     settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));
     let replies = bot_messages(&rt, &w, "alice", 0, Duration::ZERO);
     assert_eq!(replies.len(), 2, "{}", bot.log_text());

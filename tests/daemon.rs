@@ -250,11 +250,7 @@ fn repeated_exchange_notices_make_one_conversation_and_one_closing_message() {
         );
         rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
     }
-    assert!(
-        bot.wait_log("outcome=\"repeat\"", 2, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("outcome=\"repeat\"", 2, Duration::from_secs(15));
     assert_eq!(bot_messages(&rt, &w, "alice", 1, Duration::from_secs(5)).len(), 1);
     let fail = exchange_notice(
         "alice@corp.test",
@@ -289,11 +285,7 @@ fn repeated_exchange_notices_make_one_conversation_and_one_closing_message() {
         false,
     );
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &late));
-    assert!(
-        bot.wait_log("outcome=\"after-close\"", 1, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("outcome=\"after-close\"", 1, Duration::from_secs(15));
     assert_eq!(bot_messages(&rt, &w, "alice", 2, Duration::ZERO).len(), 2);
 
     // history shows the thread's notices and what was sent.
@@ -339,11 +331,7 @@ fn sigterm_mid_stream_then_restart_answers_every_notice_exactly_once() {
         );
         rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
     }
-    assert!(
-        bot.wait_log("notice processed", 3, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("notice processed", 3, Duration::from_secs(15));
     let asked = Instant::now();
     bot.signal("TERM");
     let status = bot
@@ -428,18 +416,10 @@ fn dovecot_restart_the_bot_reconnects_and_catches_up() {
     let rt = runtime();
     let config = w.config("restart", &[Mailbox::idle("alice")]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 1, Duration::from_secs(10));
     w.dovecot.stop();
     // Mail arrives while the bot is disconnected (Dovecot down: written by Postfix later).
-    assert!(
-        bot.wait_log("reconnecting", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("reconnecting", 1, Duration::from_secs(10));
     w.dovecot.restart();
     let n = exchange_notice(
         "alice@corp.test",
@@ -468,11 +448,7 @@ fn uidvalidity_change_rescans_without_answering_twice() {
         b"Subject: first\r\n\r\nx\r\n",
     ));
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 1, Duration::from_secs(10));
     let one = exchange_notice(
         "alice@corp.test",
         "bob@gone.test",
@@ -506,11 +482,7 @@ fn uidvalidity_change_rescans_without_answering_twice() {
         let _ = s.logout().await;
     });
     w.dovecot.restart();
-    assert!(
-        bot.wait_log("UIDVALIDITY changed", 1, Duration::from_secs(20)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("UIDVALIDITY changed", 1, Duration::from_secs(20));
     let replies = bot_messages(&rt, &w, "alice", 2, Duration::from_secs(15));
     assert_eq!(replies.len(), 2, "{}", bot.log_text());
     settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(20));
@@ -529,11 +501,7 @@ fn a_wrong_password_on_one_mailbox_does_not_stop_the_others() {
     bad.password = "not-the-password".into();
     let config = w.config("authfail", &[bad, Mailbox::idle("alice")]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("IMAP login refused", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("IMAP login refused", 1, Duration::from_secs(10));
     let n = exchange_notice(
         "alice@corp.test",
         "bob@gone.test",
@@ -564,16 +532,8 @@ fn sighup_reloads_mailboxes_without_dropping_the_others() {
     // Add bea; alice is unchanged and keeps her session.
     w.config("hup", &[Mailbox::idle("alice"), Mailbox::idle("bea")]);
     bot.signal("HUP");
-    assert!(
-        bot.wait_log("configuration reloaded", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
-    assert!(
-        bot.wait_log("watching", 2, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("configuration reloaded", 1, Duration::from_secs(10));
+    bot.expect_log("watching", 2, Duration::from_secs(10));
     let n = exchange_notice(
         "bea@corp.test",
         "bob@gone.test",
@@ -598,27 +558,15 @@ fn sighup_reloads_mailboxes_without_dropping_the_others() {
     // A broken file is refused; the running configuration stays.
     std::fs::write(&config, "mailboxes: [oops\n").expect("write");
     bot.signal("HUP");
-    assert!(
-        bot.wait_log("reload refused", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("reload refused", 1, Duration::from_secs(10));
     // Remove alice: her watcher logs out; bea goes on.
     w.config("hup", &[Mailbox::idle("bea")]);
     bot.signal("HUP");
-    assert!(
-        bot.wait_log("configuration reloaded", 2, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
-    assert!(
-        bot.wait_log(
-            "mailbox{name=alice}: bouncedoc::watch::mailbox: logged out",
-            1,
-            Duration::from_secs(10)
-        ),
-        "{}",
-        bot.log_text()
+    bot.expect_log("configuration reloaded", 2, Duration::from_secs(10));
+    bot.expect_log(
+        "mailbox{name=alice}: bouncedoc::watch::mailbox: logged out",
+        1,
+        Duration::from_secs(10),
     );
     let n = exchange_notice(
         "bea@corp.test",
@@ -648,11 +596,7 @@ fn sighup_reloads_mailboxes_without_dropping_the_others() {
     moved.extra = "    folder: Bounces\n".into();
     w.config("hup", &[moved]);
     bot.signal("HUP");
-    assert!(
-        bot.wait_log("starting afresh", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("starting afresh", 1, Duration::from_secs(10));
     let new = exchange_notice(
         "bea@corp.test",
         "new@gone.test",
@@ -691,11 +635,7 @@ fn secrets_never_appear_in_logs_even_at_trace_level() {
             ("ALICE_IMAP_PW", PW),
         ],
     );
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 1, Duration::from_secs(10));
     let n = exchange_notice(
         "alice@corp.test",
         "bob@gone.test",
@@ -710,11 +650,7 @@ fn secrets_never_appear_in_logs_even_at_trace_level() {
         s.append("INBOX", None, None, &n).await.expect("append");
         let _ = s.logout().await;
     });
-    assert!(
-        bot.wait_log("notice processed", 1, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("notice processed", 1, Duration::from_secs(15));
     let log = bot.log_text();
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),
@@ -863,11 +799,7 @@ fn implicit_tls_and_starttls_with_a_private_ca_and_every_password_source() {
     ));
     let config = w.config("tls", &[alice, bea, cy]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 2, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 2, Duration::from_secs(10));
     for user in ["alice", "bea", "cy"] {
         let n = exchange_notice(
             &format!("{user}@corp.test"),
@@ -907,11 +839,7 @@ fn a_server_without_idle_is_polled_and_unreadable_messages_are_skipped() {
     let rt = runtime();
     let config = w.config("noidle", &[Mailbox::idle("alice")]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("server does not offer IDLE; polling", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("server does not offer IDLE; polling", 1, Duration::from_secs(10));
     // Bytes that are not mail at all, then a notice: the first is logged and skipped, the
     // watcher goes on.
     rt.block_on(imap::append(
@@ -949,11 +877,7 @@ fn inconclusive_dns_sends_nothing_yet_and_is_kept_for_a_recheck() {
         .replace(&w.unbound.addr.to_string(), &silent.addr.to_string());
     std::fs::write(&config, text).expect("write");
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 1, Duration::from_secs(10));
     let n = exchange_notice(
         "alice@corp.test",
         "bob@partner.test",
@@ -962,14 +886,10 @@ fn inconclusive_dns_sends_nothing_yet_and_is_kept_for_a_recheck() {
         false,
     );
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &n));
-    assert!(
-        bot.wait_log(
-            "DNS checks inconclusive; nothing sent yet",
-            1,
-            Duration::from_secs(15)
-        ),
-        "{}",
-        bot.log_text()
+    bot.expect_log(
+        "DNS checks inconclusive; nothing sent yet",
+        1,
+        Duration::from_secs(15),
     );
     assert!(bot.log_text().contains("recheck_in_s=300"), "{}", bot.log_text());
     settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(15));

@@ -111,11 +111,7 @@ fn watching_last_uid(bot: &Bot, n: usize) -> Option<u32> {
 /// Restarts the bot and checks it starts watching with its cursor at `uid` or beyond.
 fn restart_past(bot: &mut Bot, uid: u32) {
     bot.restart();
-    assert!(
-        bot.wait_log("watching", 2, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 2, Duration::from_secs(10));
     assert!(
         watching_last_uid(bot, 2).is_some_and(|u| u >= uid),
         "{}",
@@ -198,11 +194,7 @@ fn a_message_over_its_time_budget_is_skipped_recorded_and_not_read_again() {
         "INBOX",
         &hostile::message("many-recipients-text", 4 << 20),
     ));
-    assert!(
-        bot.wait_log("took longer than its time budget", 1, Duration::from_secs(30)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("took longer than its time budget", 1, Duration::from_secs(30));
     // The mailbox goes on: the next notice is answered.
     let real = exchange_notice(
         "alice@corp.test",

@@ -54,11 +54,7 @@ fn a_full_disk_pauses_the_mailbox_and_nothing_is_lost() {
     let disk = SmallDisk::mount(&w.dir.join("state"), "8M");
     let config = w.config("diskfull", &[Mailbox::idle("alice")]);
     let mut bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 1, Duration::from_secs(10));
 
     // The disk fills up; a notice arrives.
     let filler = disk.fill();
@@ -70,11 +66,7 @@ fn a_full_disk_pauses_the_mailbox_and_nothing_is_lost() {
         false,
     );
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &notice));
-    assert!(
-        bot.wait_log("the state database cannot be written", 1, Duration::from_secs(20)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("the state database cannot be written", 1, Duration::from_secs(20));
     assert_eq!(bot.log_count("notice processed"), 0, "{}", bot.log_text());
 
     // Space returns: the notice is answered, once.
@@ -123,16 +115,8 @@ fn a_sender_that_cannot_start_is_retried_and_then_sends() {
     );
     let config = w.config("senderretry", &[m]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
-    assert!(
-        bot.wait_log("watching", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
-    assert!(
-        bot.wait_log("cannot set up sending", 1, Duration::from_secs(10)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("watching", 1, Duration::from_secs(10));
+    bot.expect_log("cannot set up sending", 1, Duration::from_secs(10));
     let notice = exchange_notice(
         "alice@corp.test",
         "bob@gone.test",
@@ -141,11 +125,7 @@ fn a_sender_that_cannot_start_is_retried_and_then_sends() {
         false,
     );
     rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &notice));
-    assert!(
-        bot.wait_log("notice processed", 1, Duration::from_secs(15)),
-        "{}",
-        bot.log_text()
-    );
+    bot.expect_log("notice processed", 1, Duration::from_secs(15));
     // The administrator puts the CA in place: the sender starts on its next try and sends.
     std::fs::copy(tls.ca_file.as_ref().expect("test CA"), &ca).expect("install the CA");
     let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(30));

@@ -220,6 +220,12 @@ impl Bot {
         false
     }
 
+    /// As [`Bot::wait_log`], failing the test (with the log) if the lines do not come.
+    #[track_caller]
+    pub fn expect_log(&self, needle: &str, n: usize, within: Duration) {
+        assert!(self.wait_log(needle, n, within), "{}", self.log_text());
+    }
+
     /// Sends a signal (`TERM`, `HUP`, `KILL`).
     pub fn signal(&self, sig: &str) {
         let _ = Command::new("kill")
