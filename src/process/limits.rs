@@ -30,32 +30,17 @@ impl Answerer {
         let mut kept = Vec::new();
         let mut held = Vec::new();
         for (role, m) in messages {
-            if role == Role::Package {
-                if forwards < limits.forwards_per_hour {
-                    forwards += 1;
-                    kept.push((role, m));
-                } else {
-                    held.push((
-                        Role::Package,
-                        compose::words::held_line(
-                            n.kind == Kind::Failed,
-                            &compose::thread_subject(n),
-                            v.cause.label(),
-                        ),
-                    ));
-                }
-            } else if replies < limits.replies_per_hour {
-                replies += 1;
+            // A package counts against the forwards, everything else against the replies.
+            let (used, limit, held_as) = if role == Role::Package {
+                (&mut forwards, limits.forwards_per_hour, Role::Package)
+            } else {
+                (&mut replies, limits.replies_per_hour, Role::Reply)
+            };
+            if *used < limit {
+                *used += 1;
                 kept.push((role, m));
             } else {
-                held.push((
-                    Role::Reply,
-                    compose::words::held_line(
-                        n.kind == Kind::Failed,
-                        &compose::thread_subject(n),
-                        v.cause.label(),
-                    ),
-                ));
+                held.push((held_as, self.held_line(n, v)));
             }
         }
         Ok((kept, held))
