@@ -4,20 +4,15 @@ use super::cursors::advance_cursor;
 use super::queue::queue;
 use super::threads::hold;
 use super::*;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 impl Store {
     /// Whether a command with this fingerprint was already handled in the mailbox.
     pub fn command_seen(&self, mailbox: &str, fingerprint: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM command WHERE mailbox = ?1 AND fingerprint = ?2",
-                params![mailbox, fingerprint],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .or_store(self)
+        self.exists(
+            "SELECT 1 FROM command WHERE mailbox = ?1 AND fingerprint = ?2",
+            params![mailbox, fingerprint],
+        )
     }
 
     /// Records a command, its answers, a new thread state or verdict, and what was held back,

@@ -330,6 +330,16 @@ impl Store {
         }
     }
 
+    /// Whether the query `sql` (a `SELECT 1 …`) finds a row.
+    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(sql, params, |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .or_store(self)
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
         let version: usize = self
             .conn

@@ -10,15 +10,10 @@ use rusqlite::{params, OptionalExtension};
 impl Store {
     /// Whether a notice with this fingerprint was already processed in the mailbox.
     pub fn seen(&self, mailbox: &str, fingerprint: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM notice WHERE mailbox = ?1 AND fingerprint = ?2",
-                params![mailbox, fingerprint],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .or_store(self)
+        self.exists(
+            "SELECT 1 FROM notice WHERE mailbox = ?1 AND fingerprint = ?2",
+            params![mailbox, fingerprint],
+        )
     }
 
     /// Records a processed notice, its thread, its answers (queued in the outbox) and the

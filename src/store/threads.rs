@@ -145,15 +145,7 @@ impl Store {
     /// Whether the bot itself sent a message with this Message-ID (a notice about it must not
     /// be answered: that would be a loop).
     pub fn is_ours(&self, message_id: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM sent WHERE message_id = ?1",
-                params![message_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .or_store(self)
+        self.exists("SELECT 1 FROM sent WHERE message_id = ?1", params![message_id])
     }
 
     /// How many messages of these roles the mailbox sent since `since` (for the rate limits).
