@@ -3,7 +3,9 @@
 //! every cause that holds. A final failure is worded as final; a delay says how long the
 //! sending server keeps trying.
 
-use crate::diagnose::{Check, CheckResult, Finding};
+use crate::diagnose::{
+    Finding, Found, OurListing, Refusal, ReverseDns, Routing, SenderRecords, TheirListing,
+};
 
 use serde::Serialize;
 
@@ -126,53 +128,56 @@ pub struct Verdict {
     pub forwarding: Forwarding,
 }
 
-fn any(findings: &[Finding], check: Check, results: &[CheckResult]) -> bool {
-    findings
-        .iter()
-        .any(|f| f.check == check && results.contains(&f.result))
+fn any(findings: &[Finding], found: impl Fn(Found) -> bool) -> bool {
+    findings.iter().any(|f| found(f.found))
 }
 
 /// Decides a notice from what its checks found. Pure: the same findings give the same verdict.
 pub fn decide(findings: &[Finding]) -> Verdict {
+    use Found as F;
     let mut causes = Vec::new();
-    if any(
-        findings,
-        Check::RecipientDomain,
-        &[
-            CheckResult::Nxdomain,
-            CheckResult::NullMx,
-            CheckResult::NoMxNoAddress,
-            CheckResult::MxHostsUnresolvable,
-        ],
-    ) {
+    if any(findings, |f| {
+        matches!(
+            f,
+            F::RecipientDomain(
+                Routing::Nxdomain | Routing::NullMx | Routing::NoMxNoAddress | Routing::MxHostsUnresolvable
+            )
+        )
+    }) {
         causes.push(Cause::RecipientDomain);
     }
-    if any(
-        findings,
-        Check::SenderDomain,
-        &[CheckResult::Nxdomain, CheckResult::Missing],
-    ) {
+    if any(findings, |f| {
+        matches!(
+            f,
+            F::SenderDomain(SenderRecords::Nxdomain | SenderRecords::Missing)
+        )
+    }) {
         causes.push(Cause::SenderDomain);
     }
-    if any(findings, Check::RecipientDomain, &[CheckResult::DnsError])
-        || any(findings, Check::SenderDomain, &[CheckResult::DnsError])
-    {
+    if any(findings, |f| {
+        matches!(
+            f,
+            F::RecipientDomain(Routing::DnsError) | F::SenderDomain(SenderRecords::DnsError)
+        )
+    }) {
         causes.push(Cause::DnsInconclusive);
     }
-    if any(findings, Check::SenderListed, &[CheckResult::Listed]) {
+    if any(findings, |f| matches!(f, F::SenderListed(OurListing::Listed))) {
         causes.push(Cause::SenderListed);
     }
-    if any(
-        findings,
-        Check::SenderPtr,
-        &[CheckResult::NoPtr, CheckResult::Mismatch],
-    ) {
+    if any(findings, |f| {
+        matches!(f, F::SenderPtr(ReverseDns::NoPtr | ReverseDns::Mismatch))
+    }) {
         causes.push(Cause::SenderPtr);
     }
-    if any(findings, Check::RecipientListed, &[CheckResult::Listed]) {
+    if any(findings, |f| {
+        matches!(f, F::RecipientListed(TheirListing::Listed))
+    }) {
         causes.push(Cause::RecipientListed);
     }
-    if any(findings, Check::BlockedByRecipient, &[CheckResult::BlockingUs]) {
+    if any(findings, |f| {
+        matches!(f, F::BlockedByRecipient(Refusal::BlockingUs))
+    }) {
         causes.push(Cause::BlockedByRecipient);
     }
     if causes.is_empty() {
@@ -244,13 +249,8 @@ mod tests {
         }
     }
 
-    fn f(check: Check, result: CheckResult) -> Finding {
-        Finding {
-            check,
-            subject: "x".into(),
-            result,
-            detail: String::new(),
-        }
+    fn f(found: Found) -> Finding {
+        Finding::new(found, "x", "")
     }
 
     #[test]
@@ -286,102 +286,101 @@ mod tests {
 
     #[test]
     fn every_row_of_the_table() {
-        use Check::*;
         let rows: Vec<(Vec<Finding>, Cause, Action)> = vec![
             (
-                vec![f(RecipientDomain, CheckResult::Nxdomain)],
+                vec![f(Found::RecipientDomain(Routing::Nxdomain))],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, CheckResult::NullMx)],
+                vec![f(Found::RecipientDomain(Routing::NullMx))],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, CheckResult::NoMxNoAddress)],
+                vec![f(Found::RecipientDomain(Routing::NoMxNoAddress))],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
-                vec![f(RecipientDomain, CheckResult::MxHostsUnresolvable)],
+                vec![f(Found::RecipientDomain(Routing::MxHostsUnresolvable))],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderDomain, CheckResult::Missing),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderDomain(SenderRecords::Missing)),
                 ],
                 Cause::SenderDomain,
                 Action::ReplyUser,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderDomain, CheckResult::Nxdomain),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderDomain(SenderRecords::Nxdomain)),
                 ],
                 Cause::SenderDomain,
                 Action::ReplyUser,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::DnsError),
-                    f(SenderDomain, CheckResult::Ok),
+                    f(Found::RecipientDomain(Routing::DnsError)),
+                    f(Found::SenderDomain(SenderRecords::Ok)),
                 ],
                 Cause::DnsInconclusive,
                 Action::Recheck,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderDomain, CheckResult::DnsError),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderDomain(SenderRecords::DnsError)),
                 ],
                 Cause::DnsInconclusive,
                 Action::Recheck,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderListed, CheckResult::Listed),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderListed(OurListing::Listed)),
                 ],
                 Cause::SenderListed,
                 Action::ForwardSupport,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderPtr, CheckResult::NoPtr),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderPtr(ReverseDns::NoPtr)),
                 ],
                 Cause::SenderPtr,
                 Action::ForwardSupport,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderPtr, CheckResult::Mismatch),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderPtr(ReverseDns::Mismatch)),
                 ],
                 Cause::SenderPtr,
                 Action::ForwardSupport,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(RecipientListed, CheckResult::Listed),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::RecipientListed(TheirListing::Listed)),
                 ],
                 Cause::RecipientListed,
                 Action::ReplyUser,
             ),
             (
-                vec![f(BlockedByRecipient, CheckResult::BlockingUs)],
+                vec![f(Found::BlockedByRecipient(Refusal::BlockingUs))],
                 Cause::BlockedByRecipient,
                 Action::ReplyUser,
             ),
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Ok),
-                    f(SenderDomain, CheckResult::Ok),
-                    f(SenderPtr, CheckResult::Ok),
+                    f(Found::RecipientDomain(Routing::Ok)),
+                    f(Found::SenderDomain(SenderRecords::Ok)),
+                    f(Found::SenderPtr(ReverseDns::Ok)),
                 ],
                 Cause::Unexplained,
                 Action::ForwardSupport,
@@ -389,8 +388,8 @@ mod tests {
             // A decided domain problem wins over a failed lookup elsewhere.
             (
                 vec![
-                    f(RecipientDomain, CheckResult::Nxdomain),
-                    f(SenderDomain, CheckResult::DnsError),
+                    f(Found::RecipientDomain(Routing::Nxdomain)),
+                    f(Found::SenderDomain(SenderRecords::DnsError)),
                 ],
                 Cause::RecipientDomain,
                 Action::ReplyUser,
@@ -398,15 +397,15 @@ mod tests {
             // A listing of ours outranks theirs; both are named.
             (
                 vec![
-                    f(RecipientListed, CheckResult::Listed),
-                    f(SenderListed, CheckResult::Listed),
+                    f(Found::RecipientListed(TheirListing::Listed)),
+                    f(Found::SenderListed(OurListing::Listed)),
                 ],
                 Cause::SenderListed,
                 Action::ForwardSupport,
             ),
             // A blocklist error is not a listing.
             (
-                vec![f(SenderListed, CheckResult::ListError)],
+                vec![f(Found::SenderListed(OurListing::ListError))],
                 Cause::Unexplained,
                 Action::ForwardSupport,
             ),
@@ -420,8 +419,8 @@ mod tests {
     #[test]
     fn every_cause_is_named_and_time_is_given() {
         let findings = vec![
-            f(Check::RecipientListed, CheckResult::Listed),
-            f(Check::SenderListed, CheckResult::Listed),
+            f(Found::RecipientListed(TheirListing::Listed)),
+            f(Found::SenderListed(OurListing::Listed)),
         ];
         let words = |kind: Kind, v: &Verdict| crate::compose::words::summary(&notice(kind), v);
         let v = decide(&findings);
@@ -430,8 +429,8 @@ mod tests {
         assert!(summary.contains("our sending server is on a blocklist"));
         // A cause of ours that did not decide the verdict does not claim a forward.
         let v2 = decide(&[
-            f(Check::RecipientDomain, CheckResult::Nxdomain),
-            f(Check::SenderPtr, CheckResult::NoPtr),
+            f(Found::RecipientDomain(Routing::Nxdomain)),
+            f(Found::SenderPtr(ReverseDns::NoPtr)),
         ]);
         assert_eq!(v2.action, Action::ReplyUser);
         let summary2 = words(Kind::Delayed, &v2);

@@ -4,7 +4,7 @@
 mod support;
 
 use bouncedoc::compose::{support_package, user_reply, Context, Outgoing};
-use bouncedoc::diagnose::{Check, CheckResult, Finding};
+use bouncedoc::diagnose::{Finding, Found, OurListing, Routing};
 use bouncedoc::notice;
 use bouncedoc::verdict;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
@@ -17,15 +17,13 @@ fn example() -> Vec<u8> {
 fn findings() -> Vec<Finding> {
     vec![
         Finding {
-            check: Check::RecipientDomain,
+            found: Found::RecipientDomain(Routing::Ok),
             subject: "harbor-freight.example".into(),
-            result: CheckResult::Ok,
             detail: "mail servers: mail.harbor-freight.example (preference 10: 198.51.100.23)".into(),
         },
         Finding {
-            check: Check::SenderListed,
+            found: Found::SenderListed(OurListing::Listed),
             subject: "203.0.113.77".into(),
-            result: CheckResult::Listed,
             detail: "203.0.113.77 is listed on zen.spamhaus.org (127.0.0.2: https://check.spamhaus.org/)"
                 .into(),
         },

@@ -6,7 +6,7 @@ mod support;
 
 use bouncedoc::compose::{self, Context, Outgoing};
 use bouncedoc::config::{SmtpConfig, TlsMode};
-use bouncedoc::diagnose::{Check, CheckResult, Finding};
+use bouncedoc::diagnose::{Finding, Found, OurListing};
 use bouncedoc::outbox::{Outbox, Sender};
 use bouncedoc::store::Store;
 use bouncedoc::{notice, verdict};
@@ -53,9 +53,8 @@ fn smtp(port: u16) -> SmtpConfig {
 fn messages(raw: &[u8], thread: &[String]) -> (Outgoing, Outgoing) {
     let n = notice::read(raw).expect("notice");
     let findings = vec![Finding {
-        check: Check::SenderListed,
+        found: Found::SenderListed(OurListing::Listed),
         subject: "203.0.113.77".into(),
-        result: CheckResult::Listed,
         detail: "203.0.113.77 is listed on zen.spamhaus.org".into(),
     }];
     let v = verdict::decide(&findings);

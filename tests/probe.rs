@@ -4,7 +4,7 @@
 mod support;
 
 use bouncedoc::config::Config;
-use bouncedoc::diagnose::{Check, Diagnoser, Finding};
+use bouncedoc::diagnose::{Check, Diagnoser, Finding, Found, Reachability};
 use std::time::Duration;
 use support::postfix::Postfix;
 use support::unbound::Unbound;
@@ -34,7 +34,7 @@ fn probe_with(dns: &Unbound, port: u16, private: bool) -> Finding {
     diagnosis
         .findings
         .into_iter()
-        .find(|f| f.check == Check::SmtpProbe)
+        .find(|f| f.check() == Check::SmtpProbe)
         .unwrap_or_else(|| panic!("no probe finding"))
 }
 
@@ -49,19 +49,19 @@ fn probe_reports_starttls_its_absence_and_a_closed_port() {
     );
     let with_tls = Postfix::start(true);
     let f = probe_with(&dns, with_tls.addr.port(), true);
-    assert_eq!(f.result, "reachable", "{f:?}");
+    assert_eq!(f.found, Found::SmtpProbe(Reachability::Reachable), "{f:?}");
     assert!(f.detail.contains("220 mx.test ESMTP Postfix"), "{f:?}");
     drop(with_tls);
 
     let plain = Postfix::start(false);
     let f = probe_with(&dns, plain.addr.port(), true);
-    assert_eq!(f.result, "no-starttls", "{f:?}");
+    assert_eq!(f.found, Found::SmtpProbe(Reachability::NoStarttls), "{f:?}");
     drop(plain);
 
     // A port where nothing listens.
     let closed = support::unbound::free_port();
     let f = probe_with(&dns, closed, true);
-    assert_eq!(f.result, "refused", "{f:?}");
+    assert_eq!(f.found, Found::SmtpProbe(Reachability::Refused), "{f:?}");
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn the_probe_does_not_connect_to_an_mx_named_127_0_0_1() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
     listener.set_nonblocking(true).expect("nonblocking");
     let f = probe_with(&dns, listener.local_addr().expect("addr").port(), false);
-    assert_eq!(f.result, "not-probed", "{f:?}");
+    assert_eq!(f.found, Found::SmtpProbe(Reachability::NotProbed), "{f:?}");
     // The diagnosis is over: a connection it made would be waiting in the backlog now.
     match listener.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}

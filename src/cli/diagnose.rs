@@ -220,9 +220,9 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
         writeln!(
             out,
             "  {mark} {} — {}: {} ({})",
-            check_label(f.check),
+            check_label(f.check()),
             f.subject,
-            f.result,
+            f.result(),
             f.detail
         )?;
     }

@@ -7,7 +7,7 @@
 pub mod encode;
 pub mod words;
 
-use crate::diagnose::{Check, CheckResult, Finding};
+use crate::diagnose::{Check, Finding, Found, Routing};
 use crate::notice::{Kind, Notice};
 use crate::verdict::{self, Cause, Verdict};
 use encode::{base64_lines, encode_unstructured, header, mailbox, quoted_printable, sanitize, wrap};
@@ -157,11 +157,11 @@ fn subject_reason(cause: Cause, findings: &[Finding]) -> &'static str {
         Cause::RecipientDomain => {
             match findings
                 .iter()
-                .find(|f| f.check == Check::RecipientDomain && f.is_problem())
-                .map(|f| f.result)
+                .find(|f| f.check() == Check::RecipientDomain && f.is_problem())
+                .map(|f| f.found)
             {
-                Some(CheckResult::Nxdomain) => "their domain does not exist",
-                Some(CheckResult::NullMx) => "their domain accepts no mail",
+                Some(Found::RecipientDomain(Routing::Nxdomain)) => "their domain does not exist",
+                Some(Found::RecipientDomain(Routing::NullMx)) => "their domain accepts no mail",
                 _ => "their domain has no mail servers",
             }
         }
@@ -231,9 +231,9 @@ fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
         t.push_str(&wrap(
             &format!(
                 "{mark} {} ({}): {}",
-                check_label(f.check),
+                check_label(f.check()),
                 sanitize(&f.subject),
-                f.result
+                f.result()
             ),
             78,
         ));
@@ -303,9 +303,9 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
         };
         h.push_str(&format!(
             "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px; word-break: break-word;\">{}</span></td></tr>\n",
-            html_escape(check_label(f.check)),
+            html_escape(check_label(f.check())),
             html_escape(&sanitize(&f.subject)),
-            html_escape(f.result.as_str()),
+            html_escape(f.result()),
             html_escape(&sanitize(&f.detail))
         ));
     }

@@ -8,12 +8,16 @@
 
 pub mod dns;
 pub mod dnsbl;
+pub mod found;
 pub mod probe;
 
 use crate::config::{Config, Network};
 use crate::notice::{is_public, Notice};
 use dns::{Dns, Failure, Outcome};
 use dnsbl::{Blocklists, Health, Listing};
+pub use found::{
+    Found, OurListing, Reachability, Refusal, ReverseDns, Routing, SenderRecords, TheirListing, ZoneHealth,
+};
 use futures::future::join_all;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -49,159 +53,59 @@ pub enum Check {
     SmtpProbe,
 }
 
-/// What a check found: the words `diagnose --json` prints, as a type (a typo in a decision
-/// is a compile error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckResult {
-    /// `ok`.
-    Ok,
-    /// `nxdomain`.
-    Nxdomain,
-    /// `null-mx`.
-    NullMx,
-    /// `no-mx-no-address`.
-    NoMxNoAddress,
-    /// `mx-hosts-unresolvable`.
-    MxHostsUnresolvable,
-    /// `dns-error`.
-    DnsError,
-    /// `missing`.
-    Missing,
-    /// `clean`.
-    Clean,
-    /// `listed`.
-    Listed,
-    /// `list-error`.
-    ListError,
-    /// `blocking-us`.
-    BlockingUs,
-    /// `no-ptr`.
-    NoPtr,
-    /// `mismatch`.
-    Mismatch,
-    /// `reachable`.
-    Reachable,
-    /// `refused`.
-    Refused,
-    /// `timeout`.
-    Timeout,
-    /// `no-starttls`.
-    NoStarttls,
-    /// `not-checked`.
-    NotChecked,
-    /// `not-ours`.
-    NotOurs,
-    /// `not-probed`.
-    NotProbed,
-}
-
-impl CheckResult {
-    /// Every result, for tests and listings.
-    pub const ALL: &'static [CheckResult] = &[
-        CheckResult::Ok,
-        CheckResult::Nxdomain,
-        CheckResult::NullMx,
-        CheckResult::NoMxNoAddress,
-        CheckResult::MxHostsUnresolvable,
-        CheckResult::DnsError,
-        CheckResult::Missing,
-        CheckResult::Clean,
-        CheckResult::Listed,
-        CheckResult::ListError,
-        CheckResult::BlockingUs,
-        CheckResult::NoPtr,
-        CheckResult::Mismatch,
-        CheckResult::Reachable,
-        CheckResult::Refused,
-        CheckResult::Timeout,
-        CheckResult::NoStarttls,
-        CheckResult::NotChecked,
-        CheckResult::NotOurs,
-        CheckResult::NotProbed,
-    ];
-
-    /// The word, as printed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckResult::Ok => "ok",
-            CheckResult::Nxdomain => "nxdomain",
-            CheckResult::NullMx => "null-mx",
-            CheckResult::NoMxNoAddress => "no-mx-no-address",
-            CheckResult::MxHostsUnresolvable => "mx-hosts-unresolvable",
-            CheckResult::DnsError => "dns-error",
-            CheckResult::Missing => "missing",
-            CheckResult::Clean => "clean",
-            CheckResult::Listed => "listed",
-            CheckResult::ListError => "list-error",
-            CheckResult::BlockingUs => "blocking-us",
-            CheckResult::NoPtr => "no-ptr",
-            CheckResult::Mismatch => "mismatch",
-            CheckResult::Reachable => "reachable",
-            CheckResult::Refused => "refused",
-            CheckResult::Timeout => "timeout",
-            CheckResult::NoStarttls => "no-starttls",
-            CheckResult::NotChecked => "not-checked",
-            CheckResult::NotOurs => "not-ours",
-            CheckResult::NotProbed => "not-probed",
-        }
-    }
-}
-
-impl std::fmt::Display for CheckResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for CheckResult {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// One check's result about one subject (a domain, an IP, a zone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// The check.
-    pub check: Check,
+    /// The check and what it found (printed as `check` and `result`: `recipient_domain`,
+    /// `nxdomain`).
+    pub found: Found,
     /// What was checked: a domain, an IP, a zone, a recipient.
     pub subject: String,
-    /// The result (printed as a word: `ok`, `nxdomain`, `listed`, `dns-error`, …).
-    pub result: CheckResult,
     /// The evidence, in words.
     pub detail: String,
 }
 
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Finding", 4)?;
+        out.serialize_field("check", &self.found.check())?;
+        out.serialize_field("subject", &self.subject)?;
+        out.serialize_field("result", self.found.as_str())?;
+        out.serialize_field("detail", &self.detail)?;
+        out.end()
+    }
+}
+
 impl Finding {
-    fn new(
-        check: Check,
-        subject: impl Into<String>,
-        result: CheckResult,
-        detail: impl Into<String>,
-    ) -> Finding {
+    /// A finding about `subject`.
+    pub fn new(found: Found, subject: impl Into<String>, detail: impl Into<String>) -> Finding {
         Finding {
-            check,
+            found,
             subject: subject.into(),
-            result,
             detail: detail.into(),
         }
     }
 
-    /// True when this finding shows a problem (not `ok`, `clean`, `none`, `reachable`, nor a
-    /// note).
+    /// Which check this finding comes from.
+    pub fn check(&self) -> Check {
+        self.found.check()
+    }
+
+    /// The result's word (`ok`, `nxdomain`, `listed`, `dns-error`, …).
+    pub fn result(&self) -> &'static str {
+        self.found.as_str()
+    }
+
+    /// True when this finding shows a problem (neither fine nor a note).
     pub fn is_problem(&self) -> bool {
-        !self.is_note()
-            && !matches!(
-                self.result,
-                CheckResult::Ok | CheckResult::Clean | CheckResult::Reachable
-            )
+        !self.found.is_note() && !self.found.is_fine()
     }
 
     /// True for a note rather than a result: something not checked (a limit), or an IP a
     /// notice names that is not ours.
     pub fn is_note(&self) -> bool {
-        matches!(self.result, CheckResult::NotChecked | CheckResult::NotOurs)
+        self.found.is_note()
     }
 
     /// The mark a report shows beside the finding: ✗ a problem, ✓ fine, – a note.
@@ -369,9 +273,8 @@ impl Diagnoser {
         let mut findings = Vec::new();
         if !unchecked_domains.is_empty() {
             findings.push(Finding::new(
-                Check::RecipientDomain,
+                Found::RecipientDomain(Routing::NotChecked),
                 format!("{} more domains", unchecked_domains.len()),
-                CheckResult::NotChecked,
                 format!(
                     "not checked: limit of {MAX_DOMAINS} recipient domains per notice ({}{})",
                     unchecked_domains
@@ -386,9 +289,8 @@ impl Diagnoser {
         }
         for ip in not_ours.iter().take(MAX_IPS) {
             findings.push(Finding::new(
-                Check::SenderListed,
+                Found::SenderListed(OurListing::NotOurs),
                 ip.to_string(),
-                CheckResult::NotOurs,
                 "named by the notice, not one of ours (outside sending_ips): not checked, and not blamed on our servers",
             ));
         }
@@ -417,9 +319,8 @@ impl Diagnoser {
         for (zone, h) in &health {
             if let Health::Untrusted(why) = h {
                 findings.push(Finding::new(
-                    Check::BlocklistZone,
+                    Found::BlocklistZone(ZoneHealth::ListError),
                     zone.clone(),
-                    CheckResult::ListError,
                     why.clone(),
                 ));
             }
@@ -435,15 +336,15 @@ impl Diagnoser {
         let listings = join_all(
             checked
                 .iter()
-                .map(|ip| (Check::RecipientListed, *ip))
-                .chain(sending.iter().map(|ip| (Check::SenderListed, *ip)))
-                .map(|(check, ip)| {
+                .map(|ip| (false, *ip))
+                .chain(sending.iter().map(|ip| (true, *ip)))
+                .map(|(ours, ip)| {
                     let dns = dns.clone();
                     let lists = self.blocklists.clone();
                     let zones = trusted.clone();
                     async move {
                         let results = join_all(zones.iter().map(|z| lists.query(&dns, z, ip))).await;
-                        listing_finding(check, ip, &zones, &results)
+                        listing_finding(ours, ip, &zones, &results)
                     }
                 }),
         );
@@ -455,9 +356,8 @@ impl Diagnoser {
             match mx_all.iter().find(|ip| self.probe_private || is_public(ip)) {
                 Some(ip) => Some(probe::probe(*ip, self.smtp_port, deadline).await),
                 None if !mx_all.is_empty() => Some(Finding::new(
-                    Check::SmtpProbe,
+                    Found::SmtpProbe(Reachability::NotProbed),
                     mx_all.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", "),
-                    CheckResult::NotProbed,
                     "the recipient's mail servers have no public address (loopback, private, link-local or reserved): not connected to, and no one outside can deliver there either",
                 )),
                 None => None,
@@ -496,21 +396,14 @@ fn failure_detail(what: &str, f: &Failure) -> String {
 /// RFC 5321 §5.1 and RFC 7505: where mail for a domain goes. Returns the finding and the
 /// addresses found for its mail servers.
 async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
-    let f =
-        |result: CheckResult, detail: String| Finding::new(Check::RecipientDomain, domain, result, detail);
+    let f = |result: Routing, detail: String| Finding::new(Found::RecipientDomain(result), domain, detail);
     match dns.mx(domain).await {
         Outcome::NxDomain => (
-            f(
-                CheckResult::Nxdomain,
-                format!("{domain} does not exist (NXDOMAIN)"),
-            ),
+            f(Routing::Nxdomain, format!("{domain} does not exist (NXDOMAIN)")),
             vec![],
         ),
         Outcome::Failed(e) => (
-            f(
-                CheckResult::DnsError,
-                failure_detail(&format!("MX of {domain}"), &e),
-            ),
+            f(Routing::DnsError, failure_detail(&format!("MX of {domain}"), &e)),
             vec![],
         ),
         Outcome::NoData => match dns.addresses(domain).await {
@@ -518,7 +411,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
                 let list = ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
                 (
                     f(
-                        CheckResult::Ok,
+                        Routing::Ok,
                         format!("no MX; its address ({list}) takes mail as the implicit MX (RFC 5321 §5.1)"),
                     ),
                     ips,
@@ -526,14 +419,14 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             }
             Outcome::Failed(e) => (
                 f(
-                    CheckResult::DnsError,
+                    Routing::DnsError,
                     failure_detail(&format!("address of {domain}"), &e),
                 ),
                 vec![],
             ),
             Outcome::NxDomain | Outcome::NoData => (
                 f(
-                    CheckResult::NoMxNoAddress,
+                    Routing::NoMxNoAddress,
                     format!("{domain} has no MX record and no address: no server takes its mail"),
                 ),
                 vec![],
@@ -543,7 +436,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             if mx.iter().all(|(_, h)| h == "." || h.is_empty()) {
                 return (
                     f(
-                        CheckResult::NullMx,
+                        Routing::NullMx,
                         format!("{domain} publishes a null MX (RFC 7505): it accepts no mail at all"),
                     ),
                     vec![],
@@ -602,16 +495,13 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             };
             if !ips.is_empty() {
                 (
-                    f(
-                        CheckResult::Ok,
-                        format!("mail servers: {}{note}", parts.join(", ")),
-                    ),
+                    f(Routing::Ok, format!("mail servers: {}{note}", parts.join(", "))),
                     ips,
                 )
             } else if !failed.is_empty() {
                 (
                     f(
-                        CheckResult::DnsError,
+                        Routing::DnsError,
                         format!(
                             "the MX hosts' addresses could not be looked up: {}{note}",
                             failed.join(", ")
@@ -622,7 +512,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
             } else {
                 (
                     f(
-                        CheckResult::MxHostsUnresolvable,
+                        Routing::MxHostsUnresolvable,
                         format!("{domain}'s MX hosts have no address: {}{note}", parts.join(", ")),
                     ),
                     vec![],
@@ -635,7 +525,7 @@ async fn recipient_routing(dns: &Dns, domain: &str) -> (Finding, Vec<IpAddr>) {
 /// The sender domain must have an address or an MX: receivers refuse mail from domains with
 /// neither.
 async fn sender_records(dns: &Dns, domain: &str) -> Finding {
-    let f = |result: CheckResult, detail: String| Finding::new(Check::SenderDomain, domain, result, detail);
+    let f = |result: SenderRecords, detail: String| Finding::new(Found::SenderDomain(result), domain, detail);
     let (addr, mx) = tokio::join!(dns.addresses(domain), dns.mx(domain));
     let has_addr = !addr.answers().is_empty();
     let has_mx = mx.answers().iter().any(|(_, h)| h != ".");
@@ -647,28 +537,28 @@ async fn sender_records(dns: &Dns, domain: &str) -> Finding {
         if has_mx {
             what.push("MX records");
         }
-        return f(CheckResult::Ok, format!("{domain} has {}", what.join(" and ")));
+        return f(SenderRecords::Ok, format!("{domain} has {}", what.join(" and ")));
     }
     if let Outcome::Failed(e) = addr {
         return f(
-            CheckResult::DnsError,
+            SenderRecords::DnsError,
             failure_detail(&format!("address of {domain}"), &e),
         );
     }
     if let Outcome::Failed(e) = mx {
         return f(
-            CheckResult::DnsError,
+            SenderRecords::DnsError,
             failure_detail(&format!("MX of {domain}"), &e),
         );
     }
     if addr == Outcome::NxDomain || mx == Outcome::NxDomain {
         return f(
-            CheckResult::Nxdomain,
+            SenderRecords::Nxdomain,
             format!("{domain} does not exist (NXDOMAIN)"),
         );
     }
     f(
-        CheckResult::Missing,
+        SenderRecords::Missing,
         format!("{domain} has no A, AAAA or MX record: most servers refuse mail from it"),
     )
 }
@@ -676,25 +566,25 @@ async fn sender_records(dns: &Dns, domain: &str) -> Finding {
 /// Forward-confirmed reverse DNS of one of our sending IPs.
 async fn reverse_dns(dns: &Dns, ip: IpAddr) -> Finding {
     let f =
-        |result: CheckResult, detail: String| Finding::new(Check::SenderPtr, ip.to_string(), result, detail);
+        |result: ReverseDns, detail: String| Finding::new(Found::SenderPtr(result), ip.to_string(), detail);
     match dns.ptr(ip).await {
         Outcome::NxDomain | Outcome::NoData => f(
-            CheckResult::NoPtr,
+            ReverseDns::NoPtr,
             format!("{ip} has no reverse DNS (PTR): many receivers refuse mail from it"),
         ),
-        Outcome::Failed(e) => f(CheckResult::DnsError, failure_detail(&format!("PTR of {ip}"), &e)),
+        Outcome::Failed(e) => f(ReverseDns::DnsError, failure_detail(&format!("PTR of {ip}"), &e)),
         Outcome::Answer(names, _) => {
             let forward = join_all(names.iter().take(4).map(|n| dns.addresses(n))).await;
             if forward.iter().any(|o| o.answers().contains(&ip)) {
-                f(CheckResult::Ok, format!("{ip} → {} → {ip}", names.join(", ")))
+                f(ReverseDns::Ok, format!("{ip} → {} → {ip}", names.join(", ")))
             } else if let Some(Outcome::Failed(e)) = forward.iter().find(|o| o.failed()) {
                 f(
-                    CheckResult::DnsError,
+                    ReverseDns::DnsError,
                     failure_detail(&format!("address of {}", names.join(", ")), e),
                 )
             } else {
                 f(
-                    CheckResult::Mismatch,
+                    ReverseDns::Mismatch,
                     format!(
                         "{ip} → {}, but that name does not resolve back to {ip}",
                         names.join(", ")
@@ -705,7 +595,8 @@ async fn reverse_dns(dns: &Dns, ip: IpAddr) -> Finding {
     }
 }
 
-fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listing]) -> Finding {
+/// What the blocklists say about one IP: a recipient server's (`ours` false) or ours.
+fn listing_finding(ours: bool, ip: IpAddr, zones: &[String], results: &[Listing]) -> Finding {
     let mut listed = Vec::new();
     let mut errors = Vec::new();
     for (zone, r) in zones.iter().zip(results) {
@@ -718,31 +609,30 @@ fn listing_finding(check: Check, ip: IpAddr, zones: &[String], results: &[Listin
             Listing::Clean => {}
         }
     }
-    let subject = ip.to_string();
-    if !listed.is_empty() {
-        Finding::new(
-            check,
-            subject,
-            CheckResult::Listed,
+    let (result, detail) = if !listed.is_empty() {
+        (
+            TheirListing::Listed,
             format!("{ip} is listed on {}", listed.join(", ")),
         )
     } else if !errors.is_empty() {
-        Finding::new(check, subject, CheckResult::ListError, errors.join("; "))
+        (TheirListing::ListError, errors.join("; "))
     } else if zones.is_empty() {
-        Finding::new(
-            check,
-            subject,
-            CheckResult::ListError,
-            "no blocklist could be used (every zone failed its self-test)",
+        (
+            TheirListing::ListError,
+            "no blocklist could be used (every zone failed its self-test)".to_string(),
         )
     } else {
-        Finding::new(
-            check,
-            subject,
-            CheckResult::Clean,
+        (
+            TheirListing::Clean,
             format!("{ip} is on none of {}", zones.join(", ")),
         )
-    }
+    };
+    let found = if ours {
+        Found::SenderListed(result.into())
+    } else {
+        Found::RecipientListed(result)
+    };
+    Finding::new(found, ip.to_string(), detail)
 }
 
 /// The remote server's own words refusing our server, per recipient. A refusal that names
@@ -769,18 +659,16 @@ fn blocking_us(notice: &Notice, not_ours: &[IpAddr], ours: &[Network]) -> Vec<Fi
             let names_ours = ips.iter().any(|(_, ip)| ours.iter().any(|n| n.contains(ip)));
             Some(if names_stranger && !names_ours {
                 Finding::new(
-                    Check::BlockedByRecipient,
+                    Found::BlockedByRecipient(Refusal::NotOurs),
                     r.address.clone(),
-                    CheckResult::NotOurs,
                     format!(
                         "the server refused a client the notice names, not one of ours (outside sending_ips): the server said: \"{d}\""
                     ),
                 )
             } else {
                 Finding::new(
-                    Check::BlockedByRecipient,
+                    Found::BlockedByRecipient(Refusal::BlockingUs),
                     r.address.clone(),
-                    CheckResult::BlockingUs,
                     format!("the server said: \"{d}\""),
                 )
             })
@@ -794,11 +682,12 @@ mod tests {
     use crate::notice::Recipient;
 
     #[test]
-    fn result_words_are_what_json_prints() {
-        for r in CheckResult::ALL {
-            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "{r:?}");
-        }
-        assert_eq!(CheckResult::ALL.len(), 20);
+    fn a_finding_prints_its_check_and_result_as_before() {
+        let f = Finding::new(Found::SenderListed(OurListing::NotOurs), "192.0.2.9", "named");
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"check":"sender_listed","subject":"192.0.2.9","result":"not-ours","detail":"named"}"#
+        );
     }
 
     #[test]

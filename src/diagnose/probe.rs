@@ -1,7 +1,7 @@
 //! The optional SMTP reachability probe of the recipient's mail server: connect, read the
 //! banner, EHLO, see whether STARTTLS is offered, QUIT. It never sends mail.
 
-use super::{Check, CheckResult, Finding};
+use super::{Finding, Found, Reachability};
 use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -14,42 +14,43 @@ const MAX_LINE: usize = 4096;
 pub async fn probe(ip: IpAddr, port: u16, deadline: Instant) -> Finding {
     let addr = SocketAddr::new(ip, port);
     let subject = addr.to_string();
-    let f =
-        |result: CheckResult, detail: String| Finding::new(Check::SmtpProbe, subject.clone(), result, detail);
+    let f = |result: Reachability, detail: String| {
+        Finding::new(Found::SmtpProbe(result), subject.clone(), detail)
+    };
     let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
         Err(_) => {
             return f(
-                CheckResult::Timeout,
+                Reachability::Timeout,
                 format!("{addr} did not accept a connection in time"),
             )
         }
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return f(
-                CheckResult::Refused,
+                Reachability::Refused,
                 format!("{addr} refused the connection: no mail server listens there"),
             )
         }
-        Ok(Err(e)) => return f(CheckResult::Refused, format!("{addr}: cannot connect ({e})")),
+        Ok(Err(e)) => return f(Reachability::Refused, format!("{addr}: cannot connect ({e})")),
         Ok(Ok(s)) => s,
     };
     match tokio::time::timeout_at(deadline, conversation(stream)).await {
         Err(_) => f(
-            CheckResult::Timeout,
+            Reachability::Timeout,
             format!("{addr} accepted the connection but did not answer in time"),
         ),
         Ok(Err(e)) => f(
-            CheckResult::Timeout,
+            Reachability::Timeout,
             format!("{addr}: the SMTP conversation broke off ({e})"),
         ),
         Ok(Ok((banner, starttls))) => {
             if starttls {
                 f(
-                    CheckResult::Reachable,
+                    Reachability::Reachable,
                     format!("{addr} answers: {banner}; STARTTLS offered"),
                 )
             } else {
                 f(
-                    CheckResult::NoStarttls,
+                    Reachability::NoStarttls,
                     format!("{addr} answers: {banner}; but offers no STARTTLS"),
                 )
             }

@@ -3,7 +3,7 @@
 //! (the same paths run against real servers in `tests/daemon.rs` and `tests/commands.rs`).
 
 use super::*;
-use crate::diagnose::{Check, CheckResult, Diagnosis};
+use crate::diagnose::{Diagnosis, Found, Routing};
 use crate::store::{State, Store};
 use crate::vocab::{ThreadState, Via};
 
@@ -20,13 +20,8 @@ impl Checks for Fixed {
     }
 }
 
-fn finding(check: Check, result: CheckResult) -> Finding {
-    Finding {
-        check,
-        subject: "x".into(),
-        result,
-        detail: String::new(),
-    }
+fn finding(found: Found) -> Finding {
+    Finding::new(found, "x", "")
 }
 
 const CONFIG: &str = "from: \"bouncedoc <bouncedoc@corp.test>\"\nsupport: support@corp.test\nsmtp:\n  host: 127.0.0.1\n  port: 25\n  tls: none\nlimits: {replies_per_hour: 100, forwards_per_hour: 100}\nmailboxes:\n  - name: alice\n    user: alice@corp.test\n    imap:\n      host: 127.0.0.1\n      port: 143\n      tls: none\n      username: alice\n      password: x\n";
@@ -98,7 +93,7 @@ fn run<T>(f: impl std::future::Future<Output = T>) -> T {
 
 #[test]
 fn a_broken_recipient_domain_is_answered_once_and_repeats_are_quiet() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
+    let a = answerer(vec![finding(Found::RecipientDomain(Routing::Nxdomain))], "");
     let n1 = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     let p = run(a.message(1, 1, &n1)).expect("processed");
     assert_eq!(p, Processed::Recorded { answered: true });
@@ -125,7 +120,7 @@ fn a_broken_recipient_domain_is_answered_once_and_repeats_are_quiet() {
 
 #[test]
 fn an_unexplained_delay_sends_the_package_to_support() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Ok)], "");
+    let a = answerer(vec![finding(Found::RecipientDomain(Routing::Ok))], "");
     let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@partner.test");
     assert_eq!(
         run(a.message(1, 1, &n)).expect("processed"),
@@ -137,7 +132,7 @@ fn an_unexplained_delay_sends_the_package_to_support() {
 
 #[test]
 fn escalation_never_keeps_the_package_back() {
-    let mut a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Ok)], "");
+    let mut a = answerer(vec![finding(Found::RecipientDomain(Routing::Ok))], "");
     a.mailbox.escalation = Escalation::Never;
     let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@partner.test");
     run(a.message(1, 1, &n)).expect("processed");
@@ -147,7 +142,7 @@ fn escalation_never_keeps_the_package_back() {
 
 #[test]
 fn the_final_failure_closes_the_thread_and_later_notices_are_quiet() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
+    let a = answerer(vec![finding(Found::RecipientDomain(Routing::Nxdomain))], "");
     let first = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     let fin = notice(
         "n2@mx.corp.test",
@@ -171,7 +166,7 @@ fn the_final_failure_closes_the_thread_and_later_notices_are_quiet() {
 
 #[test]
 fn a_final_failure_from_another_organisation_is_disputed() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
+    let a = answerer(vec![finding(Found::RecipientDomain(Routing::Nxdomain))], "");
     let first = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     let forged = notice(
         "f@evil.test",
@@ -190,7 +185,7 @@ fn a_final_failure_from_another_organisation_is_disputed() {
 
 #[test]
 fn inconclusive_dns_sends_nothing_and_schedules_a_recheck() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::DnsError)], "");
+    let a = answerer(vec![finding(Found::RecipientDomain(Routing::DnsError))], "");
     let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@slow.test");
     assert_eq!(
         run(a.message(1, 1, &n)).expect("processed"),
@@ -202,7 +197,7 @@ fn inconclusive_dns_sends_nothing_and_schedules_a_recheck() {
 
 #[test]
 fn the_hourly_limit_holds_answers_back() {
-    let mut a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
+    let mut a = answerer(vec![finding(Found::RecipientDomain(Routing::Nxdomain))], "");
     let mut config = (*a.config).clone();
     config.limits.replies_per_hour = 1;
     a.config = Arc::new(config);
@@ -236,7 +231,7 @@ fn the_bots_own_messages_and_strangers_replies_are_left_alone() {
 
 #[test]
 fn mute_and_unmute_from_the_user() {
-    let a = answerer(vec![finding(Check::RecipientDomain, CheckResult::Nxdomain)], "");
+    let a = answerer(vec![finding(Found::RecipientDomain(Routing::Nxdomain))], "");
     let n = delay("n1@mx.corp.test", "o1@corp.test", "bob@gone.test");
     run(a.message(1, 1, &n)).expect("processed");
     let answer = header(&queued(&a)[0].1, "Message-ID").expect("an id");
