@@ -219,7 +219,7 @@ impl Daemon {
                 );
                 handle.abort();
                 let _ = handle.await;
-                self.outbox.release_claims_of(&via);
+                self.outbox.release_claims_of(&via).await;
             }
         }
     }
@@ -241,12 +241,22 @@ impl Daemon {
             .iter()
             .filter(|v| **v != Via::Global && !wanted.contains_key(*v))
         {
-            let moved = if wanted.contains_key(&Via::Global) {
-                self.state.with(|s| s.reassign(via, &Via::Global)).unwrap_or(0)
-            } else {
-                0
-            };
-            let left = self.state.with(|s| s.queued(via)).unwrap_or(0);
+            let (from, global) = (via.clone(), wanted.contains_key(&Via::Global));
+            let counts = self
+                .state
+                .run(move |s| {
+                    let moved = if global {
+                        s.reassign(&from, &Via::Global)?
+                    } else {
+                        0
+                    };
+                    Ok((moved, s.queued(&from)?))
+                })
+                .await;
+            let (moved, left) = counts.unwrap_or_else(|e| {
+                tracing::error!(from = %via, error = %e, "cannot hand queued answers to another SMTP server; they wait");
+                (0, 0)
+            });
             if moved > 0 {
                 tracing::info!(from = %via, moved, "queued answers handed to the global SMTP server");
             }
@@ -342,7 +352,7 @@ impl Daemon {
         for (via, smtp) in ended {
             tracing::error!(smtp = %via, "sender ended unexpectedly; restarting it");
             self.senders.remove(&via);
-            self.outbox.release_claims_of(&via);
+            self.outbox.release_claims_of(&via).await;
             self.start_sender(via, smtp).await;
         }
     }

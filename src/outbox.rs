@@ -367,15 +367,10 @@ impl Outbox {
         }
     }
 
-    /// Runs `f` with the state database (what delivery reads and marks).
-    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        self.state.with(f)
-    }
-
     /// After the sender task of `via` ended mid-attempt (aborted on a reload or a stop, or a
     /// bug), its claimed messages go back to the queue — all but those whose outcome is known
     /// and only waits to be recorded.
-    pub fn release_claims_of(&self, via: &Via) {
+    pub async fn release_claims_of(&self, via: &Via) {
         let keep: Vec<i64> = self
             .unrecorded
             .lock()
@@ -383,7 +378,8 @@ impl Outbox {
             .iter()
             .map(|u| u.id)
             .collect();
-        match self.with_store(|s| s.release_claims_of(via, &keep)) {
+        let from = via.clone();
+        match self.state.run(move |s| s.release_claims_of(&from, &keep)).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(messages = n, "a sender stopped mid-attempt: its messages go back to the queue (a server may have received one already)"),
             Err(e) => tracing::error!(error = %e, "cannot give back a stopped sender's messages; they go out after a restart"),
@@ -395,16 +391,18 @@ impl Outbox {
         self.bell.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Stores a composed message for sending (before anything is sent).
+    /// Stores a composed message for sending (before anything is sent). Blocks: for code off
+    /// the async workers (the processor queues its answers inside its own transaction).
     pub fn enqueue(&self, m: &Outgoing) -> Result<(), StoreError> {
-        self.with_store(|s| s.enqueue(&m.message_id, &m.from, &m.to, &m.raw, now()))?;
+        self.state
+            .with(|s| s.enqueue(&m.message_id, &m.from, &m.to, &m.raw, now()))?;
         self.ring();
         Ok(())
     }
 
-    /// Where a message stands.
+    /// Where a message stands. Blocks, as [`Outbox::enqueue`].
     pub fn status(&self, message_id: &str) -> Result<Option<crate::store::Status>, StoreError> {
-        self.with_store(|s| s.status(message_id))
+        self.state.with(|s| s.status(message_id))
     }
 
     /// Attempts every message due now, once. Returns how many were sent.
@@ -425,34 +423,45 @@ impl Outbox {
 
     /// Writes the outcomes a storage fault kept from being recorded. Until this succeeds,
     /// nothing else is sent.
-    fn record_unrecorded(&self) -> Result<(), StoreError> {
-        let mut pending = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(u) = pending.first().cloned() {
-            self.mark(u.id, u.attempts, &u.attempt)?;
+    async fn record_unrecorded(&self) -> Result<(), StoreError> {
+        loop {
+            let first = self
+                .unrecorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .first()
+                .cloned();
+            let Some(u) = first else { return Ok(()) };
+            self.mark(u.id, u.attempts, &u.attempt).await?;
             tracing::info!(message_id = %u.message_id, "the outcome kept in memory is now recorded");
-            pending.remove(0);
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|kept| kept.id != u.id);
         }
-        Ok(())
     }
 
-    fn mark(&self, id: i64, attempts: u32, attempt: &Attempt) -> Result<(), StoreError> {
-        match attempt {
-            Attempt::Sent => self.with_store(|s| s.mark_sent(id, now())),
-            Attempt::Transient(e) => {
-                let wait = backoff(attempts);
-                self.with_store(|s| s.mark_retry(id, now() + wait.as_secs() as i64, e))
-            }
-            Attempt::Permanent(e) => self.with_store(|s| s.mark_failed(id, e)),
-        }
+    async fn mark(&self, id: i64, attempts: u32, attempt: &Attempt) -> Result<(), StoreError> {
+        let attempt = attempt.clone();
+        let retry_at = now() + backoff(attempts).as_secs() as i64;
+        self.state
+            .run(move |s| match &attempt {
+                Attempt::Sent => s.mark_sent(id, now()),
+                Attempt::Transient(e) => s.mark_retry(id, retry_at, e),
+                Attempt::Permanent(e) => s.mark_failed(id, e),
+            })
+            .await
     }
 
     async fn deliver(&self, sender: &Sender, at: i64, via: &Via) -> Result<Pass, StoreError> {
-        self.record_unrecorded()?;
-        let due = self.with_store(|s| s.due(at, 100, via))?;
+        self.record_unrecorded().await?;
+        let from = via.clone();
+        let due = self.state.run(move |s| s.due(at, 100, &from)).await?;
         let mut pass = Pass::default();
         let mut conn: Option<AsyncSmtpConnection> = None;
         for q in due {
-            if !self.with_store(|s| s.claim(q.id, now()))? {
+            let id = q.id;
+            if !self.state.run(move |s| s.claim(id, now())).await? {
                 continue;
             }
             // The connection of the message before, else a new one.
@@ -477,7 +486,7 @@ impl Outbox {
                     c.abort().await;
                 }
             }
-            if let Err(e) = self.mark(q.id, q.attempts, &attempt) {
+            if let Err(e) = self.mark(q.id, q.attempts, &attempt).await {
                 let sent = attempt == Attempt::Sent;
                 self.unrecorded
                     .lock()
@@ -544,7 +553,8 @@ impl Outbox {
         loop {
             bell.mark_unchanged();
             let pass = self.deliver(&sender, now(), via).await?;
-            let due = match self.with_store(|s| s.next_due(via))? {
+            let from = via.clone();
+            let due = match self.state.run(move |s| s.next_due(&from)).await? {
                 Some(at) => Duration::from_secs((at - now()).clamp(0, 3600) as u64),
                 None => Duration::from_secs(3600),
             };

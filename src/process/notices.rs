@@ -209,7 +209,12 @@ impl Answerer {
             _ => key.as_str(),
         };
         let record = Record {
-            thread: Some((&original, &recipient, thread_verdict, plan.state)),
+            thread: Some(crate::store::ThreadStep {
+                original: &original,
+                recipient: &recipient,
+                verdict: thread_verdict,
+                state: plan.state,
+            }),
             outcome: if held.is_empty() {
                 plan.outcome
             } else {

@@ -42,6 +42,9 @@ pub enum StoreError {
         /// The database file looked for.
         path: PathBuf,
     },
+    /// The runtime is shutting down: the state call was not run.
+    #[error("the state database was not written: the daemon is shutting down")]
+    ShuttingDown,
     /// The state directory could not be created.
     #[error("state directory {path}: {source}")]
     Dir {
@@ -82,6 +85,19 @@ pub struct Answer<'a> {
     pub message: &'a crate::compose::Outgoing,
 }
 
+/// A thread as one notice leaves it: which conversation, its verdict and its state.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadStep<'a> {
+    /// The original message's identity (`mid:…`).
+    pub original: &'a str,
+    /// The recipient the thread is about.
+    pub recipient: &'a str,
+    /// The verdict (`action/cause`).
+    pub verdict: &'a str,
+    /// Open, closed or muted.
+    pub state: crate::vocab::ThreadState,
+}
+
 /// Everything recorded about one processed notice, in one transaction.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
@@ -101,9 +117,9 @@ pub struct Record<'a> {
     pub recipients: &'a str,
     /// The original message's subject.
     pub subject: Option<&'a str>,
-    /// The thread (original, recipient), its verdict and state after this notice; `None`
-    /// when the notice joins no thread (nothing decided yet).
-    pub thread: Option<(&'a str, &'a str, &'a str, crate::vocab::ThreadState)>,
+    /// The thread and where it stands after this notice; `None` when the notice joins no
+    /// thread (nothing decided yet).
+    pub thread: Option<ThreadStep<'a>>,
     /// The organisation whose server wrote the notice (kept by a new thread, compared when a
     /// final failure would close it).
     pub reporter: Option<&'a str>,
@@ -228,6 +244,10 @@ pub struct Status {
 
 /// The handle everything else reaches the state through (the watchers, the commands, the
 /// daemon, the outbox): one database, one writer at a time.
+///
+/// SQLite calls block (a commit waits for `fsync`), so async code never makes them on its own
+/// thread: it uses [`State::run`], which runs them on tokio's blocking pool. [`State::with`] is
+/// for code already on a blocking thread (the processor, which runs each message on one).
 #[derive(Clone)]
 pub struct State {
     store: std::sync::Arc<std::sync::Mutex<Store>>,
@@ -241,10 +261,33 @@ impl State {
         }
     }
 
-    /// Runs `f` with the database (a notice and its answers are one transaction inside it).
+    /// Runs `f` with the database, here (a notice and its answers are one transaction inside
+    /// it). Blocks: only for code off the async workers.
     pub fn with<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
         let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
         f(&guard)
+    }
+
+    /// Runs `f` with the database on the blocking pool and waits for it without holding an
+    /// async worker: what the watchers, the senders and the daemon's timers use.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let state = self.clone();
+        off_workers(move || state.with(f)).await
+    }
+}
+
+/// Runs `f`, which uses the state, on tokio's blocking pool and waits for it without holding
+/// an async worker. A panic in `f` goes on in the caller.
+pub async fn off_workers<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::ShuttingDown),
     }
 }
 
@@ -381,6 +424,45 @@ mod tests {
     use crate::vocab::Role;
 
     #[test]
+    fn a_state_call_waiting_for_the_database_does_not_hold_the_async_worker() {
+        // One async worker: were `run` to wait for the database on it, nothing else could run
+        // until the database was free, so the release below could never be sent.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = State::new(Store::open_in_memory().unwrap());
+        let busy = state.store.clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _writing = busy.lock().unwrap();
+            locked_tx.send(()).unwrap();
+            // True when released by the async side, false when it gave up waiting.
+            release_rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .is_ok()
+        });
+        locked_rx.recv().unwrap();
+        let version = rt.block_on(async {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let call = tokio::spawn(async move {
+                let _ = started_tx.send(());
+                state.run(|s| s.schema_version()).await
+            });
+            // The call has begun and waits for the database; this task still runs.
+            started_rx.await.unwrap();
+            release_tx.send(()).unwrap();
+            call.await.unwrap()
+        });
+        assert!(
+            holder.join().unwrap(),
+            "the database was released by the async side"
+        );
+        assert_eq!(version.unwrap(), MIGRATIONS.len());
+    }
+
+    #[test]
     fn queue_send_retry_fail_and_reopen() {
         let dir = std::env::temp_dir().join(format!("bouncedoc-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -439,12 +521,12 @@ mod tests {
             kind: "delayed",
             recipients: "bob@y",
             subject: Some("Hi"),
-            thread: Some((
-                "mid:o1@x",
-                "bob@y",
-                "reply_user/recipient_domain",
-                crate::vocab::ThreadState::Open,
-            )),
+            thread: Some(ThreadStep {
+                original: "mid:o1@x",
+                recipient: "bob@y",
+                verdict: "reply_user/recipient_domain",
+                state: crate::vocab::ThreadState::Open,
+            }),
             reporter: None,
             verdict: Some("reply_user/recipient_domain"),
             summary: Some("..."),
@@ -531,12 +613,12 @@ mod tests {
                 kind: "delayed",
                 recipients: "bob@y",
                 subject: None,
-                thread: Some((
-                    &thread_key,
-                    "bob@y",
-                    "reply_user/unexplained",
-                    crate::vocab::ThreadState::Open,
-                )),
+                thread: Some(ThreadStep {
+                    original: &thread_key,
+                    recipient: "bob@y",
+                    verdict: "reply_user/unexplained",
+                    state: crate::vocab::ThreadState::Open,
+                }),
                 reporter: None,
                 verdict: None,
                 summary: None,

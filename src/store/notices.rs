@@ -25,14 +25,14 @@ impl Store {
     fn record_tx(&self, r: &Record<'_>) -> Result<i64, rusqlite::Error> {
         let tx = self.conn.unchecked_transaction()?;
         let thread_id: Option<i64> = match r.thread {
-            Some((original, recipient, verdict, state)) => Some(tx.query_row(
+            Some(t) => Some(tx.query_row(
                 "INSERT INTO thread (mailbox, original, recipient, verdict, state, created, updated, reporter)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
                  ON CONFLICT (mailbox, original, recipient)
                  DO UPDATE SET verdict = excluded.verdict, state = excluded.state, updated = excluded.updated,
                     reporter = COALESCE(thread.reporter, excluded.reporter)
                  RETURNING id",
-                params![r.mailbox, original, recipient, verdict, state, r.now, r.reporter],
+                params![r.mailbox, t.original, t.recipient, t.verdict, t.state, r.now, r.reporter],
                 |row| row.get(0),
             )?),
             None => None,

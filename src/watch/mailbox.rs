@@ -215,8 +215,12 @@ async fn session(
         "{}@{}:{}/{}",
         cfg.imap.username, cfg.imap.host, cfg.imap.port, cfg.folder
     );
-    let stored = a.state.with(|st| st.cursor_identity(name))?;
-    let kept = match a.state.with(|st| st.cursor(name))? {
+    let owned = name.to_string();
+    let (stored, kept) = a
+        .state
+        .run(move |st| Ok((st.cursor_identity(&owned)?, st.cursor(&owned)?)))
+        .await?;
+    let kept = match kept {
         Some(c) if stored.as_deref() == Some(identity.as_str()) => Some(c),
         Some(_) => {
             tracing::warn!(now = %identity, "the mailbox's server, account or folder changed: starting afresh from its newest message");
@@ -237,7 +241,8 @@ async fn session(
                 last_uid: 0,
                 rescan: true,
             };
-            a.state.with(|st| st.set_cursor(name, c))?;
+            let owned = name.to_string();
+            a.state.run(move |st| st.set_cursor(&owned, c)).await?;
             c
         }
         None => {
@@ -251,7 +256,10 @@ async fn session(
                 existing = mb.exists,
                 "first start: messages already in the folder are left alone"
             );
-            a.state.with(|st| st.start_cursor(name, &identity, c))?;
+            let (owned, identity) = (name.to_string(), identity.clone());
+            a.state
+                .run(move |st| st.start_cursor(&owned, &identity, c))
+                .await?;
             c
         }
     };
@@ -259,9 +267,11 @@ async fn session(
     // (an older notice could not be recognized as answered); the search adds a day of margin
     // below, so two days come off the retention here.
     let kept = a.config.retention.saturating_sub(Duration::from_secs(2 * 86_400));
+    let owned = name.to_string();
     let since = a
         .state
-        .with(|st| st.cursor_since(name))?
+        .run(move |st| st.cursor_since(&owned))
+        .await?
         .unwrap_or_else(now)
         .max(now() - kept.as_secs() as i64);
     *connected = true;
@@ -284,12 +294,19 @@ async fn session(
         }
         // Rechecks (DNS and deciding) run off the async workers too; only when one is due,
         // so that idle mailboxes start no threads.
-        if a.next_recheck()?.is_some_and(|at| at <= now()) {
+        if in_state(a, |w| w.next_recheck())
+            .await?
+            .is_some_and(|at| at <= now())
+        {
             on_thread(a, &Budget::unlimited(), |w| async move { w.rechecks().await })
                 .await
                 .map_err(|e| WatchError::Session(format!("rechecks: {e}")))??;
         }
-        a.summarize_held()?;
+        let (next_recheck, held) = in_state(a, |w| {
+            w.summarize_held()?;
+            Ok((w.next_recheck()?, w.has_held()?))
+        })
+        .await?;
         if *stop.borrow() {
             break;
         }
@@ -298,10 +315,10 @@ async fn session(
             continue;
         }
         let mut wait = if idle { IDLE_REFRESH } else { cfg.poll_interval };
-        if let Some(at) = a.next_recheck()? {
+        if let Some(at) = next_recheck {
             wait = wait.min(Duration::from_secs((at - now()).clamp(1, i64::MAX) as u64));
         }
-        if a.has_held()? {
+        if held {
             // The hourly window frees up a little every so often: look again in a minute.
             wait = wait.min(HELD_RECHECK);
         }
@@ -455,7 +472,8 @@ async fn catch_up(
             // Messages that were not notices (or too large) move the cursor too.
             cursor.last_uid = chunk.iter().copied().fold(cursor.last_uid, u32::max);
             cursor.rescan = false;
-            a.state.with(|st| st.set_cursor_forward(name, *cursor))?;
+            let (owned, at) = (name.to_string(), *cursor);
+            a.state.run(move |st| st.set_cursor_forward(&owned, at)).await?;
         }
     }
 }
@@ -482,6 +500,18 @@ where
         handle.block_on(tracing::Instrument::instrument(work(worker), span))
     })
     .await
+}
+
+/// Runs a short step of the answerer's bookkeeping (`f` reads or writes the state: what is held,
+/// the next recheck, a skip) on the blocking pool, under the mailbox's log span: the database
+/// waits for the disk, the async workers do not.
+async fn in_state<T: Send + 'static>(
+    a: &Answerer,
+    f: impl FnOnce(&Answerer) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let worker = a.clone();
+    let span = tracing::Span::current();
+    crate::store::off_workers(move || span.in_scope(|| f(&worker))).await
 }
 
 /// Processes one message on a blocking thread under `budget`. A message over its budget, or
@@ -517,7 +547,8 @@ async fn process(
             "no thread was free to read this message (the machine cannot keep up); skipped, it will not be read again"
         ),
     }
-    a.skip(uidvalidity, uid, &overrun.to_string())?;
+    let why = overrun.to_string();
+    in_state(a, move |w| w.skip(uidvalidity, uid, &why)).await?;
     Ok(Processed::Skipped)
 }
 
