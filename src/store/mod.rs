@@ -317,30 +317,31 @@ impl Store {
             source,
         })?;
         let path = state_dir.join("bouncedoc.sqlite");
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let conn = Connection::open(&path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(err)?;
-        let mut store = Store { conn, path };
-        store.migrate()?;
-        Ok(store)
+        let conn = Connection::open(&path).and_then(|conn| {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            Ok(conn)
+        });
+        Store::migrated(conn, path)
     }
 
     /// A state in memory (the processor's unit tests): migrated, nothing on disk.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        let mut store = Store { conn, path };
-        store.migrate()?;
+        Store::migrated(Connection::open_in_memory(), PathBuf::from(":memory:"))
+    }
+
+    fn migrated(conn: rusqlite::Result<Connection>, path: PathBuf) -> Result<Store, StoreError> {
+        let store = Store::over(conn, path)?;
+        store.migrate_tx().or_store(&store)?;
         Ok(store)
+    }
+
+    fn over(conn: rusqlite::Result<Connection>, path: PathBuf) -> Result<Store, StoreError> {
+        match conn {
+            Ok(conn) => Ok(Store { conn, path }),
+            Err(source) => Err(StoreError::Sqlite { path, source }),
+        }
     }
 
     /// Opens the state for reading only (`bouncedoc history`): nothing is created, migrated or
@@ -354,16 +355,11 @@ impl Store {
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(Store { conn, path })
+        .and_then(|conn| {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            Ok(conn)
+        });
+        Store::over(conn, path)
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
@@ -383,29 +379,14 @@ impl Store {
             .or_store(self)
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: usize = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .or_store(self)?;
+    /// Runs the migrations not yet run, each in its own transaction with its version.
+    fn migrate_tx(&self) -> rusqlite::Result<()> {
+        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
-                path: self.path.clone(),
-                source: e,
-            })?;
-            tx.execute_batch(sql).map_err(|e| StoreError::Sqlite {
-                path: self.path.clone(),
-                source: e,
-            })?;
-            tx.pragma_update(None, "user_version", i + 1)
-                .map_err(|e| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source: e,
-                })?;
-            tx.commit().map_err(|e| StoreError::Sqlite {
-                path: self.path.clone(),
-                source: e,
-            })?;
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
         }
         Ok(())
     }
