@@ -9,6 +9,11 @@
 //! `cursors`, `notices` (records, skips, rechecks, retention), `threads` (conversations, what
 //! was sent, what the limits held), `commands`, `history`; `migrations` is the schema and `sql`
 //! the vocabulary's words as SQL values.
+//!
+//! Everything else reaches the state through [`State`] and `Store`'s methods, never through
+//! SQL: that is the seam a second backend (PostgreSQL, for several instances) fits behind — a
+//! module of its own implementing the same methods, chosen when the state is opened. Async code
+//! calls [`State::run`], which waits for the database on the blocking pool.
 
 mod commands;
 mod cursors;
