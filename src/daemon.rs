@@ -88,6 +88,8 @@ struct Daemon {
     outbox: Outbox,
     state: State,
     diagnoser: Diagnoser,
+    /// Access tokens, shared by every watcher and sender (kept across reloads).
+    tokens: Arc<crate::signin::Tokens>,
     watchers: HashMap<String, Watcher>,
     senders: HashMap<Via, SenderTask>,
 }
@@ -119,6 +121,7 @@ impl Daemon {
             state: self.state.clone(),
             diagnoser: Arc::new(self.diagnoser.with_sending_ips(&m.sending_ips)),
             budget: crate::process::Budget::unlimited(),
+            tokens: self.tokens.clone(),
         }
     }
 
@@ -160,6 +163,7 @@ impl Daemon {
         let label = via.to_string();
         let key = via.clone();
         let config = smtp.clone();
+        let tokens = self.tokens.clone();
         let handle = tokio::spawn(
             async move {
                 let mut rx = rx;
@@ -167,8 +171,8 @@ impl Daemon {
                 loop {
                     // A sender that cannot be set up (an unreadable CA file, say) is tried
                     // again; what is queued waits.
-                    let c = config.clone();
-                    let result = match tokio::task::spawn_blocking(move || Sender::new(&c)).await {
+                    let (c, tokens) = (config.clone(), tokens.clone());
+                    let result = match tokio::task::spawn_blocking(move || Sender::new(&c, &tokens)).await {
                         Ok(Ok(sender)) => outbox
                             .run_via(sender, &key, rx.resubscribe())
                             .await
@@ -401,12 +405,14 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
     let state = State::new(Store::open(&config.state_dir)?);
     let diagnoser = Diagnoser::new(&config)?;
+    let config_state_dir = config.state_dir.clone();
     let mut d = Daemon {
         path: path.to_path_buf(),
         config: Arc::new(config),
         outbox: Outbox::over(state.clone()),
         state,
         diagnoser,
+        tokens: crate::signin::Tokens::new(&config_state_dir),
         watchers: HashMap::new(),
         senders: HashMap::new(),
     };

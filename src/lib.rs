@@ -17,6 +17,7 @@ pub mod mailaddr;
 pub mod notice;
 pub mod outbox;
 pub mod process;
+pub mod signin;
 pub mod store;
 pub mod verdict;
 pub mod vocab;

@@ -1,7 +1,8 @@
 //! The outbox: messages are stored (see [`crate::store`]) before they are sent; a sender task
 //! delivers what is due over SMTP (lettre's connection, tokio, rustls): implicit TLS, STARTTLS,
 //! or plain text to loopback hosts; SMTP AUTH with the password read again at every
-//! connection; a private CA.
+//! connection, or with an OAuth 2.0 token (OAUTHBEARER when offered, else XOAUTH2; a cached
+//! token the server refuses is replaced once); a private CA.
 //!
 //! Each message is claimed in the state before it is sent and marked after the server's
 //! answer, so a storage fault can never make it go out twice: a message the server accepted
@@ -15,14 +16,17 @@
 //! password or a relay setting is fixed by an administrator, not by dropping the answers.
 
 use crate::compose::Outgoing;
-use crate::config::{SmtpConfig, TlsMode};
+use crate::config::{SignIn, SmtpConfig, TlsMode};
+use crate::signin::sasl::Mechanism;
+use crate::signin::{Credential, SignInError, Tokens};
 use crate::store::{now, State, Store, StoreError};
 use crate::vocab::Via;
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Severity;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -135,12 +139,22 @@ fn failed(stage: Stage, e: &lettre::transport::smtp::Error) -> Attempt {
 pub struct Sender {
     cfg: SmtpConfig,
     tls: Option<TlsParameters>,
+    tokens: Arc<Tokens>,
+}
+
+/// One line sent as is (a SASL response), CRLF-terminated.
+struct Line(String);
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\r\n", self.0)
+    }
 }
 
 impl Sender {
-    /// Prepares the client: reads the private CA (the password is read at each connection,
-    /// and never logged).
-    pub fn new(cfg: &SmtpConfig) -> Result<Sender, OutboxError> {
+    /// Prepares the client: reads the private CA (the password or token is had at each
+    /// connection, from `tokens`, and never logged).
+    pub fn new(cfg: &SmtpConfig, tokens: &Arc<Tokens>) -> Result<Sender, OutboxError> {
         let tls = match cfg.tls {
             TlsMode::None => None,
             _ => {
@@ -162,6 +176,7 @@ impl Sender {
         Ok(Sender {
             cfg: cfg.clone(),
             tls,
+            tokens: tokens.clone(),
         })
     }
 
@@ -195,26 +210,104 @@ impl Sender {
                 return Err(e);
             }
         }
-        if let Some((user, secret)) = &self.cfg.auth {
-            let secret = secret.clone();
-            let password = match tokio::task::spawn_blocking(move || secret.resolve()).await {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => {
-                    c.abort().await;
-                    return Err(Attempt::Transient(format!("login: {e}")));
-                }
-                Err(e) => {
-                    c.abort().await;
-                    return Err(Attempt::Transient(format!("login: {e}")));
-                }
-            };
-            let credentials = Credentials::new(user.clone(), password);
-            if let Err(e) = step(Stage::Auth, c.auth(DEFAULT_MECHANISMS, &credentials)).await {
+        if let Some((user, how)) = &self.cfg.auth {
+            if let Err(e) = self.sign_in(&mut c, user, how).await {
                 c.abort().await;
                 return Err(e);
             }
         }
         Ok(c)
+    }
+
+    /// SMTP AUTH as `user`: with the password, or with a token (a refused cached token is
+    /// replaced once, on the same connection).
+    async fn sign_in(&self, c: &mut AsyncSmtpConnection, user: &str, how: &SignIn) -> Result<(), Attempt> {
+        let login = |e: SignInError| Attempt::Transient(format!("login: {e}"));
+        let (credential, cached) = self.tokens.credential(how, false).await.map_err(login)?;
+        let token = match credential {
+            Credential::Password(password) => {
+                let credentials = Credentials::new(user.to_string(), password);
+                return step(Stage::Auth, c.auth(DEFAULT_MECHANISMS, &credentials))
+                    .await
+                    .map(|_| ());
+            }
+            Credential::Bearer(token) => token,
+        };
+        // lettre knows XOAUTH2 only: the offered mechanisms come from the EHLO lines.
+        let ehlo = step(Stage::Auth, c.command(Ehlo::new(ClientId::default()))).await?;
+        let offered: Vec<String> = ehlo
+            .message()
+            .filter_map(|l| {
+                let l = l.trim();
+                l.get(..5)
+                    .filter(|k| k.eq_ignore_ascii_case("AUTH ") || k.eq_ignore_ascii_case("AUTH="))
+                    .map(|_| l[5..].to_string())
+            })
+            .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let Some(mechanism) = Mechanism::choose(offered.iter().map(String::as_str)) else {
+            return Err(Attempt::Transient(format!(
+                "login: {}:{} offers neither OAUTHBEARER nor XOAUTH2 (it offers: {})",
+                self.cfg.host,
+                self.cfg.port,
+                if offered.is_empty() {
+                    "none".to_string()
+                } else {
+                    offered.join(", ")
+                }
+            )));
+        };
+        match self.bearer(c, mechanism, user, &token).await {
+            Err(Attempt::Transient(e)) if cached => {
+                tracing::info!(error = %e, "the SMTP server refused a cached access token; trying once with a new one");
+                let (fresh, _) = self.tokens.credential(how, true).await.map_err(login)?;
+                let Credential::Bearer(token) = fresh else {
+                    return Err(Attempt::Transient(e));
+                };
+                self.bearer(c, mechanism, user, &token).await
+            }
+            other => other,
+        }
+    }
+
+    /// One AUTH exchange with a bearer token. An error challenge (334 with the server's JSON)
+    /// is answered as the mechanism says; the server's refusal follows.
+    async fn bearer(
+        &self,
+        c: &mut AsyncSmtpConnection,
+        mechanism: Mechanism,
+        user: &str,
+        token: &str,
+    ) -> Result<(), Attempt> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let initial = mechanism.initial(user, token, &self.cfg.host, self.cfg.port);
+        let answer = step(
+            Stage::Auth,
+            c.command(Line(format!(
+                "AUTH {} {}",
+                mechanism.as_str(),
+                b64.encode(initial)
+            ))),
+        )
+        .await?;
+        if answer.code().severity == Severity::PositiveCompletion {
+            return Ok(());
+        }
+        // 334: the error challenge. The answer to it draws the final refusal (an error here).
+        let status = answer
+            .message()
+            .next()
+            .and_then(|m| b64.decode(m.trim()).ok())
+            .and_then(|j| crate::signin::sasl::error_status(&j));
+        let end = step(Stage::Auth, c.command(Line(b64.encode(mechanism.after_error())))).await;
+        Err(match end {
+            Err(Attempt::Transient(e) | Attempt::Permanent(e)) => Attempt::Transient(match status {
+                Some(s) => format!("{e} ({}: {s})", mechanism.as_str()),
+                None => e,
+            }),
+            _ => Attempt::Transient(format!("login: {} ended without an answer", mechanism.as_str())),
+        })
     }
 
     /// Connects, logs in (when configured) and says goodbye, sending nothing: for

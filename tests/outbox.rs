@@ -27,6 +27,12 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 /// TLS with SMTP AUTH as `bouncedoc`.
+/// A sender signing in with its configured password (no token is ever asked for here).
+fn sender(cfg: &SmtpConfig) -> Sender {
+    let tokens = bouncedoc::signin::Tokens::new(std::path::Path::new("/nonexistent"));
+    Sender::new(cfg, &tokens).expect("sender")
+}
+
 fn smtp_tls(port: u16, tls: TlsMode, ca_file: Option<PathBuf>, password: &str) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),
@@ -35,7 +41,7 @@ fn smtp_tls(port: u16, tls: TlsMode, ca_file: Option<PathBuf>, password: &str) -
         ca_file,
         auth: Some((
             "bouncedoc".into(),
-            bouncedoc::config::Secret::Plain(password.into()),
+            bouncedoc::config::SignIn::Password(bouncedoc::config::Secret::Plain(password.into())),
         )),
     }
 }
@@ -101,7 +107,7 @@ async fn reply_and_package_arrive_whole() {
     let outbox = Outbox::new(Store::open(&state_dir("whole")).expect("store"));
     outbox.enqueue(&reply).expect("queued");
     outbox.enqueue(&package).expect("queued");
-    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let sender = sender(&smtp(postfix.addr.port()));
     assert_eq!(outbox.deliver_due(&sender).await.expect("delivered"), 2);
 
     let inbox = imap::wait_for(dovecot.imap, "maria", 1).await;
@@ -171,7 +177,7 @@ async fn smtp_down_then_back_and_restart_sends_each_once() {
         }
         // Nobody listens: the attempt is transient; the pass stops at the first connection
         // failure (the others would fail the same way) and every message waits in the outbox.
-        let sender = Sender::new(&smtp(port)).expect("sender");
+        let sender = sender(&smtp(port));
         assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
         for (i, id) in ids.iter().enumerate() {
             let s = outbox.status(id).expect("status").expect("stored");
@@ -182,7 +188,7 @@ async fn smtp_down_then_back_and_restart_sends_each_once() {
     }
     // SMTP comes back; the process restarts: the stored messages go out, once.
     let postfix = Postfix::start_with(false, Some(port), Some(("northwind.example", dovecot.lmtp)));
-    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let sender = sender(&smtp(postfix.addr.port()));
     {
         let outbox = Outbox::new(Store::open(&dir).expect("reopened"));
         // The retry is due after the backoff: pretend the time has come.
@@ -230,7 +236,7 @@ async fn permanent_rejection_is_recorded_not_retried() {
     // The test Postfix delivers only to northwind.example; other recipients are refused (5xx).
     reply.to = "someone@elsewhere.example".into();
     outbox.enqueue(&reply).expect("queued");
-    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let sender = sender(&smtp(postfix.addr.port()));
     assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
     let s = stored(&outbox, &reply.message_id);
     assert_eq!(s.state, "failed", "{s:?}");
@@ -262,10 +268,7 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
         let (reply, _) = messages(&example(), &[]);
         outbox.enqueue(&reply).expect("queued");
         assert_eq!(
-            outbox
-                .deliver_due(&Sender::new(&cfg).expect("sender"))
-                .await
-                .expect("pass"),
+            outbox.deliver_due(&sender(&cfg)).await.expect("pass"),
             1,
             "{mode:?}"
         );
@@ -276,25 +279,13 @@ async fn implicit_tls_and_starttls_with_auth_and_a_private_ca() {
     let untrusted = smtp_tls(smtps_port, TlsMode::Implicit, None, support::dovecot::PASSWORD);
     let (reply, _) = messages(&example(), &[]);
     outbox.enqueue(&reply).expect("queued");
-    assert_eq!(
-        outbox
-            .deliver_due(&Sender::new(&untrusted).expect("sender"))
-            .await
-            .expect("pass"),
-        0
-    );
+    assert_eq!(outbox.deliver_due(&sender(&untrusted)).await.expect("pass"), 0);
     assert_eq!(stored(&outbox, &reply.message_id).state, "queued");
     // A wrong password is refused.
     let wrong = smtp_tls(smtps_port, TlsMode::Implicit, Some(ca.clone()), "wrong");
     let (reply2, _) = messages(&example(), &[]);
     outbox.enqueue(&reply2).expect("queued");
-    assert_eq!(
-        outbox
-            .deliver_due(&Sender::new(&wrong).expect("sender"))
-            .await
-            .expect("pass"),
-        0
-    );
+    assert_eq!(outbox.deliver_due(&sender(&wrong)).await.expect("pass"), 0);
     let inbox = imap::wait_for(dovecot.imap, "maria", 2).await;
     for id in &sent_ids {
         assert_eq!(by_id(&inbox, id).len(), 1, "{id}");
@@ -306,7 +297,7 @@ async fn sender_task_sends_what_is_queued_and_stops_on_shutdown() {
     let dovecot = Dovecot::start();
     let postfix = Postfix::start_with(false, None, Some(("northwind.example", dovecot.lmtp)));
     let outbox = Outbox::new(Store::open(&state_dir("task")).expect("store"));
-    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let sender = sender(&smtp(postfix.addr.port()));
     let (stop, rx) = tokio::sync::broadcast::channel(1);
     let task = tokio::spawn({
         let outbox = outbox.clone();
@@ -348,8 +339,8 @@ async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
     // refusal for an administrator to fix: the message stays queued with the error.
     let mut anonymous = smtp_tls(port, TlsMode::Starttls, Some(ca.clone()), "unused");
     anonymous.auth = None;
-    let sender = Sender::new(&anonymous).expect("sender");
-    assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
+    let refused = sender(&anonymous);
+    assert_eq!(outbox.deliver_due(&refused).await.expect("pass"), 0);
     let s = stored(&outbox, &reply.message_id);
     assert_eq!(s.state, "queued", "{s:?}");
     assert!(s.last_error.as_deref().unwrap_or("").contains("5.7."), "{s:?}");
@@ -360,11 +351,14 @@ async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
     let mut cfg = smtp_tls(port, TlsMode::Starttls, Some(ca.clone()), "unused");
     cfg.auth = Some((
         "maria@northwind.example".into(),
-        bouncedoc::config::Secret::File(secret.clone()),
+        bouncedoc::config::SignIn::Password(bouncedoc::config::Secret::File(secret.clone())),
     ));
-    let sender = Sender::new(&cfg).expect("sender");
+    let with_file = sender(&cfg);
     assert_eq!(
-        outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+        outbox
+            .deliver_due_at(&with_file, i64::MAX / 2)
+            .await
+            .expect("pass"),
         0
     );
     let s = stored(&outbox, &reply.message_id);
@@ -379,7 +373,10 @@ async fn login_and_policy_refusals_keep_the_message_queued_until_fixed() {
     )
     .expect("secret");
     assert_eq!(
-        outbox.deliver_due_at(&sender, i64::MAX / 2).await.expect("pass"),
+        outbox
+            .deliver_due_at(&with_file, i64::MAX / 2)
+            .await
+            .expect("pass"),
         1
     );
     assert_eq!(stored(&outbox, &reply.message_id).state, "sent");
@@ -397,7 +394,7 @@ async fn a_message_refused_after_data_is_final() {
     raw.extend_from_slice(&reply.raw);
     reply.raw = raw;
     outbox.enqueue(&reply).expect("queued");
-    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let sender = sender(&smtp(postfix.addr.port()));
     assert_eq!(outbox.deliver_due(&sender).await.expect("pass"), 0);
     let s = stored(&outbox, &reply.message_id);
     assert_eq!(s.state, "failed", "{s:?}");
@@ -422,7 +419,7 @@ async fn a_storage_fault_after_the_server_accepted_a_message_never_sends_it_twic
          BEGIN SELECT RAISE(FAIL, 'injected storage fault'); END;",
     )
     .expect("trigger");
-    let sender = Sender::new(&smtp(postfix.addr.port())).expect("sender");
+    let sender = sender(&smtp(postfix.addr.port()));
     // The server accepts it; the mark fails: the pass stops with the error.
     assert!(outbox.deliver_due(&sender).await.is_err());
     // Passes while the fault lasts send nothing (the message stays claimed; the outcome is

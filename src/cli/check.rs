@@ -1,20 +1,24 @@
-//! `bouncedoc check-config [--config FILE]`: validates the file, resolves every secret, logs
-//! in to each mailbox's IMAP server (read-only EXAMINE) and SMTP server, and prints one line
+//! `bouncedoc check-config [--config FILE]`: validates the file, resolves every secret, gets
+//! every OAuth 2.0 token (the authorization server's own words when it refuses), logs in to
+//! each mailbox's IMAP server (read-only EXAMINE) and SMTP server, and prints one line
 //! per mailbox. Exit 0 when all is well, 1 when anything failed, 78 for an invalid file.
 
 use bouncedoc::config::{Config, MailboxConfig};
 use bouncedoc::outbox::Sender;
+use bouncedoc::signin::Tokens;
 use bouncedoc::watch::imap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-async fn check_imap(m: &MailboxConfig) -> Result<String, String> {
-    let secret = m.imap.password.clone();
-    let password = tokio::task::spawn_blocking(move || secret.resolve())
+async fn check_imap(m: &MailboxConfig, tokens: &Arc<Tokens>) -> Result<String, String> {
+    // A token is asked for afresh: the check is that the authorization server gives one.
+    let (credential, _) = tokens
+        .credential(&m.imap.sign_in, true)
         .await
-        .map_err(|e| e.to_string())??;
-    let mut session = imap::connect(&m.imap, &password)
+        .map_err(|e| e.to_string())?;
+    let mut session = imap::connect(&m.imap, &credential)
         .await
         .map_err(|e| e.to_string())?;
     let examined = session.examine(&m.folder).await;
@@ -26,12 +30,13 @@ async fn check_imap(m: &MailboxConfig) -> Result<String, String> {
     ))
 }
 
-async fn check_smtp(config: &Config, m: &MailboxConfig) -> Result<String, String> {
+async fn check_smtp(config: &Config, m: &MailboxConfig, tokens: &Arc<Tokens>) -> Result<String, String> {
     let Some(smtp) = config.smtp_for(m).cloned() else {
         return Err("no smtp block".into());
     };
     let label = format!("smtp {}:{}", smtp.host, smtp.port);
-    let sender = tokio::task::spawn_blocking(move || Sender::new(&smtp))
+    let tokens = tokens.clone();
+    let sender = tokio::task::spawn_blocking(move || Sender::new(&smtp, &tokens))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
@@ -57,9 +62,15 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         writeln!(out, "ok    (no mailboxes configured; the file is valid)")?;
         return Ok(ExitCode::SUCCESS);
     }
+    let tokens = Tokens::new(&config.state_dir);
     let mut failed = 0;
     for m in &config.mailboxes {
-        let (imap, smtp) = runtime.block_on(async { (check_imap(m).await, check_smtp(&config, m).await) });
+        let (imap, smtp) = runtime.block_on(async {
+            (
+                check_imap(m, &tokens).await,
+                check_smtp(&config, m, &tokens).await,
+            )
+        });
         let line = match (imap, smtp) {
             (Ok(i), Ok(s)) => format!("ok    {}: {i}; {s}", m.name),
             (i, s) => {

@@ -4,11 +4,13 @@
 //! Keys that later commands read (`mailboxes`, `smtp`, …) are accepted here as they are and
 //! validated by those commands; unknown keys are errors (a typo must not pass silently).
 
+mod oauth;
 mod raw;
 mod secrets;
 mod values;
 mod yaml;
 
+pub use oauth::{Flow, OAuth2, Provider, Service, SignIn, TokenOwner};
 pub use secrets::{Secret, SECRET_COMMAND_TIMEOUT};
 pub use values::{
     parse_duration, parse_name_server, ConfigDuration, MailboxAddress, NameServer, Network, ZoneName,
@@ -93,8 +95,8 @@ pub struct SmtpConfig {
     pub tls: TlsMode,
     /// A private CA's certificates (PEM), trusted besides the public roots.
     pub ca_file: Option<PathBuf>,
-    /// SMTP AUTH user and password source.
-    pub auth: Option<(String, Secret)>,
+    /// SMTP AUTH: the user and how the bot signs in as them.
+    pub auth: Option<(String, SignIn)>,
 }
 
 /// True for host names that are this machine (plain text is allowed only to those).
@@ -103,43 +105,93 @@ pub fn is_loopback_host(host: &str) -> bool {
     h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// One password source out of the four keys, or an error naming the key (`at` is the block's
-/// path, e.g. `smtp` or `mailboxes[0].imap`).
-fn password_source(
+/// How a server block signs in: one password source out of the four keys, an `oauth2`
+/// block, or a `token_command`; or an error naming the key (`at` is the block's path, e.g.
+/// `smtp` or `mailboxes[0].imap`).
+fn sign_in(
     at: &str,
-    username: Option<String>,
-    sources: [Option<Secret>; 4],
-) -> Result<Option<(String, Secret)>, Problem> {
-    let mut sources: Vec<Secret> = sources.into_iter().flatten().collect();
-    match (username, sources.len()) {
-        (None, 0) => Ok(None),
-        (Some(u), 1) => Ok(sources.pop().map(|s| (u, s))),
-        (Some(_), 0) => Err(problem(
-            format!("{at}.username"),
-            "a username needs one of password, password_file, password_command, password_env".into(),
-        )),
-        (None, _) => Err(problem(
-            format!("{at}.username"),
-            "a password is given but no username".into(),
-        )),
-        (Some(_), _) => Err(problem(
+    raw: &mut RawServer,
+    service: Service,
+    owner: TokenOwner,
+) -> Result<Option<(String, SignIn)>, Problem> {
+    let mut passwords: Vec<Secret> = [
+        raw.password.take().map(Secret::Plain),
+        raw.password_file.take().map(Secret::File),
+        raw.password_command.take().map(Secret::Command),
+        raw.password_env.take().map(Secret::Env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let oauth = raw.oauth2.take();
+    let command = raw.token_command.take();
+    let kinds =
+        usize::from(!passwords.is_empty()) + usize::from(oauth.is_some()) + usize::from(command.is_some());
+    if kinds > 1 {
+        let key = if oauth.is_some() {
+            "oauth2"
+        } else {
+            "token_command"
+        };
+        return Err(problem(
+            format!("{at}.{key}"),
+            "give one way to sign in: a password (password, password_file, password_command, password_env), oauth2, or token_command".into(),
+        ));
+    }
+    if passwords.len() > 1 {
+        return Err(problem(
             format!("{at}.password"),
             "give only one of password, password_file, password_command, password_env".into(),
+        ));
+    }
+    let how = match (passwords.pop(), oauth, command) {
+        (Some(p), _, _) => Some(SignIn::Password(p)),
+        (None, Some(o), _) => Some(SignIn::OAuth2(Box::new(oauth::oauth2(
+            &format!("{at}.oauth2"),
+            o,
+            service,
+            owner,
+        )?))),
+        (None, None, Some(c)) if !c.trim().is_empty() => Some(SignIn::TokenCommand(Secret::Command(c))),
+        (None, None, Some(_)) => {
+            return Err(problem(
+                format!("{at}.token_command"),
+                "the command is empty".into(),
+            ))
+        }
+        (None, None, None) => None,
+    };
+    match (raw.username.take(), how) {
+        (None, None) => Ok(None),
+        (Some(u), Some(h)) => Ok(Some((u, h))),
+        (Some(_), None) => Err(problem(
+            format!("{at}.username"),
+            "a username needs a way to sign in: one of password, password_file, password_command, password_env, oauth2, token_command".into(),
+        )),
+        (None, Some(_)) => Err(problem(
+            format!("{at}.username"),
+            "a way to sign in is given but no username (the account signed in as)".into(),
         )),
     }
 }
 
-/// A server block checked: plain text only to loopback hosts, at most one password source.
+/// A server block checked: plain text only to loopback hosts, one way to sign in at most.
 struct Server {
     host: String,
     port: Option<u16>,
     tls: TlsMode,
     ca_file: Option<PathBuf>,
-    auth: Option<(String, Secret)>,
+    auth: Option<(String, SignIn)>,
 }
 
 /// The checks every server block (`at`) gets; `tls` is the default when none is written.
-fn server(at: &str, raw: RawServer, tls: TlsMode) -> Result<Server, Problem> {
+fn server(
+    at: &str,
+    mut raw: RawServer,
+    tls: TlsMode,
+    service: Service,
+    owner: TokenOwner,
+) -> Result<Server, Problem> {
     let tls = raw.tls.unwrap_or(tls);
     if tls == TlsMode::None && !is_loopback_host(&raw.host) {
         return Err(problem(
@@ -150,16 +202,7 @@ fn server(at: &str, raw: RawServer, tls: TlsMode) -> Result<Server, Problem> {
             ),
         ));
     }
-    let auth = password_source(
-        at,
-        raw.username,
-        [
-            raw.password.map(Secret::Plain),
-            raw.password_file.map(Secret::File),
-            raw.password_command.map(Secret::Command),
-            raw.password_env.map(Secret::Env),
-        ],
-    )?;
+    let auth = sign_in(at, &mut raw, service, owner)?;
     Ok(Server {
         host: raw.host,
         port: raw.port,
@@ -169,8 +212,8 @@ fn server(at: &str, raw: RawServer, tls: TlsMode) -> Result<Server, Problem> {
     })
 }
 
-fn smtp_config(at: &str, raw: RawServer) -> Result<SmtpConfig, Problem> {
-    let s = server(at, raw, TlsMode::Starttls)?;
+fn smtp_config(at: &str, raw: RawServer, owner: TokenOwner) -> Result<SmtpConfig, Problem> {
+    let s = server(at, raw, TlsMode::Starttls, Service::Smtp, owner)?;
     Ok(SmtpConfig {
         port: s.port.unwrap_or(match s.tls {
             TlsMode::Implicit => 465,
@@ -230,8 +273,8 @@ pub struct ImapConfig {
     pub ca_file: Option<PathBuf>,
     /// The login name.
     pub username: String,
-    /// Where the password comes from.
-    pub password: Secret,
+    /// How the bot signs in (password, OAuth 2.0, token command).
+    pub sign_in: SignIn,
 }
 
 /// One watched mailbox.
@@ -450,7 +493,7 @@ impl Config {
             Invalid { line, key, message }
         };
         let smtp = match raw.smtp {
-            Some(s) => Some(smtp_config("smtp", s).map_err(at)?),
+            Some(s) => Some(smtp_config("smtp", s, TokenOwner::GlobalSmtp).map_err(at)?),
             None => None,
         };
         if let Some(level) = &raw.log_level {
@@ -598,12 +641,19 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         ));
     }
     let imap_at = format!("{at}.imap");
-    let imap = server(&imap_at, raw.imap, TlsMode::Implicit)?;
-    // A username with no password source is refused by `server` already.
-    let Some((username, password)) = imap.auth else {
+    let owner = TokenOwner::Mailbox(raw.name.clone());
+    let imap = server(
+        &imap_at,
+        raw.imap,
+        TlsMode::Implicit,
+        Service::Imap,
+        owner.clone(),
+    )?;
+    // A username with no way to sign in is refused by `server` already.
+    let Some((username, sign_in)) = imap.auth else {
         return Err(problem(
             format!("{imap_at}.username"),
-            "the mailbox needs a username and one of password, password_file, password_command, password_env"
+            "the mailbox needs a username and a way to sign in: one of password, password_file, password_command, password_env, oauth2, token_command"
                 .into(),
         ));
     };
@@ -638,7 +688,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         }
     };
     let smtp = match raw.smtp {
-        Some(s) => Some(smtp_config(&format!("{at}.smtp"), s)?),
+        Some(s) => Some(smtp_config(&format!("{at}.smtp"), s, owner)?),
         None => None,
     };
     Ok(MailboxConfig {
@@ -652,7 +702,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
             tls: imap.tls,
             ca_file: imap.ca_file,
             username,
-            password,
+            sign_in,
         },
         folder,
         mode: raw.mode.unwrap_or(WatchMode::Idle),
@@ -743,7 +793,7 @@ mod tests {
             ("alice", "INBOX", WatchMode::Idle)
         );
         assert_eq!((m.imap.port, m.imap.tls), (993, TlsMode::Implicit));
-        assert_eq!(m.imap.password, Secret::Env("ALICE_PW".into()));
+        assert_eq!(m.imap.sign_in, SignIn::Password(Secret::Env("ALICE_PW".into())));
         assert_eq!(m.after_processing, AfterProcessing::Leave);
         assert_eq!(c.smtp_for(m).map(|s| s.port), Some(25));
         assert_eq!(c.limits.replies_per_hour, 20);

@@ -1,6 +1,7 @@
 //! The file as written: serde structures, no checks beyond the value types. `mod.rs` turns
 //! them into the validated [`super::Config`].
 
+use super::oauth::{Flow, Provider};
 use super::values::{ConfigDuration, MailboxAddress, NameServer, Network, ZoneName};
 use super::{Escalation, TlsMode, WatchMode};
 use serde::Deserialize;
@@ -19,6 +20,25 @@ pub(super) struct RawServer {
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_command: Option<String>,
     pub(super) password_env: Option<String>,
+    pub(super) oauth2: Option<RawOAuth2>,
+    pub(super) token_command: Option<String>,
+}
+
+/// An `oauth2` block as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOAuth2 {
+    pub(super) provider: Option<Provider>,
+    pub(super) tenant: Option<String>,
+    pub(super) flow: Option<Flow>,
+    pub(super) token_url: Option<String>,
+    pub(super) device_url: Option<String>,
+    pub(super) client_id: String,
+    pub(super) client_secret: Option<String>,
+    pub(super) client_secret_file: Option<PathBuf>,
+    pub(super) client_secret_command: Option<String>,
+    pub(super) client_secret_env: Option<String>,
+    pub(super) scope: Option<String>,
 }
 
 /// The `after_processing` block as written.

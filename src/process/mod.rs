@@ -84,6 +84,8 @@ pub struct Answerer {
     /// The time the message being processed may still take ([`Budget::unlimited`] outside
     /// the watcher's per-message loop).
     pub budget: Arc<Budget>,
+    /// The daemon's access tokens (the watcher signs in with them).
+    pub tokens: Arc<crate::signin::Tokens>,
 }
 
 /// What identifies a notice across UIDs: its Message-ID, else a hash of its bytes.

@@ -1,8 +1,11 @@
 //! Logging in to a mailbox: TCP, then implicit TLS, STARTTLS, or plain text (loopback hosts
-//! only, which the configuration enforces), then LOGIN. TLS is verified against the public
-//! roots (webpki-roots) plus the mailbox's `ca_file`.
+//! only, which the configuration enforces), then LOGIN with a password or AUTHENTICATE with
+//! an OAuth 2.0 token (OAUTHBEARER when offered, else XOAUTH2). TLS is verified against the
+//! public roots (webpki-roots) plus the mailbox's `ca_file`.
 
 use crate::config::{ImapConfig, TlsMode};
+use crate::signin::sasl::{ImapExchange, Mechanism};
+use crate::signin::Credential;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +34,14 @@ pub enum ImapError {
     /// TLS could not be set up (untrusted certificate, wrong name, no STARTTLS).
     #[error("TLS: {0}")]
     Tls(String),
-    /// The server refused the login: wrong user name or password.
+    /// The server refused the login: wrong user name or password, or a token it does not
+    /// accept.
     #[error("login refused: {0}")]
     Auth(String),
-    /// The password could not be read.
-    #[error("{0}")]
-    Secret(String),
+    /// The server accepted the login but cannot serve the mailbox now (Exchange Online's
+    /// "User is authenticated but not connected"): retried with the ordinary backoff.
+    #[error("signed in, but not served: {0}")]
+    NotServed(String),
     /// The server answered something unusable.
     #[error("IMAP: {0}")]
     Protocol(String),
@@ -87,10 +92,10 @@ async fn handshake(
     Ok(Box::new(stream))
 }
 
-/// Connects and logs in, all within [`CONNECT_TIMEOUT`]. The password is sent only over TLS
-/// (or to a loopback host with `tls: none`) and never appears in an error.
-pub async fn connect(cfg: &ImapConfig, password: &str) -> Result<Session, ImapError> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(cfg, password)).await {
+/// Connects and signs in, all within [`CONNECT_TIMEOUT`]. The password or token is sent only
+/// over TLS (or to a loopback host with `tls: none`) and never appears in an error.
+pub async fn connect(cfg: &ImapConfig, credential: &Credential) -> Result<Session, ImapError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(cfg, credential)).await {
         Ok(r) => r,
         Err(_) => Err(ImapError::Connect(format!(
             "{}:{}: no answer within {} s",
@@ -101,7 +106,7 @@ pub async fn connect(cfg: &ImapConfig, password: &str) -> Result<Session, ImapEr
     }
 }
 
-async fn connect_inner(cfg: &ImapConfig, password: &str) -> Result<Session, ImapError> {
+async fn connect_inner(cfg: &ImapConfig, credential: &Credential) -> Result<Session, ImapError> {
     let target = format!("{}:{}", cfg.host, cfg.port);
     let host = cfg.host.trim_matches(['[', ']']);
     let tcp = TcpStream::connect((host, cfg.port))
@@ -127,15 +132,80 @@ async fn connect_inner(cfg: &ImapConfig, password: &str) -> Result<Session, Imap
     if cfg.tls != TlsMode::Starttls {
         greeting(&mut client, &target).await?;
     }
-    client
-        .login(&cfg.username, password)
-        .await
-        .map_err(|(e, _)| match e {
-            async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
-                ImapError::Auth(format!("{target} as {}: {}", cfg.username, text.trim()))
+    let refused = |e: async_imap::error::Error, why: Option<String>| match e {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            let text = crate::signin::endpoint::printable(&text, 300);
+            let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+            if not_served(&text) {
+                ImapError::NotServed(format!("{target} as {}: {text}", cfg.username))
+            } else {
+                ImapError::Auth(format!("{target} as {}: {text}{why}", cfg.username))
             }
-            other => ImapError::Connect(format!("{target}: {other}")),
-        })
+        }
+        other => ImapError::Connect(format!("{target}: {other}")),
+    };
+    match credential {
+        Credential::Password(password) => client
+            .login(&cfg.username, password)
+            .await
+            .map_err(|(e, _)| refused(e, None)),
+        Credential::Bearer(token) => {
+            let offered = auth_mechanisms(&mut client, &target).await?;
+            let Some(mechanism) = Mechanism::choose(offered.iter().map(String::as_str)) else {
+                return Err(ImapError::Auth(format!(
+                    "{target} offers neither OAUTHBEARER nor XOAUTH2 (it offers: {})",
+                    if offered.is_empty() {
+                        "none".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                )));
+            };
+            let exchange = ImapExchange::new(mechanism, &cfg.username, token, host, cfg.port);
+            let status = exchange.error.clone();
+            client
+                .authenticate(mechanism.as_str(), exchange)
+                .await
+                .map_err(|(e, _)| {
+                    let why = status.lock().ok().and_then(|s| s.clone());
+                    refused(e, why.map(|w| format!("{}: {w}", mechanism.as_str())))
+                })
+        }
+    }
+}
+
+/// Exchange Online's answer when the login worked but the mailbox cannot be served yet.
+fn not_served(text: &str) -> bool {
+    text.to_ascii_lowercase()
+        .contains("authenticated but not connected")
+}
+
+/// The SASL mechanisms the server offers before login (`AUTH=…` capabilities).
+async fn auth_mechanisms<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
+    client: &mut async_imap::Client<T>,
+    target: &str,
+) -> Result<Vec<String>, ImapError> {
+    use async_imap::imap_proto::{Capability, Response};
+    use async_imap::types::UnsolicitedResponse;
+    // The untagged CAPABILITY answer arrives as an unsolicited response.
+    let (tx, rx) = async_channel::bounded(16);
+    client
+        .run_command_and_check_ok("CAPABILITY", Some(tx))
+        .await
+        .map_err(|e| ImapError::Protocol(format!("{target}: CAPABILITY: {e}")))?;
+    let mut offered = Vec::new();
+    while let Ok(r) = rx.try_recv() {
+        if let UnsolicitedResponse::Other(data) = r {
+            if let Response::Capabilities(caps) = data.parsed() {
+                for c in caps.iter().take(256) {
+                    if let Capability::Auth(m) = c {
+                        offered.push(m.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(offered)
 }
 
 async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(

@@ -52,6 +52,9 @@ pub enum WatchError {
     /// The state database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No password or token could be had.
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::SignInError),
 }
 
 impl From<ProcessError> for WatchError {
@@ -90,6 +93,29 @@ fn jitter() -> f64 {
             .map_or(0, |d| d.as_nanos()),
     );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Longest wait a server's throttling answer is obeyed for.
+pub const MAX_THROTTLE: Duration = Duration::from_secs(10 * 60);
+
+/// The wait a throttling answer asks for: Exchange Online's `BAD Request is throttled.
+/// Suggested Backoff Time: N milliseconds` (at most [`MAX_THROTTLE`]).
+pub fn throttle_hint(text: &str) -> Option<Duration> {
+    const KEY: &str = "suggested backoff time:";
+    let lower = text.get(..text.len().min(4096))?.to_ascii_lowercase();
+    let at = lower.find(KEY)? + KEY.len();
+    let rest = lower[at..].trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).take(12).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = rest[digits.len()..].trim_start();
+    let wait = if unit.starts_with("ms") || unit.starts_with("milli") {
+        Duration::from_millis(n)
+    } else if unit.starts_with('s') {
+        Duration::from_secs(n)
+    } else {
+        Duration::from_millis(n)
+    };
+    Some(wait.min(MAX_THROTTLE))
 }
 
 /// The delay before reconnect attempt `failures + 1`: doubling from 1 s to 5 min, with equal
@@ -154,16 +180,35 @@ pub async fn watch(answerer: Answerer, mut stop: watch::Receiver<bool>) {
                 d
             }
             Err(WatchError::Imap(ImapError::Auth(e))) => {
+                let what = match answerer.mailbox.imap.sign_in {
+                    crate::config::SignIn::Password(_) => "check the mailbox's username and password",
+                    _ => "check the mailbox's username and what its token may access (the application's permission on this mailbox)",
+                };
                 tracing::error!(
                     error = %e,
                     retry_in_s = AUTH_BACKOFF.as_secs(),
-                    "IMAP login refused: check the mailbox's username and password; other mailboxes go on"
+                    "IMAP login refused: {what}; other mailboxes go on"
+                );
+                AUTH_BACKOFF
+            }
+            Err(WatchError::SignIn(e)) if e.needs_a_person() => {
+                tracing::error!(
+                    error = %e,
+                    retry_in_s = AUTH_BACKOFF.as_secs(),
+                    "cannot sign in to the mailbox; other mailboxes go on"
                 );
                 AUTH_BACKOFF
             }
             Err(e) => {
-                let d = reconnect_delay(failures);
+                let mut d = reconnect_delay(failures);
                 failures = failures.saturating_add(1);
+                if let Some(asked) = throttle_hint(&e.to_string()) {
+                    tracing::warn!(
+                        wait_ms = asked.as_millis() as u64,
+                        "the server asks us to slow down; obeyed"
+                    );
+                    d = d.max(asked);
+                }
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "mailbox disconnected; reconnecting");
                 d
             }
@@ -182,13 +227,18 @@ async fn session(
     connected: &mut bool,
 ) -> Result<(), WatchError> {
     let cfg = &a.mailbox;
-    let secret = cfg.imap.password.clone();
-    let password = tokio::task::spawn_blocking(move || secret.resolve())
-        .await
-        .map_err(session_err)?
-        .map_err(ImapError::Secret)?;
-    let mut s = imap::connect(&cfg.imap, &password).await?;
-    drop(password);
+    let (credential, cached) = a.tokens.credential(&cfg.imap.sign_in, false).await?;
+    let mut s = match imap::connect(&cfg.imap, &credential).await {
+        // A token the server no longer takes (revoked, or its session ended early): one new
+        // token, one more try, before the long wait of a refused login.
+        Err(ImapError::Auth(e)) if cached => {
+            tracing::info!(error = %e, "the server refused a cached access token; trying once with a new one");
+            let (fresh, _) = a.tokens.credential(&cfg.imap.sign_in, true).await?;
+            imap::connect(&cfg.imap, &fresh).await?
+        }
+        other => other?,
+    };
+    drop(credential);
     let caps = timed("CAPABILITY", s.capabilities()).await?;
     let can_idle = caps.has_str("IDLE");
     let can_move = caps.has_str("MOVE");
