@@ -1,5 +1,5 @@
-//! The `bouncedoc` command line: `run` (the daemon), `check-config`, `history`, `parse`,
-//! `diagnose`.
+//! The `bouncedoc` command line: `run` (the daemon), `check-config`, `login`, `history`,
+//! `parse`, `diagnose`.
 
 mod cli;
 
@@ -35,6 +35,19 @@ enum Command {
         /// The configuration file.
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: std::path::PathBuf,
+    },
+    /// Sign a mailbox (or the global smtp block) in with OAuth 2.0 (device login) and store its
+    /// refresh token for the daemon.
+    Login {
+        /// The configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: std::path::PathBuf,
+        /// The mailbox whose imap (and own smtp) block uses `flow: refresh_token`.
+        #[arg(long, conflicts_with = "smtp")]
+        mailbox: Option<String>,
+        /// The global smtp block instead.
+        #[arg(long)]
+        smtp: bool,
     },
     /// Show recent notices, their verdicts, and what was sent.
     History {
@@ -84,6 +97,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => cli::run::run(&config),
         Command::CheckConfig { config } => cli::check::run(&config),
+        Command::Login {
+            config,
+            mailbox,
+            smtp,
+        } => cli::login::run(&config, mailbox.as_deref(), smtp),
         Command::History {
             config,
             mailbox,

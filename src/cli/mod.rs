@@ -3,5 +3,6 @@
 pub mod check;
 pub mod diagnose;
 pub mod history;
+pub mod login;
 pub mod parse;
 pub mod run;

@@ -66,6 +66,13 @@ pub fn save(state_dir: &Path, owner: &TokenOwner, stored: &Stored) -> Result<(),
         f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         f.write_all(&body)?;
         f.sync_all()?;
+        // `bouncedoc login` run by root for a daemon running as its own user: the file belongs
+        // to whoever owns the state directory.
+        if let Ok(owner) = std::fs::metadata(state_dir) {
+            use std::os::unix::fs::MetadataExt;
+            let _ = std::os::unix::fs::chown(&tmp, Some(owner.uid()), Some(owner.gid()));
+            let _ = std::os::unix::fs::chown(dir, Some(owner.uid()), Some(owner.gid()));
+        }
         std::fs::rename(&tmp, &p)?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();

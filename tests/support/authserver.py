@@ -291,6 +291,13 @@ def stats():
         return jsonify(dict(counters, devices_pending=pending))
 
 
+@app.route("/admin/tokens", methods=["GET"])
+def all_tokens():
+    # Every access and refresh token issued: the tests check none of them is ever logged.
+    with lock:
+        return jsonify(sorted(set(tokens) | set(refresh)))
+
+
 @app.route("/ready", methods=["GET"])
 def ready():
     return "ok"

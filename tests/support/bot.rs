@@ -37,6 +37,9 @@ pub struct Mailbox {
     pub extra: String,
     /// The `imap:` block's lines (indented by 6) instead of plain text to the test Dovecot.
     pub imap: Option<String>,
+    /// The `imap:` block's `username` and sign-in lines (indented by 6) instead of
+    /// `username: NAME` and the password (e.g. an `oauth2` block).
+    pub sign_in: Option<String>,
 }
 
 impl Mailbox {
@@ -48,6 +51,7 @@ impl Mailbox {
             password: super::dovecot::PASSWORD.into(),
             extra: String::new(),
             imap: None,
+            sign_in: None,
         }
     }
 }
@@ -119,6 +123,10 @@ impl World {
             } else {
                 format!("password: \"{}\"", m.password)
             };
+            let sign_in = m
+                .sign_in
+                .clone()
+                .unwrap_or_else(|| format!("      username: {}\n      {password}\n", m.name));
             let imap = m.imap.clone().unwrap_or_else(|| {
                 format!(
                     "      host: 127.0.0.1\n      port: {}\n      tls: none\n",
@@ -126,7 +134,7 @@ impl World {
                 )
             });
             text.push_str(&format!(
-                "  - name: {name}\n    user: {name}@corp.test\n    imap:\n{imap}      username: {name}\n      {password}\n    mode: {mode}\n    poll_interval: 1s\n{extra}",
+                "  - name: {name}\n    user: {name}@corp.test\n    imap:\n{imap}{sign_in}    mode: {mode}\n    poll_interval: 1s\n{extra}",
                 name = m.name,
                 mode = m.mode,
                 extra = m.extra,

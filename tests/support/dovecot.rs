@@ -43,6 +43,18 @@ impl Dovecot {
     /// As [`Dovecot::start`]; `tls` adds imaps and STARTTLS with a certificate from a test CA;
     /// `extra` is appended to dovecot.conf (e.g. an `imap_capability` without IDLE).
     pub fn start_with(password: &str, tls: bool, extra: &str) -> Dovecot {
+        Dovecot::start_full(password, tls, extra, None)
+    }
+
+    /// As [`Dovecot::start_with`] (TLS), also an OAuth 2.0 resource server: XOAUTH2 and
+    /// OAUTHBEARER logins are checked by asking the authorization server at `introspection_url`
+    /// (RFC 7662) at each login; the token's user must be of the login's domain (an
+    /// application's token may read any mailbox of its tenant; see test-env.md, fact 12).
+    pub fn start_oauth(introspection_url: &str) -> Dovecot {
+        Dovecot::start_full(PASSWORD, true, "", Some(introspection_url))
+    }
+
+    fn start_full(password: &str, tls: bool, extra: &str, introspection_url: Option<&str>) -> Dovecot {
         assert!(
             Command::new("dovecot").arg("--version").output().is_ok(),
             "dovecot is not installed: .ci/run installs it"
@@ -81,8 +93,28 @@ impl Dovecot {
         } else {
             "port = 0".to_string()
         };
+        let (mechanisms, oauth_passdb) = match introspection_url {
+            Some(url) => {
+                let args = dir.join("oauth2.conf");
+                std::fs::write(
+                    &args,
+                    format!(
+                        "introspection_mode = post\nintrospection_url = {url}\nforce_introspection = yes\nusername_attribute = username\nusername_format = %d\nactive_attribute = active\nactive_value = true\n"
+                    ),
+                )
+                .expect("oauth2.conf");
+                (
+                    "plain login xoauth2 oauthbearer",
+                    format!(
+                        "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+                        args.display()
+                    ),
+                )
+            }
+            None => ("plain login", String::new()),
+        };
         let conf = format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = plain login\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\npassdb {{\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    {imaps_listen}\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n{extra}"
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\n{oauth_passdb}passdb {{\n  mechanisms = plain login\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    {imaps_listen}\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n{extra}"
         );
         let conf_path = dir.join("dovecot.conf");
         std::fs::write(&conf_path, conf).expect("dovecot.conf");

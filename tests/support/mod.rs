@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod authserver;
 pub mod bot;
 pub mod dovecot;
 pub mod hostile;
