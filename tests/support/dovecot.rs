@@ -114,7 +114,7 @@ impl Dovecot {
             None => ("plain login", String::new()),
         };
         let conf = format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\n{oauth_passdb}passdb {{\n  mechanisms = plain login\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    {imaps_listen}\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n{extra}"
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\n{oauth_passdb}passdb {{\n  mechanisms = plain login\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n allow_all_users=yes\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    {imaps_listen}\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n{extra}"
         );
         let conf_path = dir.join("dovecot.conf");
         std::fs::write(&conf_path, conf).expect("dovecot.conf");
@@ -159,6 +159,11 @@ impl Dovecot {
         while std::net::TcpStream::connect(self.imap).is_ok() && start.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// What the server logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/dovecot.log")).unwrap_or_default()
     }
 
     /// The Maildir of `user` (for tests that edit it behind the server's back).
