@@ -119,7 +119,14 @@ fn client_credentials_sign_in_to_imap_and_smtp_end_to_end() {
     bot.expect_log("watching", 1, Duration::from_secs(15));
     deliver_notice(&rt, &w, "alice", "cc1");
     let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20));
-    assert_eq!(replies.len(), 1, "{}\n{}\n{}", bot.log_text(), submission.log(), w.dovecot.log());
+    assert_eq!(
+        replies.len(),
+        1,
+        "{}\n{}\n{}",
+        bot.log_text(),
+        submission.log(),
+        w.dovecot.log()
+    );
     // One token per scope (IMAP, SMTP), each asked for once and checked at each login.
     assert_eq!(auth.issued("client_credentials"), 2, "{}", bot.log_text());
     assert!(auth.stats()["introspected_active"].as_u64().unwrap_or(0) >= 2);

@@ -691,6 +691,19 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         Some(s) => Some(smtp_config(&format!("{at}.smtp"), s, owner)?),
         None => None,
     };
+    // One `bouncedoc login` per mailbox: its blocks that use a refresh token share it.
+    let smtp_sign_in = smtp.as_ref().and_then(|s| s.auth.as_ref()).map(|(_, h)| h);
+    if let (SignIn::OAuth2(i), Some(SignIn::OAuth2(o))) = (&sign_in, smtp_sign_in) {
+        if i.flow == Flow::RefreshToken
+            && o.flow == Flow::RefreshToken
+            && (i.token_url != o.token_url || i.client_id != o.client_id)
+        {
+            return Err(problem(
+                format!("{at}.smtp.oauth2.client_id"),
+                "the mailbox's imap and smtp blocks share one refresh token (one bouncedoc login): give both the same token_url and client_id".into(),
+            ));
+        }
+    }
     Ok(MailboxConfig {
         name: raw.name,
         user: raw.user,
@@ -780,6 +793,113 @@ mod tests {
         assert_eq!(key, "smtp.password");
         let (line, key, _) = invalid("dns:\n  attempts: 0\n");
         assert_eq!((line, key.as_str()), (2, "dns.attempts"));
+    }
+
+    /// A mailbox whose imap block signs in with `oauth` (YAML lines under `oauth2:`, indented by 8).
+    fn oauth_mailbox(oauth: &str) -> String {
+        format!("from: bot@corp.example\nsupport: help@corp.example\nsmtp:\n  host: 127.0.0.1\n  tls: none\nmailboxes:\n  - name: alice\n    user: alice@corp.example\n    imap:\n      host: outlook.office365.com\n      username: alice@corp.example\n      oauth2:\n{oauth}")
+    }
+
+    #[test]
+    fn oauth2_with_a_provider_fills_endpoints_and_scope() {
+        let c = Config::parse(&oauth_mailbox(
+            "        provider: microsoft\n        tenant: contoso.onmicrosoft.com\n        client_id: 8a4c\n        client_secret_file: /etc/bouncedoc/oauth.secret\n",
+        ))
+        .unwrap();
+        let SignIn::OAuth2(o) = &c.mailboxes[0].imap.sign_in else {
+            panic!("not oauth2: {:?}", c.mailboxes[0].imap.sign_in)
+        };
+        assert_eq!(o.flow, Flow::ClientCredentials);
+        assert_eq!(
+            o.token_url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(o.scope, "https://outlook.office365.com/.default");
+        assert_eq!(
+            o.client_secret,
+            Some(Secret::File("/etc/bouncedoc/oauth.secret".into()))
+        );
+        assert_eq!(o.owner, TokenOwner::Mailbox("alice".into()));
+        // Delegated access asks for the mailbox scope and a refresh token.
+        let c = Config::parse(&oauth_mailbox(
+            "        provider: microsoft\n        tenant: contoso.onmicrosoft.com\n        flow: refresh_token\n        client_id: 8a4c\n",
+        ))
+        .unwrap();
+        let SignIn::OAuth2(o) = &c.mailboxes[0].imap.sign_in else {
+            panic!()
+        };
+        assert_eq!(
+            o.scope,
+            "https://outlook.office365.com/IMAP.AccessAsUser.All offline_access"
+        );
+        assert!(o
+            .device_url
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("/oauth2/v2.0/devicecode"));
+        let c = Config::parse(&oauth_mailbox(
+            "        provider: google\n        flow: refresh_token\n        client_id: 1234.apps.googleusercontent.com\n        client_secret_env: GOOGLE_SECRET\n",
+        ))
+        .unwrap();
+        let SignIn::OAuth2(o) = &c.mailboxes[0].imap.sign_in else {
+            panic!()
+        };
+        assert_eq!(
+            (o.token_url.as_str(), o.scope.as_str()),
+            ("https://oauth2.googleapis.com/token", "https://mail.google.com/")
+        );
+    }
+
+    #[test]
+    fn token_command_is_a_way_to_sign_in() {
+        let yaml = MAILBOX.replace(
+            "      password_env: ALICE_PW\n",
+            "      token_command: \"oama access alice@corp.example\"\n",
+        );
+        let c = Config::parse(&yaml).unwrap();
+        assert_eq!(
+            c.mailboxes[0].imap.sign_in,
+            SignIn::TokenCommand(Secret::Command("oama access alice@corp.example".into()))
+        );
+    }
+
+    #[test]
+    fn oauth2_mistakes_name_the_key_and_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("        client_id: x\n        client_secret: s\n", "mailboxes[0].imap.oauth2.token_url", "token endpoint"),
+            ("        provider: microsoft\n        client_id: x\n        client_secret: s\n", "mailboxes[0].imap.oauth2.tenant", "needs the tenant"),
+            ("        provider: google\n        tenant: x.example\n        flow: refresh_token\n        client_id: x\n", "mailboxes[0].imap.oauth2.tenant", "microsoft only"),
+            ("        provider: google\n        client_id: x\n        client_secret: s\n", "mailboxes[0].imap.oauth2.flow", "no client-credentials"),
+            ("        token_url: http://login.example/token\n        client_id: x\n        client_secret: s\n        scope: imap\n", "mailboxes[0].imap.oauth2.token_url", "loopback"),
+            ("        token_url: https://login.example/token\n        client_id: x\n        scope: imap\n", "mailboxes[0].imap.oauth2.client_secret", "needs the application's secret"),
+            ("        token_url: https://login.example/token\n        client_id: x\n        client_secret: s\n        client_secret_env: S\n        scope: imap\n", "mailboxes[0].imap.oauth2.client_secret", "only one"),
+            ("        token_url: https://login.example/token\n        flow: refresh_token\n        client_id: x\n        scope: imap\n", "mailboxes[0].imap.oauth2.device_url", "device authorization endpoint"),
+            ("        token_url: https://login.example/token\n        client_id: x\n        client_secret: s\n", "mailboxes[0].imap.oauth2.scope", "scope is needed"),
+            ("        token_url: https://login.example/token\n        client_id: x\n        client_secret: s\n        scope: imap\n        secret: oops\n", "mailboxes[0].imap.oauth2.secret", "unknown"),
+        ];
+        for (lines, key, words) in cases {
+            let (line, k, message) = invalid(&oauth_mailbox(lines));
+            assert_eq!(&k, key, "{lines}: {message}");
+            assert!(message.contains(words), "{lines}: {message}");
+            assert!(line > 0, "{lines}: no line");
+        }
+        // A password and oauth2 together.
+        let (_, key, message) = invalid(&oauth_mailbox(
+            "        token_url: https://login.example/token\n        client_id: x\n        client_secret: s\n        scope: imap\n      password: p\n",
+        ));
+        assert_eq!(key, "mailboxes[0].imap.oauth2");
+        assert!(message.contains("one way to sign in"), "{message}");
+        // The imap and smtp blocks of one mailbox share one refresh token.
+        let device = |client: &str| {
+            format!("oauth2: {{flow: refresh_token, token_url: \"https://login.example/token\", device_url: \"https://login.example/device\", client_id: {client}, scope: s}}")
+        };
+        let yaml = format!(
+            "smtp:\n  host: 127.0.0.1\n  tls: none\nmailboxes:\n  - name: alice\n    user: alice@corp.example\n    imap:\n      host: h.example\n      username: a\n      {}\n    smtp:\n      host: h.example\n      username: a\n      {}\n",
+            device("one"),
+            device("two")
+        );
+        let (_, key, _) = invalid(&yaml);
+        assert_eq!(key, "mailboxes[0].smtp.oauth2.client_id");
     }
 
     const MAILBOX: &str = "from: bot@corp.example\nsupport: help@corp.example\nsmtp:\n  host: 127.0.0.1\n  tls: none\nmailboxes:\n  - name: alice\n    user: alice@corp.example\n    imap:\n      host: imap.corp.example\n      username: alice\n      password_env: ALICE_PW\n";

@@ -136,7 +136,9 @@ async fn connect_inner(cfg: &ImapConfig, credential: &Credential) -> Result<Sess
         async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
             let text = crate::signin::endpoint::printable(&text, 300);
             let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
-            if not_served(&text) {
+            // Throttled ("Request is throttled. Suggested Backoff Time: …") is not a refusal
+            // either: the wait it asks for is obeyed, not the long one of a wrong password.
+            if not_served(&text) || crate::watch::mailbox::throttle_hint(&text).is_some() {
                 ImapError::NotServed(format!("{target} as {}: {text}", cfg.username))
             } else {
                 ImapError::Auth(format!("{target} as {}: {text}{why}", cfg.username))
@@ -218,5 +220,19 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
         None => Err(ImapError::Connect(format!(
             "{target}: closed before its greeting"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_in_but_not_served_is_told_apart_from_a_refusal() {
+        assert!(not_served("User is authenticated but not connected."));
+        assert!(not_served(
+            "code: None, info: Some(\"User is authenticated but not connected.\")"
+        ));
+        assert!(!not_served("AUTHENTICATE failed."));
     }
 }

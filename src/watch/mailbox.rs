@@ -15,8 +15,9 @@ use futures::TryStreamExt;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How long one IDLE lasts before it is re-issued (RFC 2177: before 29 minutes; sooner keeps
-/// NAT mappings alive and bounds how late a missed EXISTS can be noticed).
+/// How long one IDLE lasts before it is re-issued (RFC 2177: before 29 minutes; Exchange Online
+/// silently stops pushing in an IDLE older than 30 minutes; sooner keeps NAT mappings alive and
+/// bounds how late a missed EXISTS can be noticed).
 pub const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
 /// Shortest reconnect delay.
 pub const FIRST_RECONNECT: Duration = Duration::from_secs(1);
@@ -102,7 +103,10 @@ pub const MAX_THROTTLE: Duration = Duration::from_secs(10 * 60);
 /// Suggested Backoff Time: N milliseconds` (at most [`MAX_THROTTLE`]).
 pub fn throttle_hint(text: &str) -> Option<Duration> {
     const KEY: &str = "suggested backoff time:";
-    let lower = text.get(..text.len().min(4096))?.to_ascii_lowercase();
+    let end = (0..=text.len().min(4096))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))?;
+    let lower = text[..end].to_ascii_lowercase();
     let at = lower.find(KEY)? + KEY.len();
     let rest = lower[at..].trim_start();
     let digits: String = rest.chars().take_while(char::is_ascii_digit).take(12).collect();
@@ -653,6 +657,26 @@ async fn move_by_copy(s: &mut Session, set: &str, folder: &str) -> Result<(), Wa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttling_answers_are_read_and_bounded() {
+        assert_eq!(
+            throttle_hint("IMAP: Bad(\"Request is throttled. Suggested Backoff Time: 299950 milliseconds\")"),
+            Some(Duration::from_millis(299_950))
+        );
+        assert_eq!(
+            throttle_hint("BAD Request is throttled. Suggested Backoff Time: 12 seconds"),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            throttle_hint("suggested backoff time: 99999999999 milliseconds"),
+            Some(MAX_THROTTLE)
+        );
+        assert_eq!(throttle_hint("BAD Command Error. 10"), None);
+        assert_eq!(throttle_hint("Suggested Backoff Time: soon"), None);
+        // A long hostile answer costs one bounded look.
+        assert_eq!(throttle_hint(&"Suggested Backoff Time: ".repeat(100_000)), None);
+    }
 
     #[test]
     fn reconnect_delays_double_with_jitter_from_1s_to_5min() {
