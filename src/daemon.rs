@@ -412,7 +412,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         outbox: Outbox::over(state.clone()),
         state,
         diagnoser,
-        tokens: crate::signin::Tokens::new(&config_state_dir),
+        tokens: crate::signin::Tokens::new(&config_state_dir, path),
         watchers: HashMap::new(),
         senders: HashMap::new(),
     };

@@ -29,7 +29,10 @@ fn state_dir(name: &str) -> PathBuf {
 /// TLS with SMTP AUTH as `bouncedoc`.
 /// A sender signing in with its configured password (no token is ever asked for here).
 fn sender(cfg: &SmtpConfig) -> Sender {
-    let tokens = bouncedoc::signin::Tokens::new(std::path::Path::new("/nonexistent"));
+    let tokens = bouncedoc::signin::Tokens::new(
+        std::path::Path::new("/nonexistent"),
+        std::path::Path::new("config.yaml"),
+    );
     Sender::new(cfg, &tokens).expect("sender")
 }
 

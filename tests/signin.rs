@@ -113,10 +113,14 @@ fn client_credentials_sign_in_to_imap_and_smtp_end_to_end() {
         submission.ca_file.as_ref().expect("ca").display(),
         oauth_lines(&auth, "alice@corp.test", &secret, "smtp", 6)
     );
-    let config = w.config("cc", &[m]);
+    // Bea signs in with the same application and scope: the same token serves both.
+    let mut bea = app_mailbox(&auth, &w);
+    bea.name = "bea".into();
+    bea.sign_in = Some(oauth_lines(&auth, "bea@corp.test", &secret, "imap", 6));
+    let config = w.config("cc", &[m, bea]);
     // Everything the bot can log, so that "never in the log" covers every level.
     let bot = Bot::start_env(&config, &w.dir.join("bot.log"), &[("RUST_LOG", "trace")]);
-    bot.expect_log("watching", 1, Duration::from_secs(15));
+    bot.expect_log("watching", 2, Duration::from_secs(15));
     deliver_notice(&rt, &w, "alice", "cc1");
     let replies = bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20));
     assert_eq!(
@@ -127,7 +131,11 @@ fn client_credentials_sign_in_to_imap_and_smtp_end_to_end() {
         submission.log(),
         w.dovecot.log()
     );
-    // One token per scope (IMAP, SMTP), each asked for once and checked at each login.
+    // One token per client and scope (IMAP for both mailboxes, SMTP), each asked for once and
+    // checked at each login; the submission port saw OAUTHBEARER (offered beside XOAUTH2).
+    assert!(submission
+        .log()
+        .contains("sasl_method=OAUTHBEARER, sasl_username=alice@corp.test"));
     assert_eq!(auth.issued("client_credentials"), 2, "{}", bot.log_text());
     assert!(auth.stats()["introspected_active"].as_u64().unwrap_or(0) >= 2);
     no_secrets_in(&bot.log_text(), &auth);
@@ -286,7 +294,13 @@ fn a_revoked_refresh_token_names_the_login_command_and_the_other_mailboxes_go_on
         Duration::from_secs(15),
     );
     let log = bot.log_text();
-    assert!(log.contains("--mailbox alice"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "bouncedoc login --config {} --mailbox alice`",
+            config.display()
+        )),
+        "{log}"
+    );
     assert!(
         log.contains("invalid_grant: AADSTS70008"),
         "the server's own words:\n{log}"
@@ -390,4 +404,44 @@ fn the_global_smtp_block_signs_in_with_a_device_login_of_its_own() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(auth.stats()["introspected_active"].as_u64().unwrap_or(0) >= 1);
+}
+
+#[test]
+fn xoauth2_is_used_where_oauthbearer_is_not_offered() {
+    let auth = AuthServer::start(&clients(), Duration::from_secs(600));
+    let dovecot = Dovecot::start_oauth_offering(&auth.url("/introspect"), "xoauth2");
+    let w = World::start_with("oauth-x2", dovecot);
+    let rt = runtime();
+    let submission = Postfix::start_tls_auth(("corp.test", w.dovecot.lmtp), w.dovecot.auth);
+    let mut m = app_mailbox(&auth, &w);
+    m.extra = format!(
+        "    smtp:\n      host: 127.0.0.1\n      port: {}\n      tls: starttls\n      ca_file: {}\n{}",
+        submission.submission.expect("submission").port(),
+        submission.ca_file.as_ref().expect("ca").display(),
+        oauth_lines(&auth, "alice@corp.test", &w.dir.join("app.secret"), "smtp", 6)
+    );
+    let config = w.config("x2", &[m]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    bot.expect_log("watching", 1, Duration::from_secs(15));
+    deliver_notice(&rt, &w, "alice", "x2");
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+    assert!(
+        submission
+            .log()
+            .contains("sasl_method=XOAUTH2, sasl_username=alice@corp.test"),
+        "{}",
+        submission.log()
+    );
+    assert!(
+        w.dovecot
+            .log()
+            .contains("Login: user=<alice@corp.test>, method=XOAUTH2"),
+        "{}",
+        w.dovecot.log()
+    );
 }

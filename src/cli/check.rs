@@ -62,7 +62,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         writeln!(out, "ok    (no mailboxes configured; the file is valid)")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let tokens = Tokens::new(&config.state_dir);
+    let tokens = Tokens::new(&config.state_dir, path);
     let mut failed = 0;
     for m in &config.mailboxes {
         let (imap, smtp) = runtime.block_on(async {

@@ -38,7 +38,10 @@ fn answerer(findings: Vec<Finding>, extra: &str) -> Answerer {
         diagnoser: Arc::new(Fixed(findings)),
         budget: Budget::unlimited(),
         // Nothing signs in here: no state directory is ever read.
-        tokens: crate::signin::Tokens::new(std::path::Path::new("/nonexistent")),
+        tokens: crate::signin::Tokens::new(
+            std::path::Path::new("/nonexistent"),
+            std::path::Path::new("config.yaml"),
+        ),
     }
 }
 

@@ -46,12 +46,13 @@ pub enum SignInError {
     #[error("the authorization server refused: {0}")]
     Refused(String),
     /// The stored refresh token is missing, expired or revoked: someone must sign in again.
-    #[error("{detail}: sign in again with `bouncedoc login --config FILE {args}`")]
+    #[error("{detail}: sign in again with `{command}`")]
     NeedsLogin {
         /// What the server (or the state) said.
         detail: String,
-        /// The `login` arguments for this owner (`--mailbox alice`).
-        args: String,
+        /// The command that does it (`bouncedoc login --config /etc/bouncedoc/config.yaml
+        /// --mailbox alice`).
+        command: String,
     },
     /// The authorization server could not be reached or answered nonsense (retried).
     #[error("authorization server: {0}")]
@@ -89,6 +90,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
 /// The daemon's access tokens, shared by every mailbox and sender.
 pub struct Tokens {
     state_dir: PathBuf,
+    /// The configuration file, named in the `login` command a refused refresh token needs.
+    config_path: PathBuf,
     slots: Mutex<HashMap<String, Slot>>,
     /// One refresh at a time per refresh token (a rotation makes the old one invalid).
     owners: Mutex<HashMap<TokenOwner, Arc<tokio::sync::Mutex<()>>>>,
@@ -105,10 +108,12 @@ impl std::fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// A cache whose refresh tokens live under `state_dir/oauth/`.
-    pub fn new(state_dir: &Path) -> Arc<Tokens> {
+    /// A cache whose refresh tokens live under `state_dir/oauth/`, for the configuration
+    /// read from `config_path`.
+    pub fn new(state_dir: &Path, config_path: &Path) -> Arc<Tokens> {
         Arc::new(Tokens {
             state_dir: state_dir.to_path_buf(),
+            config_path: config_path.to_path_buf(),
             slots: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
             fetched: std::sync::atomic::AtomicU64::new(0),
@@ -179,7 +184,12 @@ impl Tokens {
         let _one = lock.lock().await;
         let o = o.clone();
         let state_dir = self.state_dir.clone();
-        blocking(move || refresh_grant(&state_dir, &o)).await
+        let command = format!(
+            "bouncedoc login --config {} {}",
+            self.config_path.display(),
+            o.owner.login_args()
+        );
+        blocking(move || refresh_grant(&state_dir, &o, &command)).await
     }
 }
 
@@ -239,8 +249,7 @@ fn client_credentials(o: &OAuth2) -> Result<Granted, SignInError> {
 }
 
 /// RFC 6749 §6, with the rotated token stored before the access token is used.
-fn refresh_grant(state_dir: &Path, o: &OAuth2) -> Result<Granted, SignInError> {
-    let args = o.owner.login_args();
+fn refresh_grant(state_dir: &Path, o: &OAuth2, command: &str) -> Result<Granted, SignInError> {
     let stored = refresh::load(state_dir, o)
         .map_err(SignInError::Secret)?
         .ok_or_else(|| SignInError::NeedsLogin {
@@ -248,7 +257,7 @@ fn refresh_grant(state_dir: &Path, o: &OAuth2) -> Result<Granted, SignInError> {
                 "no refresh token is stored for client {} at {}",
                 o.client_id, o.token_url
             ),
-            args: args.clone(),
+            command: command.to_string(),
         })?;
     let secret = client_secret(o)?;
     let mut form = vec![
@@ -264,7 +273,7 @@ fn refresh_grant(state_dir: &Path, o: &OAuth2) -> Result<Granted, SignInError> {
         // Expired, revoked, or issued to someone else: only a new sign-in helps.
         Some("invalid_grant") => SignInError::NeedsLogin {
             detail: format!("the refresh token was refused ({e})"),
-            args: args.clone(),
+            command: command.to_string(),
         },
         Some(_) => SignInError::Refused(e.to_string()),
         None => SignInError::Unreachable(e.to_string()),
@@ -304,11 +313,11 @@ mod tests {
         assert!(!format!("{:?}", Credential::Password("hunter2".into())).contains("hunter2"));
         let e = SignInError::NeedsLogin {
             detail: "the refresh token was refused (invalid_grant: revoked)".into(),
-            args: "--mailbox alice".into(),
+            command: "bouncedoc login --config /etc/bouncedoc/config.yaml --mailbox alice".into(),
         };
         assert_eq!(
             e.to_string(),
-            "the refresh token was refused (invalid_grant: revoked): sign in again with `bouncedoc login --config FILE --mailbox alice`"
+            "the refresh token was refused (invalid_grant: revoked): sign in again with `bouncedoc login --config /etc/bouncedoc/config.yaml --mailbox alice`"
         );
         assert!(e.needs_a_person());
     }

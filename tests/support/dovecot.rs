@@ -51,10 +51,21 @@ impl Dovecot {
     /// (RFC 7662) at each login; the token's user must be of the login's domain (an
     /// application's token may read any mailbox of its tenant; see test-env.md, fact 12).
     pub fn start_oauth(introspection_url: &str) -> Dovecot {
-        Dovecot::start_full(PASSWORD, true, "", Some(introspection_url))
+        Dovecot::start_full(
+            PASSWORD,
+            true,
+            "",
+            Some((introspection_url, "xoauth2 oauthbearer")),
+        )
     }
 
-    fn start_full(password: &str, tls: bool, extra: &str, introspection_url: Option<&str>) -> Dovecot {
+    /// As [`Dovecot::start_oauth`], offering only the token `mechanisms` (e.g. `xoauth2`, as
+    /// Exchange Online and Gmail do).
+    pub fn start_oauth_offering(introspection_url: &str, mechanisms: &str) -> Dovecot {
+        Dovecot::start_full(PASSWORD, true, "", Some((introspection_url, mechanisms)))
+    }
+
+    fn start_full(password: &str, tls: bool, extra: &str, oauth: Option<(&str, &str)>) -> Dovecot {
         assert!(
             Command::new("dovecot").arg("--version").output().is_ok(),
             "dovecot is not installed: .ci/run installs it"
@@ -93,8 +104,8 @@ impl Dovecot {
         } else {
             "port = 0".to_string()
         };
-        let (mechanisms, oauth_passdb) = match introspection_url {
-            Some(url) => {
+        let (mechanisms, oauth_passdb) = match oauth {
+            Some((url, token_mechanisms)) => {
                 let args = dir.join("oauth2.conf");
                 std::fs::write(
                     &args,
@@ -104,14 +115,14 @@ impl Dovecot {
                 )
                 .expect("oauth2.conf");
                 (
-                    "plain login xoauth2 oauthbearer",
+                    format!("plain login {token_mechanisms}"),
                     format!(
-                        "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+                        "passdb {{\n  driver = oauth2\n  mechanisms = {token_mechanisms}\n  args = {}\n}}\n",
                         args.display()
                     ),
                 )
             }
-            None => ("plain login", String::new()),
+            None => ("plain login".to_string(), String::new()),
         };
         let conf = format!(
             "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log/dovecot.log\ninfo_log_path = {d}/log/dovecot.log\nprotocols = imap lmtp\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\nauth_failure_delay = 0\nmail_location = maildir:{d}/mail/%n\nmail_max_userip_connections = 200\ndefault_process_limit = 500\nfirst_valid_uid = 1\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\n{oauth_passdb}passdb {{\n  mechanisms = plain login\n  driver = static\n  args = password={password}\n}}\nuserdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/home/%n allow_all_users=yes\n}}\nservice imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    {imaps_listen}\n  }}\n}}\nservice lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\nservice auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\nservice anvil {{\n  unix_listener anvil-auth-penalty {{\n    mode = 0\n  }}\n}}\n{extra}"
