@@ -76,6 +76,17 @@ fn app_mailbox(auth: &AuthServer, w: &World) -> Mailbox {
     m
 }
 
+/// A mailbox `smtp` block (indented by 4) sending through `submission` with the application's
+/// token for `user`.
+fn submission_block(auth: &AuthServer, w: &World, submission: &Postfix, user: &str) -> String {
+    format!(
+        "    smtp:\n      host: 127.0.0.1\n      port: {}\n      tls: starttls\n      ca_file: {}\n{}",
+        submission.submission.expect("submission").port(),
+        submission.ca_file.as_ref().expect("ca").display(),
+        oauth_lines(auth, user, &w.dir.join("app.secret"), "smtp", 6)
+    )
+}
+
 /// Fails the test if any token the server issued, or the client secret, is in `log`.
 #[track_caller]
 fn no_secrets_in(log: &str, auth: &AuthServer) {
@@ -107,12 +118,7 @@ fn client_credentials_sign_in_to_imap_and_smtp_end_to_end() {
     let submission = Postfix::start_tls_auth(("corp.test", w.dovecot.lmtp), w.dovecot.auth);
     let mut m = app_mailbox(&auth, &w);
     let secret = w.dir.join("app.secret");
-    m.extra = format!(
-        "    smtp:\n      host: 127.0.0.1\n      port: {}\n      tls: starttls\n      ca_file: {}\n{}",
-        submission.submission.expect("submission").port(),
-        submission.ca_file.as_ref().expect("ca").display(),
-        oauth_lines(&auth, "alice@corp.test", &secret, "smtp", 6)
-    );
+    m.extra = submission_block(&auth, &w, &submission, "alice@corp.test");
     // Bea signs in with the same application and scope: the same token serves both.
     let mut bea = app_mailbox(&auth, &w);
     bea.name = "bea".into();
@@ -172,30 +178,83 @@ fn a_token_that_expired_while_the_session_ran_is_replaced_when_the_session_is_cu
 fn a_cached_token_the_server_refuses_gets_one_fresh_token_and_one_retry() {
     let (auth, mut w) = world("oauth-retry", Duration::from_secs(600));
     let rt = runtime();
-    let config = w.config("retry", &[app_mailbox(&auth, &w)]);
+    let submission = Postfix::start_tls_auth(("corp.test", w.dovecot.lmtp), w.dovecot.auth);
+    let mut m = app_mailbox(&auth, &w);
+    m.extra = submission_block(&auth, &w, &submission, "alice@corp.test");
+    let config = w.config("retry", &[m]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
     bot.expect_log("watching", 1, Duration::from_secs(15));
+    // A first answer: the SMTP token is cached too.
+    deliver_notice(&rt, &w, "alice", "retry0");
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1
+    );
+    assert_eq!(auth.issued("client_credentials"), 2);
     // The application's tokens are revoked (an admin action, a key roll-over): the cached
-    // one still looks valid to the bot.
-    assert!(auth.revoke("bouncedoc-app@corp.test") >= 1);
+    // ones still look valid to the bot.
+    assert!(auth.revoke("bouncedoc-app@corp.test") >= 2);
     w.dovecot.restart();
     bot.expect_log(
-        "refused a cached access token; trying once with a new one",
+        "the server refused a cached access token; trying once with a new one",
         1,
         Duration::from_secs(15),
     );
     bot.expect_log("watching", 2, Duration::from_secs(15));
     deliver_notice(&rt, &w, "alice", "retry1");
     assert_eq!(
-        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
-        1
-    );
-    assert_eq!(auth.issued("client_credentials"), 2);
-    assert!(
-        !bot.log_text().contains("IMAP login refused"),
+        bot_messages(&rt, &w, "alice", 2, Duration::from_secs(20)).len(),
+        2,
         "{}",
         bot.log_text()
     );
+    bot.expect_log(
+        "the SMTP server refused a cached access token; trying once with a new one",
+        1,
+        Duration::from_secs(5),
+    );
+    assert_eq!(auth.issued("client_credentials"), 4);
+    let log = bot.log_text();
+    assert!(!log.contains("IMAP login refused"), "{log}");
+    assert!(
+        !log.contains("not sent; will retry"),
+        "sent at the first try:\n{log}"
+    );
+}
+
+#[test]
+fn a_token_command_prints_the_token() {
+    let (auth, w) = world("oauth-cmd", Duration::from_secs(600));
+    let rt = runtime();
+    // A helper in the way `oama access` is one: it gets a token and prints it.
+    let helper = w.dir.join("token-helper.py");
+    std::fs::write(
+        &helper,
+        format!(
+            "import json, urllib.parse, urllib.request\nform = urllib.parse.urlencode({{'grant_type': 'client_credentials', 'client_id': '{APP}', 'client_secret': '{APP_SECRET}', 'scope': 'imap'}}).encode()\nprint(json.load(urllib.request.urlopen('{}', form))['access_token'])\n",
+            auth.url("/token")
+        ),
+    )
+    .expect("helper");
+    let mut m = Mailbox::idle("alice");
+    m.sign_in = Some(format!(
+        "      username: alice@corp.test\n      token_command: \"/usr/bin/python3 {}\"\n",
+        helper.display()
+    ));
+    let config = w.config("cmd", &[m]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    bot.expect_log("watching", 1, Duration::from_secs(15));
+    deliver_notice(&rt, &w, "alice", "cmd1");
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1
+    );
+    assert_eq!(auth.issued("client_credentials"), 1);
+    assert!(w
+        .dovecot
+        .log()
+        .contains("Login: user=<alice@corp.test>, method=OAUTHBEARER"));
+    no_secrets_in(&bot.log_text(), &auth);
 }
 
 /// Runs `bouncedoc login` for `args`, approving the code as `user` once it is shown. Returns
@@ -414,12 +473,7 @@ fn xoauth2_is_used_where_oauthbearer_is_not_offered() {
     let rt = runtime();
     let submission = Postfix::start_tls_auth(("corp.test", w.dovecot.lmtp), w.dovecot.auth);
     let mut m = app_mailbox(&auth, &w);
-    m.extra = format!(
-        "    smtp:\n      host: 127.0.0.1\n      port: {}\n      tls: starttls\n      ca_file: {}\n{}",
-        submission.submission.expect("submission").port(),
-        submission.ca_file.as_ref().expect("ca").display(),
-        oauth_lines(&auth, "alice@corp.test", &w.dir.join("app.secret"), "smtp", 6)
-    );
+    m.extra = submission_block(&auth, &w, &submission, "alice@corp.test");
     let config = w.config("x2", &[m]);
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
     bot.expect_log("watching", 1, Duration::from_secs(15));
