@@ -315,7 +315,7 @@ fn device_login_then_refresh_with_rotation_persisted_across_a_restart() {
     let first = stored_refresh_token(&w, "mailbox-alice.json");
     assert!(!shown.contains(&first), "the refresh token is not printed");
 
-    let mut bot = Bot::start(&config, &w.dir.join("bot.log"));
+    let mut bot = Bot::start_env(&config, &w.dir.join("bot.log"), &[("RUST_LOG", "trace")]);
     bot.expect_log("watching", 1, Duration::from_secs(15));
     // The server rotated the refresh token at the first refresh; the new one is stored.
     let second = stored_refresh_token(&w, "mailbox-alice.json");

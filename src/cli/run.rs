@@ -15,8 +15,16 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub const EX_CONFIG: u8 = 78;
 
 /// Libraries whose debug output would show the protocol on the wire, credentials included
-/// (SMTP AUTH, IMAP LOGIN lines).
-const WIRE_TARGETS: &[&str] = &["lettre", "async_imap", "imap_proto", "rustls", "tokio_rustls"];
+/// (SMTP AUTH, IMAP LOGIN lines, requests to authorization servers).
+const WIRE_TARGETS: &[&str] = &[
+    "lettre",
+    "async_imap",
+    "imap_proto",
+    "rustls",
+    "tokio_rustls",
+    "ureq",
+    "ureq_proto",
+];
 
 /// Whether an event may be logged whatever the filter asked for: the wire libraries' output
 /// stops at info. This is a second filter after `RUST_LOG` / `log_level`, so no directive
