@@ -18,7 +18,7 @@
 use crate::compose::Outgoing;
 use crate::config::{SignIn, SmtpConfig, TlsMode};
 use crate::signin::sasl::Mechanism;
-use crate::signin::{Credential, SignInError, Tokens};
+use crate::signin::{Credential, Renew, SignInError, Tokens};
 use crate::store::{now, State, Store, StoreError};
 use crate::vocab::Via;
 use lettre::address::Address;
@@ -223,7 +223,7 @@ impl Sender {
     /// replaced once, on the same connection).
     async fn sign_in(&self, c: &mut AsyncSmtpConnection, user: &str, how: &SignIn) -> Result<(), Attempt> {
         let login = |e: SignInError| Attempt::Transient(format!("login: {e}"));
-        let (credential, cached) = self.tokens.credential(how, false).await.map_err(login)?;
+        let (credential, cached) = self.tokens.credential(how, Renew::Cached).await.map_err(login)?;
         let token = match credential {
             Credential::Password(password) => {
                 let credentials = Credentials::new(user.to_string(), password);
@@ -260,7 +260,11 @@ impl Sender {
         match self.bearer(c, mechanism, user, &token).await {
             Err(Attempt::Transient(e)) if cached => {
                 tracing::info!(error = %e, "the SMTP server refused a cached access token; trying once with a new one");
-                let (fresh, _) = self.tokens.credential(how, true).await.map_err(login)?;
+                let (fresh, _) = self
+                    .tokens
+                    .credential(how, Renew::Not(&token))
+                    .await
+                    .map_err(login)?;
                 let Credential::Bearer(token) = fresh else {
                     return Err(Attempt::Transient(e));
                 };
@@ -306,7 +310,11 @@ impl Sender {
                 Some(s) => format!("{e} ({}: {s})", mechanism.as_str()),
                 None => e,
             }),
-            _ => Attempt::Transient(format!("login: {} ended without an answer", mechanism.as_str())),
+            _ => {
+                // Another challenge instead of the refusal: cancel the exchange (RFC 4954).
+                let _ = step(Stage::Auth, c.command(Line("*".into()))).await;
+                Attempt::Transient(format!("login: {} ended without an answer", mechanism.as_str()))
+            }
         })
     }
 

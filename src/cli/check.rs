@@ -5,7 +5,7 @@
 
 use bouncedoc::config::{Config, MailboxConfig};
 use bouncedoc::outbox::Sender;
-use bouncedoc::signin::Tokens;
+use bouncedoc::signin::{Renew, Tokens};
 use bouncedoc::watch::imap;
 use std::io::Write;
 use std::path::Path;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 async fn check_imap(m: &MailboxConfig, tokens: &Arc<Tokens>) -> Result<String, String> {
     // A token is asked for afresh: the check is that the authorization server gives one.
     let (credential, _) = tokens
-        .credential(&m.imap.sign_in, true)
+        .credential(&m.imap.sign_in, Renew::Fresh)
         .await
         .map_err(|e| e.to_string())?;
     let mut session = imap::connect(&m.imap, &credential)

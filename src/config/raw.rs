@@ -1,5 +1,5 @@
 //! The file as written: serde structures, no checks beyond the value types. `mod.rs` turns
-//! them into the validated [`super::Config`].
+//! them into the validated [`super::Config`]. No `Debug`: they hold secrets as written.
 
 use super::oauth::{Flow, Provider};
 use super::values::{ConfigDuration, MailboxAddress, NameServer, Network, ZoneName};
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 /// A server block as written: `smtp`, a mailbox's `smtp` or `imap`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
     pub(super) host: String,
@@ -25,7 +25,7 @@ pub(super) struct RawServer {
 }
 
 /// An `oauth2` block as written.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOAuth2 {
     pub(super) provider: Option<Provider>,
@@ -42,7 +42,7 @@ pub(super) struct RawOAuth2 {
 }
 
 /// The `after_processing` block as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAfter {
     pub(super) keyword: Option<String>,
@@ -50,7 +50,7 @@ pub(super) struct RawAfter {
 }
 
 /// One `mailboxes[]` entry as written.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMailbox {
     pub(super) name: String,
@@ -70,7 +70,7 @@ pub(super) struct RawMailbox {
 }
 
 /// The `limits` block as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
     pub(super) replies_per_hour: Option<u32>,
@@ -79,7 +79,7 @@ pub(super) struct RawLimits {
 }
 
 /// The `dns` block as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDns {
     #[serde(default)]
@@ -90,14 +90,14 @@ pub(super) struct RawDns {
 }
 
 /// The `dnsbl` block as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDnsbl {
     pub(super) zones: Option<Vec<ZoneName>>,
 }
 
 /// The file as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     #[serde(default)]
@@ -124,7 +124,7 @@ pub(super) struct RawConfig {
 }
 
 /// The `commands` block as written.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCommands {
     pub(super) require_auth: Option<String>,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// What the device authorization endpoint gave (RFC 8628 §3.2; Google writes
 /// `verification_url`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 pub struct DeviceCode {
     /// The code the bot polls with (not shown).
     device_code: String,
@@ -25,6 +25,16 @@ pub struct DeviceCode {
     pub expires_in: u64,
     /// Seconds between polls (default 5).
     pub interval: Option<u64>,
+}
+
+impl std::fmt::Debug for DeviceCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCode")
+            .field("device_code", &"<redacted>")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Longest a login waits for the person, whatever the server says.
@@ -47,7 +57,13 @@ pub fn login(
     if let Some(s) = &secret {
         form.push(("client_secret", s));
     }
-    let code: DeviceCode = endpoint::post(device_url, &form).map_err(refused)?;
+    let mut code: DeviceCode = endpoint::post(device_url, &form).map_err(refused)?;
+    // What is shown goes to a terminal: printable text only.
+    code.user_code = endpoint::printable(&code.user_code, 64);
+    code.verification_uri = endpoint::printable(&code.verification_uri, 500);
+    code.verification_uri_complete = code
+        .verification_uri_complete
+        .map(|u| endpoint::printable(&u, 600));
     show(&code);
     let mut interval = Duration::from_secs(code.interval.unwrap_or(5).clamp(1, 60));
     let deadline = Instant::now() + Duration::from_secs(code.expires_in).min(MAX_WAIT);
@@ -74,6 +90,7 @@ pub fn login(
                             .into(),
                     ));
                 };
+                let _lock = refresh::lock(state_dir, &o.owner).map_err(SignInError::Secret)?;
                 refresh::save(
                     state_dir,
                     &o.owner,

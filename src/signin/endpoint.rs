@@ -10,7 +10,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BODY: u64 = 256 * 1024;
 
 /// What a token endpoint gave.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Granted {
     /// The access token.
     pub access_token: String,
@@ -20,6 +20,19 @@ pub struct Granted {
     pub refresh_token: Option<String>,
 }
 
+impl std::fmt::Debug for Granted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Granted")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// Why an endpoint gave no token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
@@ -27,6 +40,8 @@ pub enum EndpointError {
     /// e.g. `invalid_client: AADSTS7000215: Invalid client secret provided.`
     #[error("{code}: {description}")]
     Oauth {
+        /// The HTTP status it came with.
+        status: u16,
         /// `invalid_client`, `invalid_grant`, `authorization_pending`, …
         code: String,
         /// The server's `error_description` (bounded, control characters removed).
@@ -45,6 +60,37 @@ impl EndpointError {
             EndpointError::Unreachable(_) => None,
         }
     }
+
+    /// True when the server is having trouble rather than refusing us (5xx, 429,
+    /// `temporarily_unavailable`, `server_error`): worth trying again soon.
+    pub fn passing(&self) -> bool {
+        match self {
+            EndpointError::Oauth { status, code, .. } => {
+                *status >= 500
+                    || *status == 429
+                    || code == "temporarily_unavailable"
+                    || code == "server_error"
+            }
+            EndpointError::Unreachable(_) => true,
+        }
+    }
+}
+
+/// The form fields whose values are secrets: never repeated from a server's answer.
+const SECRET_FIELDS: &[&str] = &[
+    "client_secret",
+    "refresh_token",
+    "device_code",
+    "code",
+    "code_verifier",
+];
+
+/// `text` with every secret value sent in `form` replaced (a proxy or a server echoing the
+/// request must not put them in a log).
+fn scrub(text: String, form: &[(&str, &str)]) -> String {
+    form.iter()
+        .filter(|(k, v)| SECRET_FIELDS.contains(k) && v.len() >= 4)
+        .fold(text, |t, (_, v)| t.replace(v, "<redacted>"))
 }
 
 /// Server text fit for a log line: printable, at most `max` characters.
@@ -70,7 +116,10 @@ pub fn post<T: serde::de::DeserializeOwned>(url: &str, form: &[(&str, &str)]) ->
         .build()
         .into();
     let unreachable = |e: ureq::Error| {
-        EndpointError::Unreachable(format!("{}: {}", host_of(url), printable(&e.to_string(), 300)))
+        EndpointError::Unreachable(scrub(
+            format!("{}: {}", host_of(url), printable(&e.to_string(), 300)),
+            form,
+        ))
     };
     let mut answer = agent
         .post(url)
@@ -99,13 +148,16 @@ pub fn post<T: serde::de::DeserializeOwned>(url: &str, form: &[(&str, &str)]) ->
     }
     match serde_json::from_str::<Error>(&body) {
         Ok(e) => Err(EndpointError::Oauth {
-            code: printable(&e.error, 64),
-            description: printable(e.error_description.as_deref().unwrap_or("(no description)"), 500),
+            status,
+            code: scrub(printable(&e.error, 64), form),
+            description: scrub(
+                printable(e.error_description.as_deref().unwrap_or("(no description)"), 500),
+                form,
+            ),
         }),
-        Err(_) => Err(EndpointError::Unreachable(format!(
-            "{}: HTTP {status}: {}",
-            host_of(url),
-            printable(&body, 200)
+        Err(_) => Err(EndpointError::Unreachable(scrub(
+            format!("{}: HTTP {status}: {}", host_of(url), printable(&body, 200)),
+            form,
         ))),
     }
 }
@@ -128,7 +180,15 @@ mod tests {
             host_of("https://login.example/t/oauth2/v2.0/token"),
             "login.example"
         );
+        assert_eq!(
+            scrub(
+                "echo: client_secret=hunter22".into(),
+                &[("client_secret", "hunter22")]
+            ),
+            "echo: client_secret=<redacted>"
+        );
         let e = EndpointError::Oauth {
+            status: 401,
             code: "invalid_client".into(),
             description: "AADSTS7000215: Invalid client secret provided.".into(),
         };

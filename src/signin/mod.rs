@@ -84,6 +84,20 @@ pub fn renew_margin(lifetime: Duration) -> Duration {
 
 /// Lifetime assumed when a server gives no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
+/// Longest lifetime believed (a server's `expires_in` is outside input).
+const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
+
+/// Which token a sign-in may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renew<'a> {
+    /// The cached one while it is good.
+    Cached,
+    /// Not this one (the server refused it): a newer cached one (another mailbox already
+    /// replaced it), else a new one.
+    Not(&'a str),
+    /// A new one, whatever is cached (`check-config`: does the server give one?).
+    Fresh,
+}
 
 type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
 
@@ -93,8 +107,11 @@ pub struct Tokens {
     /// The configuration file, named in the `login` command a refused refresh token needs.
     config_path: PathBuf,
     slots: Mutex<HashMap<String, Slot>>,
-    /// One refresh at a time per refresh token (a rotation makes the old one invalid).
+    /// One refresh at a time per refresh token (a rotation makes the old one invalid); across
+    /// processes, `refresh::lock` adds a file lock.
     owners: Mutex<HashMap<TokenOwner, Arc<tokio::sync::Mutex<()>>>>,
+    /// Rotated refresh tokens that could not be written (a full disk): used until they are.
+    unsaved: Arc<Mutex<HashMap<TokenOwner, refresh::Stored>>>,
     /// Tokens obtained from the authorization servers (for tests and metrics).
     fetched: std::sync::atomic::AtomicU64,
 }
@@ -116,6 +133,7 @@ impl Tokens {
             config_path: config_path.to_path_buf(),
             slots: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
+            unsaved: Arc::new(Mutex::new(HashMap::new())),
             fetched: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -126,8 +144,12 @@ impl Tokens {
     }
 
     /// The credential to sign in with, and whether it came from the cache (a refused cached
-    /// token is worth one retry with `fresh`). `fresh` skips the cache.
-    pub async fn credential(&self, how: &SignIn, fresh: bool) -> Result<(Credential, bool), SignInError> {
+    /// token is worth one retry with [`Renew::Not`]).
+    pub async fn credential(
+        &self,
+        how: &SignIn,
+        renew: Renew<'_>,
+    ) -> Result<(Credential, bool), SignInError> {
         match how {
             SignIn::Password(secret) | SignIn::TokenCommand(secret) => {
                 let secret = secret.clone();
@@ -138,24 +160,31 @@ impl Tokens {
                 })
             }
             SignIn::OAuth2(o) => {
-                let (token, cached) = self.access_token(o, fresh).await?;
+                let (token, cached) = self.access_token(o, renew).await?;
                 Ok((Credential::Bearer(token), cached))
             }
         }
     }
 
-    /// An access token for `o`: the cached one while it is good, else a new one.
-    pub async fn access_token(&self, o: &OAuth2, fresh: bool) -> Result<(String, bool), SignInError> {
+    /// An access token for `o`: the cached one while it is good (and not the refused one),
+    /// else a new one.
+    pub async fn access_token(&self, o: &OAuth2, renew: Renew<'_>) -> Result<(String, bool), SignInError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots.entry(cache_key(o)).or_default().clone()
         };
         // Mailboxes sharing a client wait here for the one request instead of each making it.
         let mut held = slot.lock().await;
-        if !fresh {
-            if let Some(c) = held.as_ref().filter(|c| Instant::now() < c.renew_at) {
-                return Ok((c.access.clone(), true));
-            }
+        let usable = |c: &&Cached| {
+            Instant::now() < c.renew_at
+                && match renew {
+                    Renew::Cached => true,
+                    Renew::Not(refused) => c.access != refused,
+                    Renew::Fresh => false,
+                }
+        };
+        if let Some(c) = held.as_ref().filter(usable) {
+            return Ok((c.access.clone(), true));
         }
         let granted = match o.flow {
             Flow::ClientCredentials => {
@@ -165,7 +194,10 @@ impl Tokens {
             Flow::RefreshToken => self.refreshed(o).await?,
         };
         self.fetched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let lifetime = granted.expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs);
+        let lifetime = granted
+            .expires_in
+            .map_or(DEFAULT_LIFETIME, Duration::from_secs)
+            .min(MAX_LIFETIME);
         *held = Some(Cached {
             access: granted.access_token.clone(),
             renew_at: Instant::now() + lifetime.saturating_sub(renew_margin(lifetime)),
@@ -174,8 +206,8 @@ impl Tokens {
         Ok((granted.access_token, false))
     }
 
-    /// Exchanges the stored refresh token (one exchange per owner at a time) and stores the
-    /// rotated one.
+    /// Exchanges the stored refresh token (one exchange per owner at a time, in this process
+    /// and across processes) and stores the rotated one.
     async fn refreshed(&self, o: &OAuth2) -> Result<Granted, SignInError> {
         let lock = {
             let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
@@ -184,12 +216,13 @@ impl Tokens {
         let _one = lock.lock().await;
         let o = o.clone();
         let state_dir = self.state_dir.clone();
+        let unsaved = self.unsaved.clone();
         let command = format!(
             "bouncedoc login --config {} {}",
             self.config_path.display(),
             o.owner.login_args()
         );
-        blocking(move || refresh_grant(&state_dir, &o, &command)).await
+        blocking(move || refresh_grant(&state_dir, &o, &command, &unsaved)).await
     }
 }
 
@@ -231,6 +264,30 @@ fn client_secret(o: &OAuth2) -> Result<Option<String>, SignInError> {
     }
 }
 
+/// The OAuth errors after which only a new sign-in by a person helps (RFC 6749 `invalid_grant`;
+/// Microsoft's `interaction_required`, `consent_required`, `login_required`).
+const SIGN_IN_AGAIN: &[&str] = &[
+    "invalid_grant",
+    "interaction_required",
+    "consent_required",
+    "login_required",
+];
+
+/// What an endpoint's error means for the bot. `login` is the command that signs in again,
+/// for grants that use a person's refresh token.
+fn classify(e: EndpointError, login: Option<&str>) -> SignInError {
+    if e.passing() {
+        return SignInError::Unreachable(e.to_string());
+    }
+    match (e.code(), login) {
+        (Some(code), Some(command)) if SIGN_IN_AGAIN.contains(&code) => SignInError::NeedsLogin {
+            detail: format!("the refresh token was refused ({e})"),
+            command: command.to_string(),
+        },
+        _ => SignInError::Refused(e.to_string()),
+    }
+}
+
 /// RFC 6749 §4.4.
 fn client_credentials(o: &OAuth2) -> Result<Granted, SignInError> {
     let secret = client_secret(o)?;
@@ -242,23 +299,36 @@ fn client_credentials(o: &OAuth2) -> Result<Granted, SignInError> {
     if let Some(s) = &secret {
         form.push(("client_secret", s));
     }
-    endpoint::post(&o.token_url, &form).map_err(|e| match e {
-        EndpointError::Oauth { .. } => SignInError::Refused(e.to_string()),
-        EndpointError::Unreachable(m) => SignInError::Unreachable(m),
-    })
+    endpoint::post(&o.token_url, &form).map_err(|e| classify(e, None))
 }
 
-/// RFC 6749 §6, with the rotated token stored before the access token is used.
-fn refresh_grant(state_dir: &Path, o: &OAuth2, command: &str) -> Result<Granted, SignInError> {
-    let stored = refresh::load(state_dir, o)
-        .map_err(SignInError::Secret)?
-        .ok_or_else(|| SignInError::NeedsLogin {
-            detail: format!(
-                "no refresh token is stored for client {} at {}",
-                o.client_id, o.token_url
-            ),
-            command: command.to_string(),
-        })?;
+/// RFC 6749 §6, under the owner's file lock, with the rotated token stored before the access
+/// token is used (or kept in `unsaved` while it cannot be written).
+fn refresh_grant(
+    state_dir: &Path,
+    o: &OAuth2,
+    command: &str,
+    unsaved: &Mutex<HashMap<TokenOwner, refresh::Stored>>,
+) -> Result<Granted, SignInError> {
+    let _lock = refresh::lock(state_dir, &o.owner).map_err(SignInError::Secret)?;
+    let kept = unsaved
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&o.owner)
+        .filter(|s| s.token_url == o.token_url && s.client_id == o.client_id)
+        .cloned();
+    let stored = match kept {
+        Some(s) => s,
+        None => refresh::load(state_dir, o)
+            .map_err(SignInError::Secret)?
+            .ok_or_else(|| SignInError::NeedsLogin {
+                detail: format!(
+                    "no refresh token is stored for client {} at {}",
+                    o.client_id, o.token_url
+                ),
+                command: command.to_string(),
+            })?,
+    };
     let secret = client_secret(o)?;
     let mut form = vec![
         ("grant_type", "refresh_token"),
@@ -269,30 +339,29 @@ fn refresh_grant(state_dir: &Path, o: &OAuth2, command: &str) -> Result<Granted,
     if let Some(s) = &secret {
         form.push(("client_secret", s));
     }
-    let granted: Granted = endpoint::post(&o.token_url, &form).map_err(|e| match e.code() {
-        // Expired, revoked, or issued to someone else: only a new sign-in helps.
-        Some("invalid_grant") => SignInError::NeedsLogin {
-            detail: format!("the refresh token was refused ({e})"),
-            command: command.to_string(),
-        },
-        Some(_) => SignInError::Refused(e.to_string()),
-        None => SignInError::Unreachable(e.to_string()),
-    })?;
-    if let Some(rotated) = granted
-        .refresh_token
-        .as_ref()
-        .filter(|r| **r != stored.refresh_token)
-    {
-        refresh::save(
-            state_dir,
-            &o.owner,
-            &refresh::Stored {
-                refresh_token: rotated.clone(),
-                ..stored
-            },
-        )
-        .map_err(|e| SignInError::Secret(format!("cannot store the rotated refresh token: {e}")))?;
-        tracing::info!(client_id = %o.client_id, "the authorization server rotated the refresh token; the new one is stored");
+    let granted: Granted = endpoint::post(&o.token_url, &form).map_err(|e| classify(e, Some(command)))?;
+    let current = refresh::Stored {
+        refresh_token: granted
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| stored.refresh_token.clone()),
+        ..stored.clone()
+    };
+    let mut memory = unsaved.lock().unwrap_or_else(|p| p.into_inner());
+    if current != stored || memory.contains_key(&o.owner) {
+        match refresh::save(state_dir, &o.owner, &current) {
+            Ok(()) => {
+                memory.remove(&o.owner);
+                if current != stored {
+                    tracing::info!(client_id = %o.client_id, "the authorization server rotated the refresh token; the new one is stored");
+                }
+            }
+            Err(e) => {
+                // The old token is spent: the new one is kept here and written when it can be.
+                tracing::error!(error = %e, "cannot store the rotated refresh token; it is kept in memory and written when possible (a restart before then needs bouncedoc login)");
+                memory.insert(o.owner.clone(), current);
+            }
+        }
     }
     Ok(granted)
 }
@@ -305,6 +374,46 @@ mod tests {
     fn tokens_are_renewed_a_quarter_of_their_life_early_at_most_five_minutes() {
         assert_eq!(renew_margin(Duration::from_secs(3600)), Duration::from_secs(300));
         assert_eq!(renew_margin(Duration::from_secs(8)), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn server_errors_are_told_apart() {
+        let oauth = |status: u16, code: &str| EndpointError::Oauth {
+            status,
+            code: code.into(),
+            description: "d".into(),
+        };
+        let login = Some("bouncedoc login --config c.yaml --mailbox alice");
+        assert!(matches!(
+            classify(oauth(503, "invalid_client"), None),
+            SignInError::Unreachable(_)
+        ));
+        assert!(matches!(
+            classify(oauth(429, "invalid_request"), None),
+            SignInError::Unreachable(_)
+        ));
+        assert!(matches!(
+            classify(oauth(400, "temporarily_unavailable"), login),
+            SignInError::Unreachable(_)
+        ));
+        assert!(matches!(
+            classify(oauth(400, "interaction_required"), login),
+            SignInError::NeedsLogin { .. }
+        ));
+        assert!(matches!(
+            classify(oauth(400, "invalid_grant"), login),
+            SignInError::NeedsLogin { .. }
+        ));
+        // A client-credentials grant has no person to sign in: the configuration is wrong.
+        assert!(matches!(
+            classify(oauth(400, "invalid_grant"), None),
+            SignInError::Refused(_)
+        ));
+        assert!(matches!(
+            classify(oauth(401, "invalid_client"), None),
+            SignInError::Refused(_)
+        ));
+        assert!(!classify(oauth(503, "x"), login).needs_a_person());
     }
 
     #[test]

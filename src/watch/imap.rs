@@ -190,7 +190,7 @@ async fn auth_mechanisms<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
     use async_imap::imap_proto::{Capability, Response};
     use async_imap::types::UnsolicitedResponse;
     // The untagged CAPABILITY answer arrives as an unsolicited response.
-    let (tx, rx) = async_channel::bounded(16);
+    let (tx, rx) = async_channel::unbounded();
     client
         .run_command_and_check_ok("CAPABILITY", Some(tx))
         .await

@@ -10,6 +10,7 @@
 use super::imap::{self, ImapError, Session};
 use crate::config::{AfterProcessing, WatchMode};
 use crate::process::{Answerer, Budget, Overrun, ProcessError, Processed};
+use crate::signin::{Credential, Renew};
 use crate::store::{now, Cursor, StoreError};
 use futures::TryStreamExt;
 use std::time::Duration;
@@ -231,13 +232,17 @@ async fn session(
     connected: &mut bool,
 ) -> Result<(), WatchError> {
     let cfg = &a.mailbox;
-    let (credential, cached) = a.tokens.credential(&cfg.imap.sign_in, false).await?;
+    let (credential, cached) = a.tokens.credential(&cfg.imap.sign_in, Renew::Cached).await?;
     let mut s = match imap::connect(&cfg.imap, &credential).await {
         // A token the server no longer takes (revoked, or its session ended early): one new
         // token, one more try, before the long wait of a refused login.
         Err(ImapError::Auth(e)) if cached => {
             tracing::info!(error = %e, "the server refused a cached access token; trying once with a new one");
-            let (fresh, _) = a.tokens.credential(&cfg.imap.sign_in, true).await?;
+            let refused = match &credential {
+                Credential::Bearer(t) => Renew::Not(t),
+                Credential::Password(_) => Renew::Fresh,
+            };
+            let (fresh, _) = a.tokens.credential(&cfg.imap.sign_in, refused).await?;
             imap::connect(&cfg.imap, &fresh).await?
         }
         other => other?,
