@@ -48,6 +48,10 @@ enum Command {
         /// The global smtp block instead.
         #[arg(long)]
         smtp: bool,
+        /// The loopback port a browser sign-in returns to (0: any free one; fix it to forward
+        /// it over SSH).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
     /// Show recent notices, their verdicts, and what was sent.
     History {
@@ -101,7 +105,8 @@ fn main() -> ExitCode {
             config,
             mailbox,
             smtp,
-        } => cli::login::run(&config, mailbox.as_deref(), smtp),
+            port,
+        } => cli::login::run(&config, mailbox.as_deref(), smtp, port),
         Command::History {
             config,
             mailbox,

@@ -19,6 +19,7 @@ use support::postfix::Postfix;
 const APP: &str = "bouncedoc-app";
 const APP_SECRET: &str = "app-secret-4f9c";
 const DEVICE_APP: &str = "bouncedoc-device";
+const NATIVE_APP: &str = "bouncedoc-native";
 
 /// The tenant's application (client credentials) and a public client for device logins.
 fn clients() -> Vec<Client<'static>> {
@@ -29,6 +30,13 @@ fn clients() -> Vec<Client<'static>> {
             grants: &["client_credentials"],
             scope: "imap smtp",
             username: Some("bouncedoc-app@corp.test"),
+        },
+        Client {
+            id: NATIVE_APP,
+            secret: None,
+            grants: &["authorization_code", "refresh_token"],
+            scope: "imap smtp",
+            username: None,
         },
         Client {
             id: DEVICE_APP,
@@ -498,4 +506,54 @@ fn xoauth2_is_used_where_oauthbearer_is_not_offered() {
         "{}",
         w.dovecot.log()
     );
+}
+
+#[test]
+fn a_browser_login_with_pkce_where_the_server_has_no_device_grant() {
+    let (auth, w) = world("oauth-browser", Duration::from_secs(600));
+    let rt = runtime();
+    let mut m = Mailbox::idle("alice");
+    m.sign_in = Some(format!(
+        "      username: alice@corp.test\n      oauth2:\n        flow: refresh_token\n        token_url: {}\n        auth_url: {}\n        client_id: {NATIVE_APP}\n        scope: imap\n",
+        auth.url("/token"),
+        auth.url("/authorize")
+    ));
+    let config = w.config("browser", &[m]);
+    auth.approve_next("alice@corp.test");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .args(["login", "--config"])
+        .arg(&config)
+        .args(["--mailbox", "alice"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bouncedoc login");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with(&auth.url("/authorize?")))
+        .expect("the authorization address is shown");
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    // The browser: the server signs the person in and sends it back to the bot's loopback port.
+    let mut page = ureq::get(&url).call().expect("the sign-in completes");
+    let body = page.body_mut().read_to_string().expect("page");
+    assert!(body.contains("Signed in to bouncedoc"), "{body}");
+    let out = child.wait_with_output().expect("login ends");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(auth.issued("authorization_code"), 1);
+    assert!(w.dir.join("state/oauth/mailbox-alice.json").is_file());
+
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    bot.expect_log("watching", 1, Duration::from_secs(15));
+    deliver_notice(&rt, &w, "alice", "br1");
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1
+    );
+    assert_eq!(auth.issued("refresh_token"), 1);
+    no_secrets_in(&bot.log_text(), &auth);
 }

@@ -1,10 +1,11 @@
-//! `bouncedoc login --config FILE (--mailbox NAME | --smtp)`: signs a mailbox (its `imap` and
-//! own `smtp` blocks) or the global `smtp` block in with the device authorization grant
-//! (RFC 8628) and stores the refresh token for the daemon. Exit 0 when stored, 1 when the
+//! `bouncedoc login --config FILE (--mailbox NAME | --smtp) [--port N]`: signs a mailbox (its
+//! `imap` and own `smtp` blocks) or the global `smtp` block in and stores the refresh token for
+//! the daemon: with the device authorization grant (RFC 8628) where the server has one for the
+//! scope, else through a browser and a loopback redirect with PKCE (RFC 8252; Google). Exit 0 when stored, 1 when the
 //! sign-in failed, 78 for an invalid file or a block that does not use `flow: refresh_token`.
 
 use bouncedoc::config::{Config, Flow, OAuth2, SignIn, TokenOwner};
-use bouncedoc::signin::device;
+use bouncedoc::signin::{device, endpoint, loopback};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ fn blocks(config: &Config, owner: &TokenOwner) -> Vec<OAuth2> {
 }
 
 /// Runs `login`.
-pub fn run(path: &Path, mailbox: Option<&str>, smtp: bool) -> anyhow::Result<ExitCode> {
+pub fn run(path: &Path, mailbox: Option<&str>, smtp: bool, port: u16) -> anyhow::Result<ExitCode> {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -99,7 +100,22 @@ pub fn run(path: &Path, mailbox: Option<&str>, smtp: bool) -> anyhow::Result<Exi
         let _ = writeln!(out, "Waiting for the sign-in…");
         let _ = out.flush();
     };
-    match device::login(&config.state_dir, first, &scope, shown) {
+    let browser = |url: &str, port: u16| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "To sign in {}, open this address in a browser on this machine:\n{}\n(From another machine: ssh -L {port}:127.0.0.1:{port} THIS-HOST first, then open it there.)\nWaiting for the sign-in…",
+            what(&owner),
+            endpoint::printable(url, 4000)
+        );
+        let _ = out.flush();
+    };
+    let result = if first.device_url.is_some() {
+        device::login(&config.state_dir, first, &scope, shown)
+    } else {
+        loopback::login(&config.state_dir, first, &scope, port, browser)
+    };
+    match result {
         Ok(stored) => {
             println!(
                 "Signed in. The refresh token is stored in {} (readable by its owner only); bouncedoc run uses it from now on (reload a running daemon: systemctl reload bouncedoc).",

@@ -848,6 +848,12 @@ mod tests {
             (o.token_url.as_str(), o.scope.as_str()),
             ("https://oauth2.googleapis.com/token", "https://mail.google.com/")
         );
+        // Google's device grant allows no Gmail scope: login goes through a browser.
+        assert_eq!(o.device_url, None);
+        assert_eq!(
+            o.auth_url.as_deref(),
+            Some("https://accounts.google.com/o/oauth2/v2/auth")
+        );
     }
 
     #[test]

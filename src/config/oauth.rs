@@ -76,6 +76,9 @@ pub struct OAuth2 {
     pub token_url: String,
     /// The device authorization endpoint (RFC 8628), for `bouncedoc login`.
     pub device_url: Option<String>,
+    /// The authorization endpoint, for `bouncedoc login` through a browser and a loopback
+    /// redirect (RFC 8252) where the device grant cannot be used (Google and Gmail).
+    pub auth_url: Option<String>,
     /// The application (client) ID.
     pub client_id: String,
     /// The client secret's source (none for a public client using a refresh token).
@@ -178,18 +181,23 @@ pub(super) fn oauth2(
             "Google issues no client-credentials tokens for Gmail: use flow: refresh_token (bouncedoc login), or token_command with a service-account helper".into(),
         ));
     }
-    let (default_token, default_device) = match (raw.provider, &tenant) {
+    let (default_token, default_device, default_auth) = match (raw.provider, &tenant) {
         (Some(Provider::Microsoft), Some(t)) => (
             Some(format!("https://login.microsoftonline.com/{t}/oauth2/v2.0/token")),
             Some(format!(
                 "https://login.microsoftonline.com/{t}/oauth2/v2.0/devicecode"
             )),
+            Some(format!(
+                "https://login.microsoftonline.com/{t}/oauth2/v2.0/authorize"
+            )),
         ),
+        // Google's device grant allows no Gmail scope: a browser and a loopback redirect.
         (Some(Provider::Google), _) => (
             Some("https://oauth2.googleapis.com/token".to_string()),
-            Some("https://oauth2.googleapis.com/device/code".to_string()),
+            None,
+            Some("https://accounts.google.com/o/oauth2/v2/auth".to_string()),
         ),
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let token_url = match (raw.token_url, default_token) {
         (Some(u), _) => endpoint(format!("{at}.token_url"), &u)?,
@@ -205,10 +213,14 @@ pub(super) fn oauth2(
         (Some(u), _) => Some(endpoint(format!("{at}.device_url"), &u)?),
         (None, d) => d,
     };
-    if flow == Flow::RefreshToken && device_url.is_none() {
+    let auth_url = match (raw.auth_url, default_auth) {
+        (Some(u), _) => Some(endpoint(format!("{at}.auth_url"), &u)?),
+        (None, d) => d,
+    };
+    if flow == Flow::RefreshToken && device_url.is_none() && auth_url.is_none() {
         return Err(problem(
             format!("{at}.device_url"),
-            "flow: refresh_token without a provider needs the device authorization endpoint (device_url: https://…/devicecode) for bouncedoc login".into(),
+            "flow: refresh_token without a provider needs where bouncedoc login signs in: the device authorization endpoint (device_url: https://…/devicecode) or the authorization endpoint (auth_url: https://…/authorize)".into(),
         ));
     }
     let scope = match (raw.scope, raw.provider) {
@@ -250,6 +262,7 @@ pub(super) fn oauth2(
         flow,
         token_url,
         device_url,
+        auth_url,
         client_id: raw.client_id.trim().to_string(),
         client_secret,
         scope,

@@ -33,6 +33,7 @@ pub(super) struct RawOAuth2 {
     pub(super) flow: Option<Flow>,
     pub(super) token_url: Option<String>,
     pub(super) device_url: Option<String>,
+    pub(super) auth_url: Option<String>,
     pub(super) client_id: String,
     pub(super) client_secret: Option<String>,
     pub(super) client_secret_file: Option<PathBuf>,

@@ -9,6 +9,7 @@
 
 pub mod device;
 pub mod endpoint;
+pub mod loopback;
 pub mod refresh;
 pub mod sasl;
 

@@ -181,6 +181,7 @@ mod tests {
             flow: Flow::RefreshToken,
             token_url: "https://as.example/token".into(),
             device_url: None,
+            auth_url: None,
             client_id: "c1".into(),
             client_secret: None,
             scope: "imap".into(),

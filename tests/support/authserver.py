@@ -3,7 +3,11 @@ maintained OAuth 2.0 server library) and Flask.
 
 It implements what bouncedoc and Dovecot use:
 - the token endpoint: client credentials (RFC 6749 4.4), refresh with rotation (6; the old
-  refresh token stops working), the device code grant (RFC 8628);
+  refresh token stops working), the device code grant (RFC 8628), the authorization code
+  grant with PKCE (RFC 7636) for native apps on a loopback redirect (RFC 8252), as Google
+  requires for Gmail;
+- the authorization endpoint (/authorize): the test plays the browser; the person who
+  approves is the one named by /admin/approve-next;
 - the device authorization endpoint (RFC 8628 3.1);
 - token introspection (RFC 7662), which Dovecot's oauth2 passdb calls at every login.
 
@@ -29,6 +33,7 @@ from flask import Flask, jsonify, request  # noqa: E402
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants, ClientMixin, TokenMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc8628 import (
     DeviceAuthorizationEndpoint,
@@ -45,6 +50,8 @@ tokens = {}  # access token -> Token
 refresh = {}  # refresh token -> Token
 devices = {}  # device_code -> dict
 grants_by_user_code = {}  # user_code -> (username, approved)
+codes = {}  # authorization code -> AuthorizationCode
+next_approver = {"username": None}
 counters = {"issued": {}, "introspected": 0, "introspected_active": 0}
 
 
@@ -63,7 +70,8 @@ class Client(ClientMixin):
         return " ".join(s for s in scope_to_list(scope or "") if s in allowed)
 
     def check_redirect_uri(self, redirect_uri):
-        return False
+        # RFC 8252 7.3: a native app's loopback redirect, on any port.
+        return redirect_uri.startswith("http://127.0.0.1:")
 
     def check_client_secret(self, client_secret):
         return self.c.get("client_secret") is not None and client_secret == self.c["client_secret"]
@@ -74,7 +82,7 @@ class Client(ClientMixin):
         return method in ("client_secret_post", "client_secret_basic")
 
     def check_response_type(self, response_type):
-        return False
+        return response_type == "code" and "authorization_code" in self.c["grant_types"]
 
     def check_grant_type(self, grant_type):
         return grant_type in self.c["grant_types"]
@@ -106,6 +114,24 @@ class Token(TokenMixin):
 
     def is_revoked(self):
         return self.revoked
+
+
+class AuthorizationCode:
+    def __init__(self, code, req):
+        self.code = code
+        self.client_id = req.client_id
+        self.redirect_uri = req.redirect_uri
+        self.scope = req.scope
+        self.username = req.user
+        self.code_challenge = req.data.get("code_challenge")
+        self.code_challenge_method = req.data.get("code_challenge_method")
+        self.issued = time.time()
+
+    def get_redirect_uri(self):
+        return self.redirect_uri
+
+    def get_scope(self):
+        return self.scope
 
 
 def query_client(client_id):
@@ -161,6 +187,28 @@ def described(response):
 
 class ClientCredentials(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code, req):
+        with lock:
+            codes[code] = AuthorizationCode(code, req)
+
+    def query_authorization_code(self, code, client):
+        with lock:
+            c = codes.get(code)
+        if c and c.client_id == client.get_client_id() and time.time() < c.issued + 600:
+            return c
+        return None
+
+    def delete_authorization_code(self, authorization_code):
+        with lock:
+            codes.pop(authorization_code.code, None)
+
+    def authenticate_user(self, authorization_code):
+        return authorization_code.username
 
 
 class RefreshToken(grants.RefreshTokenGrant):
@@ -242,6 +290,7 @@ class Introspection(IntrospectionEndpoint):
 server.register_grant(ClientCredentials)
 server.register_grant(RefreshToken)
 server.register_grant(DeviceCode)
+server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True)])
 server.register_endpoint(DeviceAuthorization)
 server.register_endpoint(Introspection)
 
@@ -249,6 +298,19 @@ server.register_endpoint(Introspection)
 @app.route("/token", methods=["POST"])
 def token():
     return described(server.create_token_response())
+
+
+@app.route("/authorize", methods=["GET"])
+def authorize():
+    # The person signs in and consents: the test names them beforehand.
+    user = next_approver["username"]
+    return server.create_authorization_response(grant_user=user)
+
+
+@app.route("/admin/approve-next", methods=["POST"])
+def approve_next():
+    next_approver["username"] = request.form["username"]
+    return jsonify({"approver": next_approver["username"]})
 
 
 @app.route("/devicecode", methods=["POST"])

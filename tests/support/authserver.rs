@@ -124,6 +124,11 @@ impl AuthServer {
         !self.post("/admin/approve", &[("username", username)])["approved"].is_null()
     }
 
+    /// Plays the person at the authorization page: the next browser sign-in is `username`'s.
+    pub fn approve_next(&self, username: &str) {
+        self.post("/admin/approve-next", &[("username", username)]);
+    }
+
     /// Revokes every token of `username` (access and refresh). Returns how many.
     pub fn revoke(&self, username: &str) -> u64 {
         self.post("/admin/revoke", &[("username", username)])["revoked"]
