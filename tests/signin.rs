@@ -378,6 +378,16 @@ fn a_revoked_refresh_token_names_the_login_command_and_the_other_mailboxes_go_on
     deliver_notice(&rt, &w, "bea", "bea1");
     assert_eq!(bot_messages(&rt, &w, "bea", 1, Duration::from_secs(20)).len(), 1);
 
+    // Alice signs in again: the mailbox comes back without waiting out its backoff.
+    device_login(&config, &["--mailbox", "alice"], &auth, "alice@corp.test");
+    bot.expect_log("a new sign-in was stored; signing in", 1, Duration::from_secs(15));
+    bot.expect_log("watching", 2, Duration::from_secs(15));
+    deliver_notice(&rt, &w, "alice", "alice1");
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1
+    );
+    assert!(auth.revoke("alice@corp.test") >= 1);
     let out = check_config(&config);
     assert!(
         out.contains("FAIL  alice") && out.contains("--mailbox alice"),

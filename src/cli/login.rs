@@ -118,7 +118,7 @@ pub fn run(path: &Path, mailbox: Option<&str>, smtp: bool, port: u16) -> anyhow:
     match result {
         Ok(stored) => {
             println!(
-                "Signed in. The refresh token is stored in {} (readable by its owner only); bouncedoc run uses it from now on (reload a running daemon: systemctl reload bouncedoc).",
+                "Signed in. The refresh token is stored in {} (readable by its owner only); a running bouncedoc uses it from its next sign-in (a mailbox waiting for it, within seconds).",
                 stored.display()
             );
             Ok(ExitCode::SUCCESS)

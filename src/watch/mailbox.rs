@@ -202,6 +202,15 @@ pub async fn watch(answerer: Answerer, mut stop: watch::Receiver<bool>) {
                     retry_in_s = AUTH_BACKOFF.as_secs(),
                     "cannot sign in to the mailbox; other mailboxes go on"
                 );
+                // A new `bouncedoc login` ends the wait at once.
+                if let Some(file) = login_file(&answerer) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(AUTH_BACKOFF) => {}
+                        _ = changed(&file) => tracing::info!("a new sign-in was stored; signing in"),
+                        _ = stopped(&mut stop) => return,
+                    }
+                    continue;
+                }
                 AUTH_BACKOFF
             }
             Err(e) => {
@@ -221,6 +230,28 @@ pub async fn watch(answerer: Answerer, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// The refresh token file this mailbox's IMAP sign-in uses, if it uses one.
+fn login_file(a: &Answerer) -> Option<std::path::PathBuf> {
+    match &a.mailbox.imap.sign_in {
+        crate::config::SignIn::OAuth2(o) if o.flow == crate::config::Flow::RefreshToken => {
+            Some(crate::signin::refresh::path(&a.config.state_dir, &o.owner))
+        }
+        _ => None,
+    }
+}
+
+/// Returns when `file` is written (looked at every few seconds: a stat, no more).
+async fn changed(file: &std::path::Path) {
+    let stamp = |f: &std::path::Path| std::fs::metadata(f).and_then(|m| m.modified()).ok();
+    let before = stamp(file);
+    loop {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if stamp(file) != before {
+            return;
         }
     }
 }
