@@ -3,7 +3,7 @@
 //! until they have, and stores the refresh token (mode 0600). Blocking.
 
 use super::endpoint::{self, EndpointError};
-use super::{refresh, SignInError};
+use super::SignInError;
 use crate::config::OAuth2;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -84,24 +84,12 @@ pub fn login(
         std::thread::sleep(interval);
         match endpoint::post::<super::Granted>(&o.token_url, &poll) {
             Ok(granted) => {
-                let Some(refresh_token) = granted.refresh_token else {
-                    return Err(SignInError::Refused(
-                        "the server gave no refresh token (Microsoft: include offline_access in the scope)"
-                            .into(),
-                    ));
-                };
-                let _lock = refresh::lock(state_dir, &o.owner).map_err(SignInError::Secret)?;
-                refresh::save(
+                return super::store_login(
                     state_dir,
-                    &o.owner,
-                    &refresh::Stored {
-                        token_url: o.token_url.clone(),
-                        client_id: o.client_id.clone(),
-                        refresh_token,
-                    },
+                    o,
+                    granted,
+                    "Microsoft: include offline_access in the scope",
                 )
-                .map_err(SignInError::Secret)?;
-                return Ok(refresh::path(state_dir, &o.owner));
             }
             Err(e) => match e.code() {
                 Some("authorization_pending") => {}

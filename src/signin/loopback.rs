@@ -5,7 +5,7 @@
 //! the browser comes back to the loopback port with a code, and the bot exchanges it. Blocking.
 
 use super::endpoint;
-use super::{refresh, SignInError};
+use super::SignInError;
 use crate::config::OAuth2;
 use base64::Engine;
 use std::io::{Read, Write};
@@ -225,23 +225,7 @@ pub fn login(
     }
     let granted: super::Granted =
         endpoint::post(&o.token_url, &form).map_err(|e| super::classify(e, None))?;
-    let Some(refresh_token) = granted.refresh_token else {
-        return Err(SignInError::Refused(
-            "the server gave no refresh token (ask for offline access in the scope)".into(),
-        ));
-    };
-    let _lock = refresh::lock(state_dir, &o.owner).map_err(SignInError::Secret)?;
-    refresh::save(
-        state_dir,
-        &o.owner,
-        &refresh::Stored {
-            token_url: o.token_url.clone(),
-            client_id: o.client_id.clone(),
-            refresh_token,
-        },
-    )
-    .map_err(SignInError::Secret)?;
-    Ok(refresh::path(state_dir, &o.owner))
+    super::store_login(state_dir, o, granted, "ask for offline access in the scope")
 }
 
 #[cfg(test)]

@@ -254,6 +254,29 @@ fn cache_key(o: &OAuth2) -> String {
     )
 }
 
+/// Stores the refresh token a login obtained (`why_none`: what to tell when the server gave
+/// none), under the owner's lock. Returns the file.
+fn store_login(
+    state_dir: &Path,
+    o: &OAuth2,
+    granted: Granted,
+    why_none: &str,
+) -> Result<PathBuf, SignInError> {
+    let Some(refresh_token) = granted.refresh_token else {
+        return Err(SignInError::Refused(format!(
+            "the server gave no refresh token ({why_none})"
+        )));
+    };
+    let _lock = refresh::lock(state_dir, &o.owner).map_err(SignInError::Secret)?;
+    let stored = refresh::Stored {
+        token_url: o.token_url.clone(),
+        client_id: o.client_id.clone(),
+        refresh_token,
+    };
+    refresh::save(state_dir, &o.owner, &stored).map_err(SignInError::Secret)?;
+    Ok(refresh::path(state_dir, &o.owner))
+}
+
 /// The client secret, read now.
 fn client_secret(o: &OAuth2) -> Result<Option<String>, SignInError> {
     match &o.client_secret {
