@@ -45,6 +45,9 @@ pub enum DaemonError {
     /// A signal handler could not be installed.
     #[error("signals: {0}")]
     Signal(std::io::Error),
+    /// The metrics listener could not be opened.
+    #[error("{0}")]
+    Listen(String),
 }
 
 /// Sends a state line to systemd when it started us with `Type=notify` (`$NOTIFY_SOCKET`);
@@ -73,6 +76,26 @@ struct Watcher {
     config: MailboxConfig,
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
+    /// When the watcher's task was last scheduled (see [`HEARTBEAT`]).
+    beat: Arc<std::sync::Mutex<tokio::time::Instant>>,
+}
+
+/// How often a watcher's task marks itself alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A watcher whose task has not been scheduled for this long is stuck: the systemd watchdog is
+/// no longer fed, and systemd restarts the service.
+pub const STUCK_AFTER: Duration = Duration::from_secs(120);
+
+/// The watchers that are not alive: their task ended, or it has not run for [`STUCK_AFTER`].
+pub fn not_alive<'a>(
+    watchers: impl IntoIterator<Item = (&'a str, bool, tokio::time::Instant)>,
+    now: tokio::time::Instant,
+) -> Vec<&'a str> {
+    watchers
+        .into_iter()
+        .filter(|(_, finished, beat)| *finished || now.saturating_duration_since(*beat) > STUCK_AFTER)
+        .map(|(name, _, _)| name)
+        .collect()
 }
 
 struct SenderTask {
@@ -88,6 +111,8 @@ struct Daemon {
     outbox: Outbox,
     state: State,
     diagnoser: Diagnoser,
+    /// What `/readyz` looks at.
+    health: Arc<crate::metrics::Health>,
     /// Access tokens, shared by every watcher and sender (kept across reloads).
     tokens: Arc<crate::signin::Tokens>,
     watchers: HashMap<String, Watcher>,
@@ -128,15 +153,57 @@ impl Daemon {
     fn start_watcher(&mut self, m: &MailboxConfig) {
         let (stop, rx) = watch::channel(false);
         let span = tracing::info_span!("mailbox", name = %m.name);
-        let handle = tokio::spawn(mailbox::watch(self.answerer(m), rx).instrument(span));
+        let beat = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
+        let beating = beat.clone();
+        let watching = mailbox::watch(self.answerer(m), rx);
+        // The heartbeat runs in the watcher's own task: a task that is never scheduled again
+        // (a blocking call that does not return) stops it.
+        let handle = tokio::spawn(
+            async move {
+                let heartbeat = async {
+                    loop {
+                        *beating.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
+                        tokio::time::sleep(HEARTBEAT).await;
+                    }
+                };
+                tokio::select! {
+                    _ = watching => {}
+                    _ = heartbeat => {}
+                }
+            }
+            .instrument(span),
+        );
         self.watchers.insert(
             m.name.clone(),
             Watcher {
                 config: m.clone(),
                 stop,
                 handle,
+                beat,
             },
         );
+    }
+
+    /// Whether the systemd watchdog may be fed: every watcher's task is alive. The first time
+    /// one is not, the log says which.
+    fn watchers_alive(&self) -> bool {
+        let now = tokio::time::Instant::now();
+        let states: Vec<(&str, bool, tokio::time::Instant)> = self
+            .watchers
+            .iter()
+            .map(|(n, w)| {
+                (
+                    n.as_str(),
+                    w.handle.is_finished(),
+                    *w.beat.lock().unwrap_or_else(|p| p.into_inner()),
+                )
+            })
+            .collect();
+        let dead = not_alive(states, now);
+        if !dead.is_empty() {
+            tracing::error!(mailboxes = ?dead, "watchers are stuck or gone: the systemd watchdog is not fed (systemd restarts the service)");
+        }
+        dead.is_empty()
     }
 
     async fn stop_watchers(&mut self, names: &[String], within: Duration) {
@@ -310,6 +377,17 @@ impl Daemon {
                 Err(e) => tracing::error!(error = %e, "DNS settings not usable; the old ones stay"),
             }
         }
+        for gone in old
+            .keys()
+            .filter(|n| !new.mailboxes.iter().any(|m| &&m.name == n))
+        {
+            crate::metrics::get().forget(gone);
+        }
+        *self.health.mailboxes.lock().unwrap_or_else(|p| p.into_inner()) =
+            new.mailboxes.iter().map(|m| m.name.clone()).collect();
+        if new.metrics != self.config.metrics {
+            tracing::warn!("metrics.listen cannot change while running: restart the service to move it");
+        }
         self.config = Arc::new(new);
         self.sync_senders().await;
         let mut started = Vec::new();
@@ -406,12 +484,25 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let state = State::new(Store::open(&config.state_dir)?);
     let diagnoser = Diagnoser::new(&config)?;
     let config_state_dir = config.state_dir.clone();
+    let health = Arc::new(crate::metrics::Health {
+        mailboxes: std::sync::Mutex::new(config.mailboxes.iter().map(|m| m.name.clone()).collect()),
+        state: state.clone(),
+    });
+    let (stop_listener, listener_stopped) = broadcast::channel(1);
+    if let Some(addr) = config.metrics {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| DaemonError::Listen(format!("metrics.listen {addr}: {e}")))?;
+        tracing::info!(listen = %addr, "serving /metrics, /livez, /readyz");
+        tokio::spawn(crate::metrics::serve(listener, health.clone(), listener_stopped));
+    }
     let mut d = Daemon {
         path: path.to_path_buf(),
         config: Arc::new(config),
         outbox: Outbox::over(state.clone()),
         state,
         diagnoser,
+        health,
         tokens: crate::signin::Tokens::new(&config_state_dir, path),
         watchers: HashMap::new(),
         senders: HashMap::new(),
@@ -464,12 +555,31 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
                 d.supervise_senders().await;
             }
             _ = tick.tick() => {
-                if watchdog.is_some() {
+                if watchdog.is_some() && d.watchers_alive() {
                     sd_notify("WATCHDOG=1");
                 }
             }
         }
     }
     let _ = tokio::time::timeout(STOP_WITHIN, d.shutdown()).await;
+    let _ = stop_listener.send(());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watchdog_is_fed_only_while_every_watcher_runs() {
+        let start = tokio::time::Instant::now();
+        let now = start + STUCK_AFTER + Duration::from_secs(1);
+        let fresh = start + STUCK_AFTER;
+        assert!(not_alive([("alice", false, fresh), ("bea", false, fresh)], now).is_empty());
+        // A task that ended, and one not scheduled since the start: both named.
+        assert_eq!(
+            not_alive([("alice", true, fresh), ("bea", false, start), ("carl", false, fresh)], now),
+            vec!["alice", "bea"]
+        );
+    }
 }

@@ -14,6 +14,7 @@ pub mod conversation;
 pub mod daemon;
 pub mod diagnose;
 pub mod mailaddr;
+pub mod metrics;
 pub mod notice;
 pub mod outbox;
 pub mod process;

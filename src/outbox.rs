@@ -429,6 +429,14 @@ struct Unrecorded {
     attempt: Attempt,
 }
 
+/// Counts a failed delivery attempt (`transient` or `permanent`).
+fn failure_counted(kind: &str) {
+    crate::metrics::get()
+        .send_failures
+        .with_label_values(&[kind])
+        .inc();
+}
+
 /// What one delivery pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pass {
@@ -613,11 +621,19 @@ impl Outbox {
                 Attempt::Sent => {
                     tracing::info!(message_id = %q.message_id, to = %q.rcpt_to, "sent");
                     pass.sent += 1;
+                    let mid = q.message_id.clone();
+                    let role = self.state.run(move |s| s.role_of(&mid)).await.ok().flatten();
+                    crate::metrics::get()
+                        .sent
+                        .with_label_values(&[role.map_or("other", |r| r.as_str())])
+                        .inc();
                 }
                 Attempt::Transient(e) => {
+                    failure_counted("transient");
                     tracing::warn!(message_id = %q.message_id, error = %e, retry_in_s = backoff(q.attempts).as_secs(), "not sent; will retry");
                 }
                 Attempt::Permanent(e) => {
+                    failure_counted("permanent");
                     tracing::error!(message_id = %q.message_id, to = %q.rcpt_to, error = %e, "not sent; permanent failure, not retried");
                 }
             }

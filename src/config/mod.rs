@@ -368,6 +368,8 @@ pub struct Config {
     pub limits: Limits,
     /// Email command settings.
     pub commands: CommandsConfig,
+    /// Where `/metrics`, `/livez` and `/readyz` are served (off when absent).
+    pub metrics: Option<SocketAddr>,
     /// The watched mailboxes.
     pub mailboxes: Vec<MailboxConfig>,
 }
@@ -411,6 +413,7 @@ impl Default for Config {
             log_level: None,
             retention: Duration::from_secs(90 * 86_400),
             commands: CommandsConfig::default(),
+            metrics: None,
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
@@ -564,6 +567,27 @@ impl Config {
                 "must be more than 0 and at most 10m (a notice reads in well under a second)".into(),
             )));
         }
+        let metrics = match raw.metrics {
+            None => None,
+            Some(m) => {
+                let listen: SocketAddr = m.listen.trim().parse().map_err(|_| {
+                    at(problem(
+                        "metrics.listen".into(),
+                        format!(
+                            "{:?} is not an address and port (write it like 127.0.0.1:9857)",
+                            m.listen
+                        ),
+                    ))
+                })?;
+                if !listen.ip().is_loopback() && !m.allow_remote {
+                    return Err(at(problem(
+                        "metrics.listen".into(),
+                        format!("{listen} is reachable from other machines: listen on 127.0.0.1, or set metrics.allow_remote: true (and firewall it)"),
+                    )));
+                }
+                Some(listen)
+            }
+        };
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
@@ -593,6 +617,7 @@ impl Config {
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty()),
             },
+            metrics,
             limits,
             mailboxes,
         })
@@ -854,6 +879,19 @@ mod tests {
             o.auth_url.as_deref(),
             Some("https://accounts.google.com/o/oauth2/v2/auth")
         );
+    }
+
+    #[test]
+    fn the_metrics_listener_stays_on_loopback_unless_told() {
+        let c = Config::parse("metrics: {listen: \"127.0.0.1:9857\"}\n").unwrap();
+        assert_eq!(c.metrics, Some("127.0.0.1:9857".parse().unwrap()));
+        let (line, key, message) = invalid("\nmetrics:\n  listen: \"0.0.0.0:9857\"\n");
+        assert_eq!((line, key.as_str()), (3, "metrics.listen"));
+        assert!(message.contains("allow_remote"), "{message}");
+        let c = Config::parse("metrics: {listen: \"0.0.0.0:9857\", allow_remote: true}\n").unwrap();
+        assert_eq!(c.metrics, Some("0.0.0.0:9857".parse().unwrap()));
+        let (_, key, _) = invalid("metrics: {listen: \"localhost\"}\n");
+        assert_eq!(key, "metrics.listen");
     }
 
     #[test]

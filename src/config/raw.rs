@@ -120,6 +120,7 @@ pub(super) struct RawConfig {
     pub(super) limits: RawLimits,
     #[serde(default)]
     pub(super) commands: RawCommands,
+    pub(super) metrics: Option<RawMetrics>,
     #[serde(default)]
     pub(super) mailboxes: Vec<RawMailbox>,
 }
@@ -129,4 +130,13 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCommands {
     pub(super) require_auth: Option<String>,
+}
+
+/// The `metrics` block as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) listen: String,
+    #[serde(default)]
+    pub(super) allow_remote: bool,
 }

@@ -120,6 +120,18 @@ impl Dns {
 
     /// Looks up one name and type, sorting the result into an [`Outcome`].
     async fn lookup(&self, name: &str, rtype: RecordType) -> Outcome<RData> {
+        let outcome = self.lookup_uncounted(name, rtype).await;
+        let word = match &outcome {
+            Outcome::Answer(..) => "answer",
+            Outcome::NxDomain => "nxdomain",
+            Outcome::NoData => "nodata",
+            Outcome::Failed(_) => "failed",
+        };
+        crate::metrics::Metrics::count(&crate::metrics::get().dns_queries, word);
+        outcome
+    }
+
+    async fn lookup_uncounted(&self, name: &str, rtype: RecordType) -> Outcome<RData> {
         let name = match fqdn(name) {
             Ok(n) => n,
             Err(f) => return Outcome::Failed(f),

@@ -106,6 +106,10 @@ impl Blocklists {
             return h.clone();
         }
         let (health, definite) = self_test(dns, zone).await;
+        crate::metrics::get()
+            .zone_up
+            .with_label_values(&[zone])
+            .set(i64::from(health == Health::Trusted));
         if definite {
             let _ = cell.set(health.clone());
         }

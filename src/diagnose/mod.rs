@@ -198,6 +198,15 @@ impl Diagnoser {
 
     /// Runs every check for a notice, all at once, within the budget.
     pub async fn diagnose(&self, notice: &Notice) -> Diagnosis {
+        let started = Instant::now();
+        let diagnosis = self.diagnose_uncounted(notice).await;
+        crate::metrics::get()
+            .diagnosis_duration
+            .observe(started.elapsed().as_secs_f64());
+        diagnosis
+    }
+
+    async fn diagnose_uncounted(&self, notice: &Notice) -> Diagnosis {
         let deadline = Instant::now() + self.budget;
         let dns = Dns::new(self.resolver.clone(), deadline);
 

@@ -163,6 +163,7 @@ impl Answerer {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(uid, error = %e, "cannot read this message; skipped");
+                crate::metrics::get().skip(&self.mailbox.name, "unreadable");
                 return Ok(Processed::Unreadable);
             }
         };

@@ -237,6 +237,20 @@ impl Answerer {
             queued = answers.len(),
             "notice processed"
         );
+        let metrics = crate::metrics::get();
+        if move_cursor {
+            // A recheck is the same notice again: counted once, when it arrived.
+            metrics.notice(&self.mailbox.name, n.kind.as_str());
+        }
+        metrics.verdict(&self.mailbox.name, v.cause.as_str(), v.action.as_str());
+        for (role, _) in &held {
+            let limit = if *role == crate::vocab::Role::Reply {
+                "replies_per_hour"
+            } else {
+                "forwards_per_hour"
+            };
+            metrics.held.with_label_values(&[limit]).inc();
+        }
         Ok(!answers.is_empty())
     }
 

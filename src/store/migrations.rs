@@ -102,4 +102,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX command_thread ON command (thread_id);
     CREATE INDEX outbox_created ON outbox (created);
     CREATE INDEX notice_received ON notice (received);",
+    // 5: one row rewritten by the readiness check (`/readyz`: the state can be written).
+    "CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);",
 ];

@@ -219,6 +219,19 @@ pub struct HistoryEntry {
     pub sent: Vec<(String, String, String)>,
 }
 
+/// The outbox at a glance (`status`, metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct QueueSummary {
+    /// Messages waiting to be sent.
+    pub queued: u64,
+    /// When the oldest of them was stored (Unix seconds).
+    pub oldest: Option<i64>,
+    /// Messages refused for good.
+    pub failed: u64,
+    /// Waiting messages that failed at least once already.
+    pub retrying: u64,
+}
+
 /// A queued message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {

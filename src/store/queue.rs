@@ -164,6 +164,53 @@ impl Store {
             .or_store(self)
     }
 
+    /// The whole queue at a glance: how many messages wait, when the oldest was stored, and how
+    /// many failed for good (every sender).
+    pub fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE state = 'queued'),
+                        MIN(created) FILTER (WHERE state = 'queued'),
+                        COUNT(*) FILTER (WHERE state = 'failed'),
+                        COUNT(*) FILTER (WHERE state = 'queued' AND attempts > 0)
+                   FROM outbox",
+                [],
+                |r| {
+                    Ok(QueueSummary {
+                        queued: r.get(0)?,
+                        oldest: r.get(1)?,
+                        failed: r.get(2)?,
+                        retrying: r.get(3)?,
+                    })
+                },
+            )
+            .or_store(self)
+    }
+
+    /// The role of a message the bot sent (`reply`, `package`, …), if it was recorded with one.
+    pub fn role_of(&self, message_id: &str) -> Result<Option<crate::vocab::Role>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT role FROM sent WHERE message_id = ?1",
+                params![message_id],
+                |r| r.get::<_, crate::vocab::Role>(0),
+            )
+            .optional()
+            .or_store(self)
+    }
+
+    /// A write that proves the state can be written now (readiness): one row, rewritten.
+    pub fn probe_write(&self, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO probe (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                params![now],
+            )
+            .map(|_| ())
+            .or_store(self)
+    }
+
     /// Where a message stands, by Message-ID.
     pub fn status(&self, message_id: &str) -> Result<Option<Status>, StoreError> {
         self.conn

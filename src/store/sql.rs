@@ -38,3 +38,11 @@ impl rusqlite::types::FromSql for crate::vocab::ThreadState {
         })
     }
 }
+
+impl rusqlite::types::FromSql for Role {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let word = value.as_str()?;
+        Role::parse(word)
+            .ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("unknown role {word:?}").into()))
+    }
+}

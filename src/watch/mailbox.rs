@@ -159,12 +159,21 @@ fn imap_date(unix: i64) -> String {
 /// Watches one mailbox until `stop` says true: sessions, reconnects, backoff.
 pub async fn watch(answerer: Answerer, mut stop: watch::Receiver<bool>) {
     let mut failures = 0u32;
+    let name = answerer.mailbox.name.clone();
+    let metrics = crate::metrics::get();
+    metrics.set_up(&name, false);
+    let mut sessions = 0u64;
     loop {
         if *stop.borrow() {
             return;
         }
+        if sessions > 0 {
+            metrics.imap_reconnects.with_label_values(&[&name]).inc();
+        }
+        sessions += 1;
         let mut connected = false;
         let result = session(&answerer, &mut stop, &mut connected).await;
+        metrics.set_up(&name, false);
         // A session that got going resets the backoff, unless the state database is what
         // failed (then the waits grow while it stays broken).
         if connected && !matches!(result, Err(WatchError::Store(_))) {
@@ -366,6 +375,7 @@ async fn session(
         .max(now() - kept.as_secs() as i64);
     *connected = true;
     tracing::info!(folder = %cfg.folder, idle, uidvalidity, last_uid = cursor.last_uid, "watching");
+    crate::metrics::get().set_up(name, true);
     let mut selected = tokio::time::Instant::now();
     loop {
         // The server tells a selected session little about its folder being replaced: look
@@ -491,7 +501,8 @@ async fn catch_up(
                 match (f.uid, f.size) {
                     (Some(uid), Some(size)) if size <= MAX_MESSAGE => wanted.push((uid, size)),
                     (Some(uid), size) => {
-                        tracing::warn!(uid, size, "message too large to be a notice; skipped")
+                        tracing::warn!(uid, size, "message too large to be a notice; skipped");
+                        crate::metrics::get().skip(&a.mailbox.name, "too_large");
                     }
                     _ => {}
                 }
@@ -637,6 +648,12 @@ async fn process(
             "no thread was free to read this message (the machine cannot keep up); skipped, it will not be read again"
         ),
     }
+    let reason = match overrun {
+        Overrun::Panicked => "failed",
+        Overrun::OverBudget(_) => "over_budget",
+        Overrun::NotStarted(_) => "no_thread",
+    };
+    crate::metrics::get().skip(&a.mailbox.name, reason);
     let why = overrun.to_string();
     in_state(a, move |w| w.skip(uidvalidity, uid, &why)).await?;
     Ok(Processed::Skipped)

@@ -1,0 +1,142 @@
+//! Operations against real parts: the metrics and health listener of `bouncedoc run` with a
+//! real Dovecot, Postfix and Unbound, its text checked by Prometheus's own `promtool`.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::bot::{bot_messages, exchange_notice, runtime, Bot, Mailbox, World};
+
+/// GETs `path` from the listener: (status, body).
+fn get(port: u16, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    match agent.get(&format!("http://127.0.0.1:{port}{path}")).call() {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            (status, r.body_mut().read_to_string().unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// Waits until `path` answers `status`.
+#[track_caller]
+fn wait_for(port: u16, path: &str, status: u16, within: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let (s, body) = get(port, path);
+        if s == status {
+            return body;
+        }
+        assert!(start.elapsed() < within, "{path}: {s} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `promtool check metrics` on `text`: what it said, if it complained.
+fn promtool(text: &str) -> Result<(), String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus): .ci/run installs it");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn metrics_health_and_readiness_of_a_running_bot() {
+    let mut w = World::start("ops");
+    let rt = runtime();
+    let port = support::unbound::free_port();
+    let config = w.config_with(
+        "ops",
+        &[Mailbox::idle("alice"), Mailbox::idle("bea")],
+        &format!("metrics: {{listen: \"127.0.0.1:{port}\"}}\nlimits: {{replies_per_hour: 1000, forwards_per_hour: 1000}}\n"),
+    );
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    assert_eq!(wait_for(port, "/livez", 200, Duration::from_secs(15)), "ok\n");
+    wait_for(port, "/readyz", 200, Duration::from_secs(15));
+
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-o1@corp.test",
+        "o1@corp.test",
+        false,
+    );
+    rt.block_on(support::imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+
+    let start = Instant::now();
+    let text = loop {
+        let (_, text) = get(port, "/metrics");
+        if text.contains("bouncedoc_messages_sent_total{role=\"reply\"} 1")
+            || start.elapsed() > Duration::from_secs(10)
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for line in [
+        "bouncedoc_build_info{version=\"",
+        "bouncedoc_mailbox_up{mailbox=\"alice\"} 1",
+        "bouncedoc_mailbox_up{mailbox=\"bea\"} 1",
+        "bouncedoc_notices_total{kind=\"delayed\",mailbox=\"alice\"} 1",
+        "bouncedoc_verdicts_total{action=\"reply_user\",cause=\"recipient_domain\",mailbox=\"alice\"} 1",
+        "bouncedoc_messages_sent_total{role=\"reply\"} 1",
+        "bouncedoc_outbox_queued 0",
+        "bouncedoc_diagnosis_duration_seconds_count 1",
+        "bouncedoc_dns_queries_total{outcome=\"nxdomain\"}",
+        "bouncedoc_last_notice_timestamp_seconds{mailbox=\"alice\"}",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    // Labels stay bounded: nothing from the notice.
+    assert!(!text.contains("gone.test") && !text.contains("bob@"), "{text}");
+    promtool(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
+
+    // Dovecot goes away: the mailboxes are not watching, and /readyz says so.
+    w.dovecot.stop();
+    let body = wait_for(port, "/readyz", 503, Duration::from_secs(15));
+    assert!(
+        body.contains("mailbox alice: not signed in and watching"),
+        "{body}"
+    );
+    assert!(body.contains("mailbox bea"), "{body}");
+    assert_eq!(get(port, "/livez").0, 200);
+    w.dovecot.restart();
+    wait_for(port, "/readyz", 200, Duration::from_secs(20));
+    let (_, text) = get(port, "/metrics");
+    assert!(
+        text.contains("bouncedoc_imap_reconnects_total{mailbox=\"alice\"}"),
+        "{text}"
+    );
+    assert_eq!(get(port, "/nothing").0, 404);
+}
