@@ -578,7 +578,14 @@ mod tests {
         assert!(not_alive([("alice", false, fresh), ("bea", false, fresh)], now).is_empty());
         // A task that ended, and one not scheduled since the start: both named.
         assert_eq!(
-            not_alive([("alice", true, fresh), ("bea", false, start), ("carl", false, fresh)], now),
+            not_alive(
+                [
+                    ("alice", true, fresh),
+                    ("bea", false, start),
+                    ("carl", false, fresh)
+                ],
+                now
+            ),
             vec!["alice", "bea"]
         );
     }

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 /// Every metric the daemon keeps.
 pub struct Metrics {
     registry: Registry,
+    /// Every family's name, exported or not yet (a family with labels appears once used).
+    names: Vec<String>,
     /// `bouncedoc_mailbox_up{mailbox}`: 1 signed in and watching, 0 not.
     pub mailbox_up: IntGaugeVec,
     /// `bouncedoc_imap_reconnects_total{mailbox}`.
@@ -148,8 +150,44 @@ impl Metrics {
                 "1 when the blocklist zone passed its self-test",
                 &["zone"],
             ),
+            names: r.gather().iter().map(|f| f.name().to_string()).collect(),
             registry: r,
         }
+        .with_names()
+    }
+
+    /// Fills [`Metrics::names`] from every registered collector's description.
+    fn with_names(mut self) -> Metrics {
+        use prometheus::core::Collector;
+        let collectors: [&dyn Collector; 14] = [
+            &self.mailbox_up,
+            &self.imap_reconnects,
+            &self.last_notice,
+            &self.notices,
+            &self.verdicts,
+            &self.skipped,
+            &self.sent,
+            &self.outbox_queued,
+            &self.outbox_oldest,
+            &self.send_failures,
+            &self.held,
+            &self.diagnosis_duration,
+            &self.dns_queries,
+            &self.zone_up,
+        ];
+        let mut names: Vec<String> = collectors
+            .iter()
+            .flat_map(|c| c.desc().into_iter().map(|d| d.fq_name.clone()))
+            .collect();
+        names.push("bouncedoc_build_info".into());
+        names.sort();
+        self.names = names;
+        self
+    }
+
+    /// The name of every family this process can export.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The Prometheus text exposition of every metric.

@@ -140,3 +140,70 @@ fn metrics_health_and_readiness_of_a_running_bot() {
     );
     assert_eq!(get(port, "/nothing").0, 404);
 }
+
+/// The metric names in a PromQL expression (`bouncedoc_…`, without a histogram's suffixes).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("bouncedoc_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        let base = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name)
+            .to_string();
+        names.push(base);
+    }
+    names
+}
+
+#[test]
+fn the_alert_rules_and_the_dashboard_use_only_metrics_the_bot_exports() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging");
+    let rules = root.join("prometheus/bouncedoc.rules.yml");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("promtool (Debian package prometheus): .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What a running bot exports (every family appears in `# TYPE` lines).
+    let exported: Vec<String> = bouncedoc::metrics::get().names().to_vec();
+    assert!(exported.len() >= 15, "{exported:?}");
+    let rules_text = std::fs::read_to_string(&rules).expect("rules");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("grafana/bouncedoc-dashboard.json")).expect("dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    let mut exprs: Vec<String> = rules_text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr:"))
+        .map(str::to_string)
+        .collect();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for t in panel["targets"].as_array().expect("targets") {
+            exprs.push(t["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    assert!(exprs.len() >= 15, "{exprs:?}");
+    let mut used = 0;
+    for e in &exprs {
+        for name in metric_names(e) {
+            used += 1;
+            assert!(
+                exported.contains(&name),
+                "{name} (in {e}) is not exported: {exported:?}"
+            );
+        }
+    }
+    assert!(used >= 15);
+}
