@@ -1,5 +1,5 @@
-//! The `bouncedoc` command line: `run` (the daemon), `check-config`, `login`, `history`,
-//! `parse`, `diagnose`.
+//! The `bouncedoc` command line: `run` (the daemon), `check-config`, `login`, `status`,
+//! `history`, `parse`, `diagnose`.
 
 mod cli;
 
@@ -52,6 +52,16 @@ enum Command {
         /// it over SSH).
         #[arg(long, default_value_t = 0)]
         port: u16,
+    },
+    /// Show each mailbox, the outbox and the blocklist zones at a glance (and what the running
+    /// daemon is doing, when it serves metrics.listen).
+    Status {
+        /// The configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: std::path::PathBuf,
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
     },
     /// Show recent notices, their verdicts, and what was sent.
     History {
@@ -107,6 +117,7 @@ fn main() -> ExitCode {
             smtp,
             port,
         } => cli::login::run(&config, mailbox.as_deref(), smtp, port),
+        Command::Status { config, json } => cli::status::run(&config, json),
         Command::History {
             config,
             mailbox,

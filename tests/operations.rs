@@ -118,6 +118,27 @@ fn metrics_health_and_readiness_of_a_running_bot() {
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
+    // `status`, as the admin runs it beside the daemon.
+    let text_status = status(&config, false);
+    assert!(text_status.contains("daemon    running, ready"), "{text_status}");
+    assert!(
+        text_status.contains("mailbox   alice: watching; watched since "),
+        "{text_status}"
+    );
+    assert!(
+        text_status.contains("0 open threads") || text_status.contains("1 open threads"),
+        "{text_status}"
+    );
+    assert!(
+        text_status.contains("outbox    0 queued (0 retrying), none waiting; 0 failed for good"),
+        "{text_status}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(&config, true)).expect("status --json");
+    assert_eq!(json["daemon"]["ready"], true, "{json}");
+    assert_eq!(json["mailboxes"][0]["name"], "alice");
+    assert_eq!(json["mailboxes"][0]["watching"], "watching");
+    assert!(json["mailboxes"][0]["last_notice"].as_i64().is_some(), "{json}");
+    assert_eq!(json["outbox"]["queued"], 0);
     // Labels stay bounded: nothing from the notice.
     assert!(!text.contains("gone.test") && !text.contains("bob@"), "{text}");
     promtool(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
@@ -130,6 +151,11 @@ fn metrics_health_and_readiness_of_a_running_bot() {
         "{body}"
     );
     assert!(body.contains("mailbox bea"), "{body}");
+    let text_status = status(&config, false);
+    assert!(
+        text_status.contains("NOT ready") && text_status.contains("alice: not watching"),
+        "{text_status}"
+    );
     assert_eq!(get(port, "/livez").0, 200);
     w.dovecot.restart();
     wait_for(port, "/readyz", 200, Duration::from_secs(20));
@@ -139,6 +165,29 @@ fn metrics_health_and_readiness_of_a_running_bot() {
         "{text}"
     );
     assert_eq!(get(port, "/nothing").0, 404);
+    // The daemon stopped: the state still answers.
+    drop(bot);
+    let text_status = status(&config, false);
+    assert!(
+        text_status.contains("not answering at 127.0.0.1:"),
+        "{text_status}"
+    );
+    assert!(
+        text_status.contains("alice: unknown; watched since"),
+        "{text_status}"
+    );
+}
+
+/// `bouncedoc status` (`--json`): its output; it must succeed.
+fn status(config: &std::path::Path, json: bool) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bouncedoc"));
+    cmd.arg("status").arg("--config").arg(config);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().expect("bouncedoc status");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The metric names in a PromQL expression (`bouncedoc_…`, without a histogram's suffixes).

@@ -6,3 +6,4 @@ pub mod history;
 pub mod login;
 pub mod parse;
 pub mod run;
+pub mod status;

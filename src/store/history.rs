@@ -52,3 +52,39 @@ impl Store {
         Ok(out)
     }
 }
+
+/// One mailbox as the state knows it (`bouncedoc status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailboxStanding {
+    /// When the bot first watched it (Unix seconds), if it ever did.
+    pub watched_since: Option<i64>,
+    /// When its last notice was processed.
+    pub last_notice: Option<i64>,
+    /// Conversations still open.
+    pub open_threads: u64,
+    /// Messages the hourly limits hold back, not yet summarized.
+    pub held: u64,
+}
+
+impl Store {
+    /// `mailbox` as the state knows it.
+    pub fn standing(&self, mailbox: &str) -> Result<MailboxStanding, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT since FROM cursor WHERE mailbox = ?1),
+                        (SELECT MAX(received) FROM notice WHERE mailbox = ?1),
+                        (SELECT COUNT(*) FROM thread WHERE mailbox = ?1 AND state = 'open'),
+                        (SELECT COUNT(*) FROM held WHERE mailbox = ?1 AND summarized IS NULL)",
+                rusqlite::params![mailbox],
+                |r| {
+                    Ok(MailboxStanding {
+                        watched_since: r.get(0)?,
+                        last_notice: r.get(1)?,
+                        open_threads: r.get(2)?,
+                        held: r.get(3)?,
+                    })
+                },
+            )
+            .or_store(self)
+    }
+}

@@ -80,6 +80,7 @@ pub struct Cursor {
 
 /// A conversation as the state keeps it (the type lives with the pure thread logic).
 pub use crate::conversation::Thread;
+pub use history::MailboxStanding;
 
 /// A message to queue with a notice, and its role in the thread.
 #[derive(Debug, Clone)]
