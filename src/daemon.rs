@@ -133,6 +133,7 @@ fn smtp_servers(config: &Config) -> HashMap<Via, SmtpConfig> {
 fn shared_part(c: &Config) -> Config {
     Config {
         mailboxes: Vec::new(),
+        refused: Vec::new(),
         ..c.clone()
     }
 }
@@ -352,6 +353,7 @@ impl Daemon {
                 return;
             }
         };
+        refused_files(&new);
         if new.state_dir != self.config.state_dir {
             tracing::warn!(
                 state_dir = %self.config.state_dir.display(),
@@ -476,6 +478,13 @@ impl Daemon {
     }
 }
 
+/// Logs each file of `mailboxes_dir` that was refused (the other mailboxes are watched).
+fn refused_files(config: &Config) {
+    for why in &config.refused {
+        tracing::error!(file = %why, "mailbox file refused: fix it and reload; the other mailboxes are watched");
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT. `path` is re-read on SIGHUP.
 pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
@@ -507,6 +516,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         watchers: HashMap::new(),
         senders: HashMap::new(),
     };
+    refused_files(&d.config);
     if d.config.mailboxes.is_empty() {
         tracing::warn!("no mailboxes configured: nothing to watch (add some and reload)");
     }

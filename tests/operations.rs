@@ -256,3 +256,80 @@ fn the_alert_rules_and_the_dashboard_use_only_metrics_the_bot_exports() {
     }
     assert!(used >= 15);
 }
+
+/// One user's mailbox file for `mailboxes_dir`.
+fn mailbox_file(w: &World, name: &str) -> String {
+    format!(
+        "name: {name}\nuser: {name}@corp.test\nimap:\n  host: 127.0.0.1\n  port: {}\n  tls: none\n  username: {name}\n  password: \"{}\"\nmode: idle\npoll_interval: 1s\n",
+        w.dovecot.imap.port(),
+        support::dovecot::PASSWORD
+    )
+}
+
+#[test]
+fn one_file_per_users_mailbox_picked_up_on_reload_and_a_bad_one_refused_alone() {
+    let w = World::start("mdir");
+    let rt = runtime();
+    let dir = w.dir.join("mailboxes.d");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("alice.yaml"), mailbox_file(&w, "alice")).expect("alice");
+    let config = w.config("mdir", &[]);
+    let text = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace("mailboxes:\n", "mailboxes: []\nmailboxes_dir: mailboxes.d\n");
+    std::fs::write(&config, text).expect("config");
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    bot.expect_log("watching", 1, Duration::from_secs(15));
+
+    // Configuration management drops bea's file, and a broken one; the admin reloads.
+    std::fs::write(dir.join("bea.yaml"), mailbox_file(&w, "bea")).expect("bea");
+    std::fs::write(
+        dir.join("broken.yaml"),
+        mailbox_file(&w, "carl").replace("  tls: none\n", "  tls: sometimes\n"),
+    )
+    .expect("broken");
+    bot.signal("HUP");
+    bot.expect_log("mailbox file refused", 1, Duration::from_secs(15));
+    bot.expect_log("watching", 2, Duration::from_secs(15));
+    let log = bot.log_text();
+    assert!(log.contains("broken.yaml:6: imap.tls"), "{log}");
+    assert!(log.contains("name=bea"), "{log}");
+    let n = exchange_notice(
+        "bea@corp.test",
+        "bob@gone.test",
+        "orig-md1@corp.test",
+        "md1@corp.test",
+        false,
+    );
+    rt.block_on(support::imap::append(w.dovecot.imap, "bea", "INBOX", &n));
+    assert_eq!(
+        bot_messages(&rt, &w, "bea", 1, Duration::from_secs(20)).len(),
+        1,
+        "{}",
+        bot.log_text()
+    );
+
+    // check-config names the broken file and fails; the good ones pass.
+    let out = Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("check-config");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("FAIL  ") && said.contains("broken.yaml:6: imap.tls"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok    alice") && said.contains("ok    bea"),
+        "{said}"
+    );
+
+    // bea's file goes away: her mailbox is no longer watched.
+    std::fs::remove_file(dir.join("bea.yaml")).expect("remove");
+    bot.signal("HUP");
+    bot.expect_log("configuration reloaded", 2, Duration::from_secs(15));
+    assert!(bot.log_text().contains("removed=1"), "{}", bot.log_text());
+}

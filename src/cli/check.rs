@@ -58,12 +58,19 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         .build()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut failed = 0;
+    for why in &config.refused {
+        failed += 1;
+        writeln!(out, "FAIL  {why}")?;
+    }
     if config.mailboxes.is_empty() {
+        if failed > 0 {
+            return Ok(ExitCode::from(1));
+        }
         writeln!(out, "ok    (no mailboxes configured; the file is valid)")?;
         return Ok(ExitCode::SUCCESS);
     }
     let tokens = Tokens::new(&config.state_dir, path);
-    let mut failed = 0;
     for m in &config.mailboxes {
         let (imap, smtp) = runtime.block_on(async {
             (

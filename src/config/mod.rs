@@ -175,6 +175,77 @@ fn sign_in(
     }
 }
 
+/// One file of `mailboxes_dir`: a `mailboxes[]` entry on its own, checked against the main
+/// file's global settings.
+fn mailbox_file(text: &str, global: &Config) -> Result<MailboxConfig, Invalid> {
+    let raw: RawMailbox = deserialize(text)?;
+    let at = |Problem { key, message }: Problem| {
+        let key = key.strip_prefix("mailbox.").unwrap_or(&key).to_string();
+        let parent = key.rsplit_once('.').map_or(key.as_str(), |(p, _)| p);
+        let line = line_of_path(text, &key)
+            .or_else(|| line_of_path(text, parent))
+            .unwrap_or(0);
+        Invalid { line, key, message }
+    };
+    let m = mailbox_config("mailbox", raw).map_err(at)?;
+    let whole = |message: &str| Invalid {
+        line: 1,
+        key: "(file)".into(),
+        message: message.into(),
+    };
+    if m.smtp.is_none() && global.smtp.is_none() {
+        return Err(whole(
+            "no smtp block: add one here or a global `smtp`, so answers can be sent",
+        ));
+    }
+    if m.support.is_none() && global.support.is_none() {
+        return Err(whole("no support address: add one here or a global `support`"));
+    }
+    if global.from.is_none() {
+        return Err(whole(
+            "watching mailboxes needs `from` in the main configuration file",
+        ));
+    }
+    Ok(m)
+}
+
+/// Reads YAML `text` into `T`, or the error at its key and line.
+fn deserialize<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Invalid> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut key = e.path().to_string();
+        let inner = e.into_inner();
+        let mut message = inner.to_string();
+        // serde_yaml adds the path before and the position after; both are given apart.
+        if let Some(p) = message.find(" at line ") {
+            message.truncate(p);
+        }
+        if let Some((head, rest)) = message.split_once(": ") {
+            if !head.contains(' ') {
+                message = rest.to_string();
+            }
+        }
+        // Name an unknown key itself, not only its parent.
+        if let Some(field) = message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let field = field.to_string();
+            if key == "." {
+                key = field.clone();
+            } else if !key.ends_with(&format!(".{field}")) && key != field {
+                key = format!("{key}.{field}");
+            }
+            message =
+                format!("unknown key `{field}` (check its spelling; config.example.yaml lists every key)");
+        }
+        let line = line_of_path(text, &key)
+            .or_else(|| inner.location().map(|l| l.line()))
+            .unwrap_or(0);
+        Invalid { line, key, message }
+    })
+}
+
 /// A server block checked: plain text only to loopback hosts, one way to sign in at most.
 struct Server {
     host: String,
@@ -370,8 +441,13 @@ pub struct Config {
     pub commands: CommandsConfig,
     /// Where `/metrics`, `/livez` and `/readyz` are served (off when absent).
     pub metrics: Option<SocketAddr>,
-    /// The watched mailboxes.
+    /// The watched mailboxes (the file's `mailboxes` and those of `mailboxes_dir`).
     pub mailboxes: Vec<MailboxConfig>,
+    /// A directory with one file per user's mailbox (`*.yaml`, each one `mailboxes[]` entry).
+    pub mailboxes_dir: Option<PathBuf>,
+    /// Files of `mailboxes_dir` that were refused, each with why (`FILE:LINE: KEY: MESSAGE`):
+    /// the other mailboxes are watched all the same.
+    pub refused: Vec<String>,
 }
 
 impl Config {
@@ -420,6 +496,8 @@ impl Default for Config {
                 message_budget: Duration::from_secs(10),
             },
             mailboxes: Vec::new(),
+            mailboxes_dir: None,
+            refused: Vec::new(),
         }
     }
 }
@@ -431,12 +509,68 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text).map_err(|e| ConfigError::Invalid {
+        let mut config = Config::parse(&text).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
             line: e.line,
             key: e.key,
             message: e.message,
-        })
+        })?;
+        if let Some(dir) = config.mailboxes_dir.clone() {
+            // Relative to the file that names it.
+            let dir = path.parent().unwrap_or(Path::new(".")).join(dir);
+            config.add_mailbox_files(&dir)?;
+        }
+        Ok(config)
+    }
+
+    /// Adds the mailboxes of `dir` (every `*.yaml`, in name order). A file that is not valid,
+    /// or that uses a name already taken, is refused and listed in [`Config::refused`]; the
+    /// others are watched.
+    pub fn add_mailbox_files(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        let read = |source| ConfigError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(read)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
+            .collect();
+        files.sort();
+        let mut sources: Vec<(String, PathBuf)> = Vec::new();
+        for file in files {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.refused.push(format!("{}: cannot read: {e}", file.display()));
+                    continue;
+                }
+            };
+            match mailbox_file(&text, self) {
+                Err(Invalid { line, key, message }) => self
+                    .refused
+                    .push(format!("{}:{line}: {key}: {message}", file.display())),
+                Ok(m) => {
+                    if self.mailboxes.iter().any(|o| o.name == m.name) {
+                        let other = sources
+                            .iter()
+                            .find(|(n, _)| *n == m.name)
+                            .map_or("the main configuration file".to_string(), |(_, p)| {
+                                p.display().to_string()
+                            });
+                        self.refused.push(format!(
+                            "{}: name: {:?} is already used by {other}: every mailbox needs its own name",
+                            file.display(),
+                            m.name
+                        ));
+                        continue;
+                    }
+                    sources.push((m.name.clone(), file));
+                    self.mailboxes.push(m);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Validates configuration text.
@@ -444,40 +578,7 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let de = serde_yaml::Deserializer::from_str(text);
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let mut key = e.path().to_string();
-            let inner = e.into_inner();
-            let mut message = inner.to_string();
-            // serde_yaml adds the path before and the position after; both are given apart.
-            if let Some(p) = message.find(" at line ") {
-                message.truncate(p);
-            }
-            if let Some((head, rest)) = message.split_once(": ") {
-                if !head.contains(' ') {
-                    message = rest.to_string();
-                }
-            }
-            // Name an unknown key itself, not only its parent.
-            if let Some(field) = message
-                .strip_prefix("unknown field `")
-                .and_then(|r| r.split('`').next())
-            {
-                let field = field.to_string();
-                if key == "." {
-                    key = field.clone();
-                } else if !key.ends_with(&format!(".{field}")) && key != field {
-                    key = format!("{key}.{field}");
-                }
-                message = format!(
-                    "unknown key `{field}` (check its spelling; config.example.yaml lists every key)"
-                );
-            }
-            let line = line_of_path(text, &key)
-                .or_else(|| inner.location().map(|l| l.line()))
-                .unwrap_or(0);
-            Invalid { line, key, message }
-        })?;
+        let raw: RawConfig = deserialize(text)?;
         let default = Config::default();
         let attempts = raw.dns.attempts.unwrap_or(default.dns.attempts);
         if !(1..=10).contains(&attempts) {
@@ -620,6 +721,8 @@ impl Config {
             metrics,
             limits,
             mailboxes,
+            mailboxes_dir: raw.mailboxes_dir,
+            refused: Vec::new(),
         })
     }
 }
@@ -879,6 +982,51 @@ mod tests {
             o.auth_url.as_deref(),
             Some("https://accounts.google.com/o/oauth2/v2/auth")
         );
+    }
+
+    #[test]
+    fn one_file_per_mailbox_and_a_bad_one_refused_alone() {
+        let dir = std::env::temp_dir().join(format!("bouncedoc-mailboxes-d-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("mailboxes.d")).unwrap();
+        let block = |name: &str| {
+            format!("name: {name}\nuser: {name}@corp.example\nimap:\n  host: imap.corp.example\n  username: {name}\n  password_env: PW\n")
+        };
+        std::fs::write(
+            dir.join("config.yaml"),
+            format!("{}mailboxes_dir: mailboxes.d\n", MAILBOX),
+        )
+        .unwrap();
+        std::fs::write(dir.join("mailboxes.d/bea.yaml"), block("bea")).unwrap();
+        std::fs::write(dir.join("mailboxes.d/carl.yaml"), block("carl")).unwrap();
+        // Line 5: a plain-text connection to a host that is not this machine.
+        std::fs::write(
+            dir.join("mailboxes.d/dora.yaml"),
+            block("dora").replace(
+                "  host: imap.corp.example\n",
+                "  host: imap.corp.example\n  tls: none\n",
+            ),
+        )
+        .unwrap();
+        // The same name as the main file's mailbox.
+        std::fs::write(dir.join("mailboxes.d/other-alice.yaml"), block("alice")).unwrap();
+        std::fs::write(dir.join("mailboxes.d/notes.txt"), "not a mailbox").unwrap();
+        let c = Config::load(&dir.join("config.yaml")).unwrap();
+        let names: Vec<&str> = c.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["alice", "bea", "carl"]);
+        assert_eq!(c.refused.len(), 2, "{:?}", c.refused);
+        assert!(
+            c.refused[0].contains("dora.yaml:5: imap.tls: tls: none is allowed only for loopback hosts"),
+            "{:?}",
+            c.refused
+        );
+        assert!(
+            c.refused[1]
+                .contains("other-alice.yaml: name: \"alice\" is already used by the main configuration file"),
+            "{:?}",
+            c.refused
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub(super) struct RawConfig {
     pub(super) metrics: Option<RawMetrics>,
     #[serde(default)]
     pub(super) mailboxes: Vec<RawMailbox>,
+    pub(super) mailboxes_dir: Option<PathBuf>,
 }
 
 /// The `commands` block as written.
