@@ -19,29 +19,29 @@ struct Cli {
     command: Command,
 }
 
-/// Where the configuration is read from when `--config` is not given.
-const DEFAULT_CONFIG: &str = "/etc/bouncedoc/config.yaml";
-
 #[derive(Subcommand)]
 enum Command {
     /// Watch every configured mailbox and answer each delay notice (the daemon).
     Run {
-        /// The configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: std::path::PathBuf,
+        /// The configuration file [default: /etc/bouncedoc/config.yaml as root, else
+        /// $XDG_CONFIG_HOME/bouncedoc/config.yaml]
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
     /// Validate the configuration, resolve every secret, and log in to each IMAP and SMTP server.
     CheckConfig {
-        /// The configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: std::path::PathBuf,
+        /// The configuration file [default: /etc/bouncedoc/config.yaml as root, else
+        /// $XDG_CONFIG_HOME/bouncedoc/config.yaml]
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
     /// Sign a mailbox (or the global smtp block) in with OAuth 2.0 (device login) and store its
     /// refresh token for the daemon.
     Login {
-        /// The configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: std::path::PathBuf,
+        /// The configuration file [default: /etc/bouncedoc/config.yaml as root, else
+        /// $XDG_CONFIG_HOME/bouncedoc/config.yaml]
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
         /// The mailbox whose imap (and own smtp) block uses `flow: refresh_token`.
         #[arg(long, conflicts_with = "smtp")]
         mailbox: Option<String>,
@@ -56,18 +56,19 @@ enum Command {
     /// Show each mailbox, the outbox and the blocklist zones at a glance (and what the running
     /// daemon is doing, when it serves metrics.listen).
     Status {
-        /// The configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: std::path::PathBuf,
+        /// The configuration file [default: /etc/bouncedoc/config.yaml as root, else
+        /// $XDG_CONFIG_HOME/bouncedoc/config.yaml]
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
         /// One JSON document.
         #[arg(long)]
         json: bool,
     },
     /// Show recent notices, their verdicts, and what was sent.
     History {
-        /// The configuration file (for `state_dir`).
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: std::path::PathBuf,
+        /// The configuration file, for `state_dir` [default: as for `run`]
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
         /// Only this mailbox.
         #[arg(long)]
         mailbox: Option<String>,
@@ -108,22 +109,23 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let path = |given: Option<std::path::PathBuf>| given.unwrap_or_else(bouncedoc::config::default_path);
     let result = match cli.command {
-        Command::Run { config } => cli::run::run(&config),
-        Command::CheckConfig { config } => cli::check::run(&config),
+        Command::Run { config } => cli::run::run(&path(config)),
+        Command::CheckConfig { config } => cli::check::run(&path(config)),
         Command::Login {
             config,
             mailbox,
             smtp,
             port,
-        } => cli::login::run(&config, mailbox.as_deref(), smtp, port),
-        Command::Status { config, json } => cli::status::run(&config, json),
+        } => cli::login::run(&path(config), mailbox.as_deref(), smtp, port),
+        Command::Status { config, json } => cli::status::run(&path(config), json),
         Command::History {
             config,
             mailbox,
             limit,
             json,
-        } => cli::history::run(&config, mailbox.as_deref(), limit, json),
+        } => cli::history::run(&path(config), mailbox.as_deref(), limit, json),
         Command::Parse { json, files } => cli::parse::run(&files, json),
         Command::Diagnose {
             config,

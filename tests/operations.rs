@@ -333,3 +333,41 @@ fn one_file_per_users_mailbox_picked_up_on_reload_and_a_bad_one_refused_alone() 
     bot.expect_log("configuration reloaded", 2, Duration::from_secs(15));
     assert!(bot.log_text().contains("removed=1"), "{}", bot.log_text());
 }
+
+#[test]
+fn a_user_other_than_root_reads_its_own_configuration_and_keeps_its_own_state() {
+    // A home of its own for `nobody` (uid 65534), with XDG directories inside.
+    let home = std::env::temp_dir().join(format!("bouncedoc-xdg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let config_dir = home.join("config/bouncedoc");
+    std::fs::create_dir_all(&config_dir).expect("dirs");
+    std::fs::write(config_dir.join("config.yaml"), "log_level: info\n").expect("config");
+    let _ = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&home)
+        .status();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_bouncedoc"))
+            .args(args)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env_remove("STATE_DIRECTORY")
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    // No --config: $XDG_CONFIG_HOME/bouncedoc/config.yaml is read.
+    let out = as_nobody(&["check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the file is valid"));
+    // And the state lives in $XDG_STATE_HOME/bouncedoc (none yet).
+    let out = as_nobody(&["history"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("{}/state/bouncedoc/bouncedoc.sqlite", home.display())),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -181,3 +181,44 @@ fn sysusers_file_creates_the_bouncedoc_user() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn user_unit_verifies_clean_and_uses_the_per_user_defaults() {
+    let bin = env!("CARGO_BIN_EXE_bouncedoc");
+    let unit = read("user/bouncedoc.service");
+    let have = directives(&unit);
+    // No --config: the per-user defaults (XDG) apply.
+    for d in [
+        "ExecStart=/usr/bin/bouncedoc run",
+        "Type=notify",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "RestartPreventExitStatus=78",
+        "WantedBy=default.target",
+    ] {
+        assert!(have.contains(&d), "user unit lacks {d}");
+    }
+    assert!(!unit.contains("User="), "a user unit runs as its user");
+    let dir = temp_dir("user");
+    let runtime = dir.join("runtime");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("mode");
+    let copy = dir.join("bouncedoc.service");
+    std::fs::write(&copy, unit.replace("/usr/bin/bouncedoc", bin)).expect("write unit copy");
+    // The user manager's checks need a runtime directory, as a logged-in user has.
+    let out = Command::new("systemd-analyze")
+        .args(["--user", "verify", "--man=no"])
+        .arg(&copy)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .unwrap_or_else(|e| panic!("systemd-analyze {SYSTEMD_MISSING} ({e})"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "systemd-analyze --user verify failed:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("bouncedoc.service"),
+        "warnings about the unit:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -708,6 +708,7 @@ impl Config {
             state_dir: raw
                 .state_dir
                 .or_else(systemd_state_directory)
+                .or_else(user_state_directory)
                 .unwrap_or(default.state_dir),
             log_level: raw.log_level,
             retention,
@@ -733,6 +734,43 @@ fn systemd_state_directory() -> Option<PathBuf> {
     let v = std::env::var_os("STATE_DIRECTORY")?;
     let first = std::env::split_paths(&v).next()?;
     (!first.as_os_str().is_empty()).then_some(first)
+}
+
+/// True when running as a user other than root: the per-user defaults apply.
+pub fn is_per_user() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() != 0 }
+}
+
+/// An XDG base directory: `$VAR` when set to an absolute path, else `~/fallback`.
+fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
+    match std::env::var_os(var).map(PathBuf::from) {
+        Some(p) if p.is_absolute() => Some(p),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|h| h.is_absolute())
+            .map(|h| h.join(fallback)),
+    }
+}
+
+/// A user's own state directory, `$XDG_STATE_HOME/bouncedoc` (`~/.local/state/bouncedoc`),
+/// when not running as root.
+fn user_state_directory() -> Option<PathBuf> {
+    is_per_user()
+        .then(|| xdg("XDG_STATE_HOME", ".local/state"))
+        .flatten()
+        .map(|d| d.join("bouncedoc"))
+}
+
+/// Where the configuration is read from without `--config`: root (the service) reads
+/// `/etc/bouncedoc/config.yaml`; anyone else their own `$XDG_CONFIG_HOME/bouncedoc/config.yaml`
+/// (`~/.config/bouncedoc/config.yaml`).
+pub fn default_path() -> PathBuf {
+    let system = PathBuf::from("/etc/bouncedoc/config.yaml");
+    if !is_per_user() {
+        return system;
+    }
+    xdg("XDG_CONFIG_HOME", ".config").map_or(system, |d| d.join("bouncedoc/config.yaml"))
 }
 
 /// True for a name usable in logs and the state: letters, digits, `.`, `_`, `-`, `@`, `+`.
