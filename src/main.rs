@@ -3,7 +3,7 @@
 
 mod cli;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The reader allocates many small strings per notice; mimalloc serves them several times
 /// faster than the system allocator (measured with `bench/process.sh`).
@@ -63,6 +63,12 @@ enum Command {
         /// One JSON document.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the man page and shell completions into a directory (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Where to write them.
+        dir: std::path::PathBuf,
     },
     /// Show recent notices, their verdicts, and what was sent.
     History {
@@ -127,6 +133,7 @@ fn main() -> ExitCode {
             json,
         } => cli::history::run(&path(config), mailbox.as_deref(), limit, json),
         Command::Parse { json, files } => cli::parse::run(&files, json),
+        Command::GenerateAssets { dir } => cli::assets::run(Cli::command(), &dir),
         Command::Diagnose {
             config,
             dns,

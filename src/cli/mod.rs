@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+pub mod assets;
 pub mod check;
 pub mod diagnose;
 pub mod history;
