@@ -114,7 +114,7 @@ fn the_package_installs_the_daemon_its_units_and_an_unstarted_configuration() {
         );
     }
     // The packaged binary runs, and its man page and completions come from its own CLI.
-    let version = run(&mut Command::new(root.join("usr/bin/bouncedoc")).arg("--version"));
+    let version = run(Command::new(root.join("usr/bin/bouncedoc")).arg("--version"));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
     let man = run(Command::new("gzip")
         .arg("-dc")
