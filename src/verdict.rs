@@ -422,7 +422,9 @@ mod tests {
             f(Found::RecipientListed(TheirListing::Listed)),
             f(Found::SenderListed(OurListing::Listed)),
         ];
-        let words = |kind: Kind, v: &Verdict| crate::compose::words::summary(&notice(kind), v);
+        // The notice arrived 1 day 19 hours 59 minutes before the sending server gives up.
+        let clock = crate::compose::words::Clock::utc(1_795_507_960);
+        let words = |kind: Kind, v: &Verdict| crate::compose::words::summary(&notice(kind), v, &clock);
         let v = decide(&findings);
         assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
         let summary = words(Kind::Delayed, &v);
@@ -441,7 +443,7 @@ mod tests {
         assert!(!summary2.contains("has been sent to Support"), "{summary2}");
         assert!(summary.contains("the recipient's server is on a blocklist"));
         assert!(
-            summary.contains("keeps trying until 2026-11-26T04:11:40Z (1 day 19 hours 59 minutes"),
+            summary.contains("keeps trying until Thu 26 Nov, 04:11 UTC (in 1 day 19 hours)"),
             "{summary}"
         );
         let v = decide(&findings);

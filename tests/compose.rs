@@ -7,7 +7,7 @@ use bouncedoc::compose::{support_package, user_reply, Context, Outgoing};
 use bouncedoc::diagnose::{Finding, Found, OurListing, Routing};
 use bouncedoc::notice;
 use bouncedoc::verdict;
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{MessageParser, MimeHeaders};
 use std::path::Path;
 
 fn example() -> Vec<u8> {
@@ -40,14 +40,7 @@ fn ctx<'a>(raw: &'a [u8], notice_id: Option<&'a str>, thread: &'a [String]) -> C
         notice_raw: raw,
         notice_message_id: notice_id,
         thread,
-        now: 1_795_800_000,
-    }
-}
-
-fn text_of(part: &mail_parser::MessagePart<'_>) -> String {
-    match &part.body {
-        PartType::Text(t) | PartType::Html(t) => t.to_string(),
-        _ => String::new(),
+        clock: bouncedoc::compose::words::Clock::utc(1_795_800_000),
     }
 }
 
@@ -107,7 +100,10 @@ fn user_reply_headers_threading_and_alternatives() {
         text.contains("✗ Our sending server on a blocklist (203.0.113.77): listed"),
         "{text}"
     );
-    assert!(text.contains("keeps trying until 2026-11-28T10:05:00Z"), "{text}");
+    assert!(
+        text.contains("keeps trying until Sat 28 Nov, 10:05 UTC (in "),
+        "{text}"
+    );
     assert!(
         html.contains("<table") && html.contains("✗") && html.contains("✓"),
         "{html}"
@@ -165,11 +161,21 @@ fn support_package_carries_the_notice_unaltered() {
             .expect("diagnosis.json");
         let parsed: serde_json::Value = serde_json::from_slice(json_part.contents()).expect("json");
         assert_eq!(parsed["verdict"]["cause"], "sender_listed");
-        let body = text_of(&m.parts[1]);
+        let body = m.body_text(0).expect("text part").to_string();
         assert!(
             body.contains("Escalated because: our sending server is on a blocklist."),
             "{body}"
         );
+        // The same report in HTML, for ticket systems: the notice's key lines and the checks
+        // as tables.
+        let html = m.body_html(0).expect("html part").to_string();
+        assert!(html.contains("Delay notice report"), "{html}");
+        assert!(html.contains("Recipient tom@harbor-freight.example"), "{html}");
+        assert!(
+            html.contains("Mailbox user") && html.contains("maria@northwind.example"),
+            "{html}"
+        );
+        assert!(html.matches("<table").count() >= 2, "{html}");
     }
 }
 

@@ -96,7 +96,7 @@ fn notice(name: &str, from: &str, to: &str, remote: &str, diagnostic: &str) -> P
 
 fn config(name: &str, dns: std::net::SocketAddr, zones: &[&str], sending: &[&str], budget: &str) -> PathBuf {
     let text = format!(
-        "dns:\n  nameservers: [\"{dns}\"]\n  timeout: 1s\n  attempts: 1\n  budget: {budget}\ndnsbl:\n  zones: [{}]\nsending_ips: [{}]\n",
+        "timezone: Europe/Paris\ndns:\n  nameservers: [\"{dns}\"]\n  timeout: 1s\n  attempts: 1\n  budget: {budget}\ndnsbl:\n  zones: [{}]\nsending_ips: [{}]\n",
         zones.join(", "),
         sending.join(", ")
     );
@@ -175,7 +175,13 @@ fn nonexistent_recipient_domain() {
     assert!(r.json["verdict"]["summary"]
         .as_str()
         .unwrap()
-        .contains("keeps trying until 2026-11-28T10:00:00Z"));
+        .contains("keeps trying until Sat 28 Nov, 11:00 CET ("));
+    // diagnosis.json keeps the notice's own time, in UTC (RFC 3339).
+    assert!(
+        r.json["notice"].to_string().contains("2026-11-28T10:00:00Z"),
+        "{}",
+        r.json
+    );
 }
 
 #[test]

@@ -88,13 +88,14 @@ pub fn run(
     let v = verdict::decide(&diagnosis.findings);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let object = compose::diagnosis_json(&name, &n, &diagnosis.findings, &v);
+    let clock = compose::words::Clock::in_zone(cfg.timezone.as_deref(), bouncedoc::store::now());
+    let object = compose::diagnosis_json(&name, &n, &diagnosis.findings, &v, &clock);
     match output {
         Output::Json => {
             serde_json::to_writer(&mut out, &object)?;
             writeln!(out)?;
         }
-        Output::Report => write_report(&mut out, &n, &diagnosis.findings, &v)?,
+        Output::Report => write_report(&mut out, &n, &diagnosis.findings, &v, &clock)?,
         Output::Preview => {
             return preview(
                 &mut out,
@@ -149,7 +150,7 @@ fn preview(
         notice_raw: raw,
         notice_message_id: envelope.message_id.as_deref(),
         thread: &[],
-        now,
+        clock: compose::words::Clock::in_zone(cfg.timezone.as_deref(), now),
     };
     let mut messages = Vec::new();
     match v.action {
@@ -191,7 +192,13 @@ fn check_label(c: Check) -> &'static str {
     }
 }
 
-fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verdict) -> std::io::Result<()> {
+fn write_report(
+    out: &mut impl Write,
+    n: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    clock: &compose::words::Clock,
+) -> std::io::Result<()> {
     let subject = n
         .original
         .as_ref()
@@ -232,7 +239,7 @@ fn write_report(out: &mut impl Write, n: &Notice, findings: &[Finding], v: &Verd
     for c in &v.causes {
         writeln!(out, "  - {}", c.advice(v.forwarding))?;
     }
-    writeln!(out, "{}", bouncedoc::compose::words::retry_sentence(n))?;
+    writeln!(out, "{}", bouncedoc::compose::words::retry_sentence(n, clock))?;
     let action = match v.action {
         verdict::Action::ReplyUser => "advise the user",
         verdict::Action::ForwardSupport => "forward the full notice to Support",

@@ -32,8 +32,8 @@ pub struct Context<'a> {
     pub notice_message_id: Option<&'a str>,
     /// Message-IDs the bot already sent in this conversation, oldest first.
     pub thread: &'a [String],
-    /// The Date of the messages (Unix time).
-    pub now: i64,
+    /// Now (the messages' Date) and the zone times are shown in.
+    pub clock: words::Clock,
 }
 
 /// A composed message: its envelope and its exact bytes.
@@ -113,7 +113,7 @@ fn common_headers(
     h.push_str(&header("To", &to_header));
     h.push_str(&header("Reply-To", &reply_to));
     h.push_str(&header("Subject", &encode_unstructured(subject)));
-    h.push_str(&header("Date", &rfc5322_date(ctx.now)));
+    h.push_str(&header("Date", &rfc5322_date(ctx.clock.now)));
     h.push_str(&header("Message-ID", &format!("<{message_id}>")));
     // References: the thread's earlier messages, then the message answered (the notice, or the
     // user's command), which In-Reply-To names.
@@ -214,7 +214,13 @@ pub fn check_label(c: Check) -> &'static str {
 }
 
 /// The plain-text body: what happened, the checks, what to do, how long, the commands.
-fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Option<&str>) -> String {
+fn text_body(
+    notice: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    escalation: Option<&str>,
+    clock: &words::Clock,
+) -> String {
     let mut t = String::new();
     t.push_str(&wrap(&words::what_happened(notice), 78));
     t.push_str("\n\n");
@@ -256,7 +262,7 @@ fn text_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
         t.push('\n');
     }
     t.push('\n');
-    t.push_str(&wrap(&words::retry_sentence(notice), 78));
+    t.push_str(&wrap(&words::retry_sentence(notice, clock), 78));
     t.push_str("\n\n-- \n");
     t.push_str(&wrap(COMMANDS_FOOTER, 78));
     t.push('\n');
@@ -279,10 +285,20 @@ fn html_escape(s: &str) -> String {
 }
 
 /// The HTML body: the same content, inline CSS only, no remote images, readable on a phone.
-fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Option<&str>) -> String {
+/// The HTML body: `lead` (already escaped HTML, e.g. the package's notice lines) first, then
+/// what happened, the checks as a table, what to do, how long.
+fn html_body(
+    notice: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    escalation: Option<&str>,
+    lead: &str,
+    clock: &words::Clock,
+) -> String {
     let mut h = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 15px; line-height: 1.45; color: #222; max-width: 640px; margin: 0 auto; padding: 12px;\">\n",
     );
+    h.push_str(lead);
     h.push_str(&format!(
         "<p style=\"font-size: 17px;\">{}</p>\n",
         html_escape(&words::what_happened(notice))
@@ -318,7 +334,7 @@ fn html_body(notice: &Notice, findings: &[Finding], v: &Verdict, escalation: Opt
     }
     h.push_str(&format!(
         "<p>{}</p>\n",
-        html_escape(&words::retry_sentence(notice))
+        html_escape(&words::retry_sentence(notice, clock))
     ));
     h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. Reply to this message with one word: <strong>support</strong> (send the full report to Support), <strong>recheck</strong>, <strong>mute</strong>, <strong>status</strong> or <strong>help</strong>.</p>\n</body></html>\n");
     h
@@ -364,9 +380,13 @@ pub fn user_reply(
         "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
     ));
     raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&text_body(notice, findings, v, escalation)));
+    raw.push_str(&quoted_printable(&text_body(
+        notice, findings, v, escalation, &ctx.clock,
+    )));
     raw.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&html_body(notice, findings, v, escalation)));
+    raw.push_str(&quoted_printable(&html_body(
+        notice, findings, v, escalation, "", &ctx.clock,
+    )));
     raw.push_str(&format!("\r\n--{b}--\r\n"));
     Ok(Outgoing {
         message_id,
@@ -424,12 +444,68 @@ pub fn thread_subject(notice: &Notice) -> String {
 
 /// The `diagnosis.json` of a Support package (and what `bouncedoc diagnose --json` prints):
 /// `{"notice", "findings", "verdict"}`.
-pub fn diagnosis_json(file: &str, notice: &Notice, findings: &[Finding], v: &Verdict) -> serde_json::Value {
+pub fn diagnosis_json(
+    file: &str,
+    notice: &Notice,
+    findings: &[Finding],
+    v: &Verdict,
+    clock: &words::Clock,
+) -> serde_json::Value {
     serde_json::json!({
         "notice": crate::notice::ParseLine { file, notice },
         "findings": findings,
-        "verdict": {"action": v.action, "cause": v.cause, "summary": words::summary(notice, v)},
+        "verdict": {"action": v.action, "cause": v.cause, "summary": words::summary(notice, v, clock)},
     })
+}
+
+/// The notice's key lines for the package's HTML: who, when, what was sent, and per recipient
+/// the status, the remote server and its words (escaped).
+fn notice_lines_html(ctx: &Context<'_>, notice: &Notice) -> String {
+    let row = |k: &str, v: &str| {
+        format!(
+            "<tr><th style=\"text-align: left; padding: 4px 10px 4px 0; vertical-align: top; white-space: nowrap;\">{}</th><td style=\"padding: 4px 0;\">{}</td></tr>\n",
+            html_escape(k),
+            html_escape(v)
+        )
+    };
+    let mut h = String::from("<h2 style=\"font-size: 18px;\">Delay notice report</h2>\n<table style=\"border-collapse: collapse; margin: 0 0 12px;\">\n");
+    h.push_str(&row("Mailbox user", &sanitize(ctx.user)));
+    h.push_str(&row("Reported", &ctx.clock.moment(ctx.clock.now)));
+    if let Some(o) = &notice.original {
+        if let Some(subject) = &o.subject {
+            h.push_str(&row("Original subject", &sanitize(subject)));
+        }
+        if let Some(id) = &o.message_id {
+            h.push_str(&row("Original Message-ID", &sanitize(id)));
+        }
+    }
+    if let Some(mta) = &notice.reporting_mta {
+        h.push_str(&row("Reporting server", &sanitize(mta)));
+    }
+    for r in notice.recipients.iter().take(20) {
+        let mut parts = vec![r.status.as_deref().map_or("no status".to_string(), sanitize)];
+        if let Some(host) = &r.remote_host {
+            parts.push(format!("remote server {}", sanitize(host)));
+        }
+        if let Some(ip) = &r.remote_ip {
+            parts.push(format!("({ip})"));
+        }
+        if let Some(d) = &r.diagnostic {
+            parts.push(format!("said: {}", sanitize(d)));
+        }
+        h.push_str(&row(
+            &format!("Recipient {}", sanitize(&r.address)),
+            &parts.join(" "),
+        ));
+    }
+    if notice.recipients.len() > 20 {
+        h.push_str(&row(
+            "More recipients",
+            &format!("{} more", notice.recipients.len() - 20),
+        ));
+    }
+    h.push_str("</table>\n");
+    h
 }
 
 /// How an attached notice travels: as is when its lines allow (CRLF only, ≤ 998 bytes, no NUL),
@@ -494,14 +570,30 @@ pub fn support_package(
         ),
     };
     let mut text = format!("Mailbox user: {}\n\n", sanitize(ctx.user));
-    text.push_str(&text_body(notice, findings, v, Some(&why)));
+    text.push_str(&text_body(notice, findings, v, Some(&why), &ctx.clock));
+    let html = html_body(
+        notice,
+        findings,
+        v,
+        Some(&why),
+        &notice_lines_html(ctx, notice),
+        &ctx.clock,
+    );
     let b = boundary(&message_id, "mix");
+    let alt = boundary(&message_id, "alt");
     let mut raw = common_headers(ctx, ctx.support, ctx.user, &subject, &message_id)?;
     raw.push_str(&format!(
         "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n"
     ));
-    raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    // The report as text and as HTML (a ticket system shows whichever it prefers).
+    raw.push_str(&format!(
+        "--{b}\r\nContent-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n"
+    ));
+    raw.push_str(&format!("--{alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
     raw.push_str(&quoted_printable(&text));
+    raw.push_str(&format!("\r\n--{alt}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    raw.push_str(&quoted_printable(&html));
+    raw.push_str(&format!("\r\n--{alt}--\r\n"));
     let (encoding, body) = notice_part(ctx.notice_raw);
     raw.push_str(&format!(
         "\r\n--{b}\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"notice.eml\"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"

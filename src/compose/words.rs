@@ -4,10 +4,81 @@
 use crate::notice::{Kind, Notice};
 use crate::verdict::{Cause, Forwarding, Verdict};
 
+/// How times are written for people: in the configured time zone (`timezone`, else the
+/// system's), as people write them, and how far from now.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    /// The zone times are shown in.
+    pub zone: jiff::tz::TimeZone,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+impl Clock {
+    /// Times in UTC (tests, and when no zone can be had).
+    pub fn utc(now: i64) -> Clock {
+        Clock {
+            zone: jiff::tz::TimeZone::UTC,
+            now,
+        }
+    }
+
+    /// Times in the zone named `name` (IANA, as the configuration checked it), else the
+    /// system's, else UTC.
+    pub fn in_zone(name: Option<&str>, now: i64) -> Clock {
+        let zone = match name {
+            Some(n) => jiff::tz::TimeZone::get(n).unwrap_or(jiff::tz::TimeZone::UTC),
+            None => jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+        };
+        Clock { zone, now }
+    }
+
+    /// A moment as people write it: `Wed 25 Nov, 08:00 CET` (the year too when it is not this
+    /// year's).
+    pub fn moment(&self, unix: i64) -> String {
+        let at = |t: i64| {
+            jiff::Timestamp::from_second(t)
+                .ok()
+                .map(|ts| ts.to_zoned(self.zone.clone()))
+        };
+        let (Some(then), Some(now)) = (at(unix), at(self.now)) else {
+            return "an unknown time".into();
+        };
+        let format = if then.year() == now.year() {
+            "%a %-d %b, %H:%M %Z"
+        } else {
+            "%a %-d %b %Y, %H:%M %Z"
+        };
+        then.strftime(format).to_string()
+    }
+
+    /// A moment and how far it is from now: `Wed 25 Nov, 08:00 CET (in 1 day 19 hours)`.
+    pub fn moment_from_now(&self, unix: i64) -> String {
+        let gap = rough_duration(unix.abs_diff(self.now));
+        if unix >= self.now {
+            format!("{} (in {gap})", self.moment(unix))
+        } else {
+            format!("{} ({gap} ago)", self.moment(unix))
+        }
+    }
+}
+
+/// A duration in its two largest units: "1 day 19 hours", "3 hours 5 minutes", "12 minutes".
+pub fn rough_duration(secs: u64) -> String {
+    let full = human_duration(secs);
+    full.split(' ')
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .take(2)
+        .map(|c| c.join(" "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What happened and what to do, in a few sentences (the record's and `diagnose --json`'s
-/// `summary`, and the heart of every answer).
-pub fn summary(notice: &Notice, v: &Verdict) -> String {
-    let mut s = summarize(notice, &v.causes, v.forwarding);
+/// `summary`, and the heart of every answer); times as `clock` writes them.
+pub fn summary(notice: &Notice, v: &Verdict, clock: &Clock) -> String {
+    let mut s = summarize(notice, &v.causes, v.forwarding, clock);
     if let Some(checks) = v.rechecks_exhausted {
         s.push_str(&format!(
             " (DNS checks tried {checks} times without an answer; forwarded with that gap stated.)"
@@ -201,7 +272,7 @@ impl Cause {
     }
 }
 
-fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding) -> String {
+fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding, clock: &Clock) -> String {
     let mut summary = String::new();
     summary.push_str(&what_happened(notice));
     summary.push(' ');
@@ -213,7 +284,7 @@ fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding) -> String
         summary.push_str(c.advice(forwarded));
         summary.push(' ');
     }
-    summary.push_str(&retry_sentence(notice));
+    summary.push_str(&retry_sentence(notice, clock));
     summary.trim().to_string()
 }
 
@@ -240,7 +311,7 @@ pub fn what_happened(notice: &Notice) -> String {
 }
 
 /// How long the sending server keeps trying, and what happens next.
-pub fn retry_sentence(notice: &Notice) -> String {
+pub fn retry_sentence(notice: &Notice, clock: &Clock) -> String {
     if notice.kind == Kind::Failed {
         return "This is final: the message will not be delivered unless it is sent again.".to_string();
     }
@@ -248,15 +319,15 @@ pub fn retry_sentence(notice: &Notice) -> String {
         .recipients
         .iter()
         .find(|r| r.retry_until.is_some() || r.remaining_seconds.is_some());
-    match r.map(|r| (r.retry_until.as_deref(), r.remaining_seconds)) {
-        Some((Some(until), Some(left))) => format!(
-            "The sending server keeps trying until {until} ({} from the notice); if it still fails by then, you will get a final notice.",
-            human_duration(left)
+    let until = r
+        .and_then(|r| r.retry_until.as_deref())
+        .and_then(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()));
+    match (until, r.and_then(|r| r.remaining_seconds)) {
+        (Some(until), _) => format!(
+            "The sending server keeps trying until {}; if it still fails by then, you will get a final notice.",
+            clock.moment_from_now(until)
         ),
-        Some((Some(until), None)) => {
-            format!("The sending server keeps trying until {until}; if it still fails by then, you will get a final notice.")
-        }
-        Some((None, Some(left))) => format!(
+        (None, Some(left)) => format!(
             "The sending server keeps trying for {} more; if it still fails by then, you will get a final notice.",
             human_duration(left)
         ),
@@ -279,4 +350,30 @@ pub fn human_duration(secs: u64) -> String {
         parts.push(unit(m, "minute", "minutes"));
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_people_write_them_in_the_configured_zone() {
+        // 2026-11-25T07:00:03Z, seen from the afternoon before.
+        let at = 1_795_590_003;
+        let paris = Clock::in_zone(Some("Europe/Paris"), at - 20 * 3600);
+        assert_eq!(paris.moment(at), "Wed 25 Nov, 08:00 CET");
+        assert_eq!(paris.moment_from_now(at), "Wed 25 Nov, 08:00 CET (in 20 hours)");
+        let new_york = Clock::in_zone(Some("America/New_York"), at + 90 * 60);
+        assert_eq!(
+            new_york.moment_from_now(at),
+            "Wed 25 Nov, 02:00 EST (1 hour 30 minutes ago)"
+        );
+        // Another year says which.
+        assert_eq!(
+            Clock::utc(at).moment(at + 400 * 86_400),
+            "Thu 30 Dec 2027, 07:00 UTC"
+        );
+        assert_eq!(rough_duration(158_340), "1 day 19 hours");
+        assert_eq!(rough_duration(61), "1 minute");
+    }
 }

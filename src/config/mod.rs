@@ -441,6 +441,8 @@ pub struct Config {
     pub commands: CommandsConfig,
     /// Where `/metrics`, `/livez` and `/readyz` are served (off when absent).
     pub metrics: Option<SocketAddr>,
+    /// The IANA time zone the answers show times in (`None`: the system's).
+    pub timezone: Option<String>,
     /// The watched mailboxes (the file's `mailboxes` and those of `mailboxes_dir`).
     pub mailboxes: Vec<MailboxConfig>,
     /// A directory with one file per user's mailbox (`*.yaml`, each one `mailboxes[]` entry).
@@ -490,6 +492,7 @@ impl Default for Config {
             retention: Duration::from_secs(90 * 86_400),
             commands: CommandsConfig::default(),
             metrics: None,
+            timezone: None,
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
@@ -689,6 +692,16 @@ impl Config {
                 Some(listen)
             }
         };
+        let timezone = match raw.timezone.map(|t| t.trim().to_string()) {
+            None => None,
+            Some(t) if jiff::tz::TimeZone::get(&t).is_ok() => Some(t),
+            Some(t) => {
+                return Err(at(problem(
+                    "timezone".into(),
+                    format!("{t:?} is not a time zone this machine knows: write an IANA name like Europe/Paris or America/New_York (leave it out for the system's)"),
+                )))
+            }
+        };
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
@@ -720,6 +733,7 @@ impl Config {
                     .filter(|s| !s.is_empty()),
             },
             metrics,
+            timezone,
             limits,
             mailboxes,
             mailboxes_dir: raw.mailboxes_dir,

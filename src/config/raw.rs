@@ -124,6 +124,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) mailboxes: Vec<RawMailbox>,
     pub(super) mailboxes_dir: Option<PathBuf>,
+    pub(super) timezone: Option<String>,
 }
 
 /// The `commands` block as written.

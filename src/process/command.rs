@@ -302,7 +302,7 @@ impl Answerer {
             ..decided
         };
         let ctx = self.context(raw, command_id, &t.messages, now);
-        let mut json = compose::diagnosis_json("notice.eml", n, &diagnosis.findings, &v);
+        let mut json = compose::diagnosis_json("notice.eml", n, &diagnosis.findings, &v, &ctx.clock);
         json["requested_by"] = ctx.user.into();
         let package = match compose::support_package(&ctx, n, &diagnosis.findings, &v, &json.to_string()) {
             Ok(p) => p,

@@ -117,6 +117,11 @@ struct Position<'a> {
 }
 
 impl Answerer {
+    /// How times are shown to this mailbox's user, now.
+    pub fn clock(&self, now: i64) -> compose::words::Clock {
+        compose::words::Clock::in_zone(self.config.timezone.as_deref(), now)
+    }
+
     /// The SMTP server this mailbox's answers go through.
     pub fn via(&self) -> crate::vocab::Via {
         crate::outbox::via_of(&self.mailbox)
@@ -229,7 +234,7 @@ impl Answerer {
             notice_raw: raw,
             notice_message_id: in_reply_to,
             thread,
-            now,
+            clock: self.clock(now),
         }
     }
 }

@@ -146,7 +146,7 @@ impl Answerer {
         let now = now();
         let about = about_notice(n);
         let key = conversation::verdict_key(&v);
-        let summary = compose::words::summary(n, &v);
+        let summary = compose::words::summary(n, &v, &self.clock(now));
         let base = Record {
             verdict: Some(&key),
             summary: Some(&summary),
@@ -287,7 +287,7 @@ pub(crate) fn answer_notice(
 ) -> Result<Vec<(Role, Outgoing)>, compose::ComposeError> {
     let mut out = vec![(role, compose::user_reply(ctx, n, findings, v)?)];
     if package {
-        let json = compose::diagnosis_json("notice.eml", n, findings, v);
+        let json = compose::diagnosis_json("notice.eml", n, findings, v, &ctx.clock);
         out.push((
             Role::Package,
             compose::support_package(ctx, n, findings, v, &json.to_string())?,
