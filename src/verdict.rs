@@ -55,6 +55,18 @@ impl Action {
 }
 
 impl Cause {
+    /// Every cause, in the order the decision table ranks them.
+    pub const ALL: [Cause; 8] = [
+        Cause::RecipientDomain,
+        Cause::SenderDomain,
+        Cause::DnsInconclusive,
+        Cause::SenderListed,
+        Cause::SenderPtr,
+        Cause::RecipientListed,
+        Cause::BlockedByRecipient,
+        Cause::Unexplained,
+    ];
+
     /// The word JSON and the state use (`recipient_domain`, …).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -55,17 +55,20 @@ pub enum Role {
     Package,
     /// A summary of the packages the hourly limit held back, to Support.
     PackageSummary,
+    /// The weekly digest to the user (`digest: weekly`; not counted against the hourly limit).
+    Digest,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Reply,
         Role::Closing,
         Role::Command,
         Role::Summary,
         Role::Package,
         Role::PackageSummary,
+        Role::Digest,
     ];
     /// The roles that count against `limits.replies_per_hour` (messages to the user).
     pub const TO_USER: &'static [Role] = &[Role::Reply, Role::Closing, Role::Command, Role::Summary];
@@ -81,6 +84,7 @@ impl Role {
             Role::Summary => "summary",
             Role::Package => "package",
             Role::PackageSummary => "package-summary",
+            Role::Digest => "digest",
         }
     }
 

@@ -371,3 +371,67 @@ fn a_user_other_than_root_reads_its_own_configuration_and_keeps_its_own_state() 
     );
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn a_weekly_digest_says_what_was_stuck_and_what_is_still_open() {
+    let w = World::start("digest");
+    let rt = runtime();
+    let mut m = Mailbox::idle("alice");
+    m.extra = "    digest: weekly\n".into();
+    let config = w.config("digest", &[m]);
+    let bot = Bot::start(&config, &w.dir.join("bot.log"));
+    bot.expect_log("watching", 1, Duration::from_secs(15));
+    let n = exchange_notice(
+        "alice@corp.test",
+        "bob@gone.test",
+        "orig-dg1@corp.test",
+        "dg1@corp.test",
+        false,
+    );
+    rt.block_on(support::imap::append(w.dovecot.imap, "alice", "INBOX", &n));
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 1, Duration::from_secs(20)).len(),
+        1
+    );
+    // A week passes (the digest's clock is moved back), then the mailbox stirs.
+    let db = rusqlite::Connection::open(w.dir.join("state/bouncedoc.sqlite")).expect("state");
+    db.busy_timeout(Duration::from_secs(5)).expect("timeout");
+    let moved = db
+        .execute(
+            "UPDATE digest SET last = last - 8 * 86400 WHERE mailbox = 'alice'",
+            [],
+        )
+        .expect("update");
+    assert_eq!(moved, 1, "the digest's clock starts with the watch");
+    drop(db);
+    rt.block_on(support::imap::append(
+        w.dovecot.imap,
+        "alice",
+        "INBOX",
+        b"From: colleague@corp.test\r\nTo: alice@corp.test\r\nSubject: lunch?\r\nMessage-ID: <lunch@corp.test>\r\n\r\nnoon?\r\n",
+    ));
+    bot.expect_log("weekly digest queued", 1, Duration::from_secs(20));
+    let messages = bot_messages(&rt, &w, "alice", 2, Duration::from_secs(20));
+    let digest = messages
+        .iter()
+        .map(|raw| mail_parser::MessageParser::default().parse(raw).expect("parses"))
+        .find(|m| m.subject().is_some_and(|s| s.starts_with("bouncedoc this week")))
+        .expect("the digest");
+    assert_eq!(
+        digest.subject(),
+        Some("bouncedoc this week: 1 notice, 1 still stuck")
+    );
+    let text = digest.body_text(0).expect("text").to_string();
+    assert!(text.contains("Still stuck (1):"), "{text}");
+    assert!(
+        text.contains("Quarterly figures → bob@gone.test: the recipient's domain"),
+        "{text}"
+    );
+    let html = digest.body_html(0).expect("html").to_string();
+    assert!(
+        html.contains("<h3") && html.contains("Quarterly figures"),
+        "{html}"
+    );
+    // One a week: the next look finds none due.
+    assert_eq!(bot.log_count("weekly digest queued"), 1);
+}

@@ -429,6 +429,82 @@ pub fn short_message(
     })
 }
 
+/// The weekly digest to the user: what was stuck this week, what was resolved, what gave up,
+/// what is still open; text and HTML, times in the configured zone.
+pub fn digest(
+    ctx: &Context<'_>,
+    items: &crate::store::DigestItems,
+    since: i64,
+) -> Result<Outgoing, ComposeError> {
+    let message_id = new_message_id(ctx.bot_address);
+    let subject = words::digest_subject(items);
+    let sections = words::digest_sections(items);
+    let period = format!(
+        "{} to {}",
+        ctx.clock.moment(since),
+        ctx.clock.moment(ctx.clock.now)
+    );
+    let mut text = format!("{}\n{period}\n", words::digest_intro(items));
+    let mut html = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 15px; line-height: 1.45; color: #222; max-width: 640px; margin: 0 auto; padding: 12px;\">\n",
+    );
+    html.push_str(&format!(
+        "<p style=\"font-size: 17px;\">{}</p>\n<p style=\"color: #666;\">{}</p>\n",
+        html_escape(&words::digest_intro(items)),
+        html_escape(&period)
+    ));
+    for (title, explain, lines) in &sections {
+        if lines.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{title} ({}):\n", lines.len()));
+        text.push_str(&wrap(explain, 78));
+        text.push('\n');
+        html.push_str(&format!(
+            "<h3 style=\"font-size: 16px; margin: 18px 0 4px;\">{} ({})</h3>\n<p style=\"margin: 0 0 6px; color: #555;\">{}</p>\n<ul style=\"margin: 0; padding-left: 20px;\">\n",
+            html_escape(title),
+            lines.len(),
+            html_escape(explain)
+        ));
+        for l in lines.iter() {
+            let when = ctx.clock.moment(l.last_notice);
+            let line = format!(
+                "{} → {}: {} (last notice {when})",
+                sanitize(&l.subject),
+                sanitize(&l.recipient),
+                words::verdict_words(&l.verdict)
+            );
+            text.push_str(&wrap(&format!("- {line}"), 78));
+            text.push('\n');
+            html.push_str(&format!(
+                "<li style=\"margin: 2px 0;\">{}</li>\n",
+                html_escape(&line)
+            ));
+        }
+        html.push_str("</ul>\n");
+    }
+    text.push_str("\n-- \n");
+    text.push_str(&wrap(COMMANDS_FOOTER, 78));
+    text.push('\n');
+    html.push_str("<p style=\"color: #666; font-size: 13px; margin-top: 18px;\">bouncedoc, once a week (config: digest: weekly). Reply with <strong>status</strong> for the open ones now.</p>\n</body></html>\n");
+    let b = boundary(&message_id, "alt");
+    let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, &subject, &message_id)?;
+    raw.push_str(&format!(
+        "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
+    ));
+    raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    raw.push_str(&quoted_printable(&text));
+    raw.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    raw.push_str(&quoted_printable(&html));
+    raw.push_str(&format!("\r\n--{b}--\r\n"));
+    Ok(Outgoing {
+        message_id,
+        from: ctx.bot_address.to_string(),
+        to: ctx.user.to_string(),
+        raw: raw.into_bytes(),
+    })
+}
+
 /// Keeps a line's text, minus control characters.
 fn sanitize_multiline(line: &str) -> String {
     line.chars().filter(|c| !c.is_control() || *c == '\t').collect()

@@ -167,6 +167,75 @@ pub fn command_answer(said: &Said<'_>, thread: &str) -> (String, String) {
     }
 }
 
+/// The digest's subject.
+pub fn digest_subject(items: &crate::store::DigestItems) -> String {
+    match (items.notices, items.open.len()) {
+        (0, 0) => "bouncedoc this week: no delayed mail".into(),
+        (n, 0) => format!(
+            "bouncedoc this week: {}, nothing still stuck",
+            count(n, "notice", "notices")
+        ),
+        (n, open) => format!(
+            "bouncedoc this week: {}, {open} still stuck",
+            count(n, "notice", "notices")
+        ),
+    }
+}
+
+/// `1 notice`, `2 notices`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The digest's first line.
+pub fn digest_intro(items: &crate::store::DigestItems) -> String {
+    if items.notices == 0 && items.open.is_empty() && items.failed.is_empty() && items.resolved.is_empty() {
+        "No delay notices reached this mailbox this week.".into()
+    } else {
+        format!(
+            "Your week in delayed mail: {} about {}.",
+            count(items.notices, "notice", "notices"),
+            count(
+                (items.open.len() + items.failed.len() + items.resolved.len()) as u64,
+                "conversation",
+                "conversations"
+            )
+        )
+    }
+}
+
+/// The digest's sections: title, what it means, its lines.
+pub fn digest_sections(
+    items: &crate::store::DigestItems,
+) -> [(&'static str, &'static str, &[crate::store::DigestLine]); 3] {
+    [
+        (
+            "Still stuck",
+            "Delay notices came this week and the sending server is still trying.",
+            &items.open,
+        ),
+        (
+            "Not delivered",
+            "The sending server gave up: the message must be sent again, or the recipient reached another way.",
+            &items.failed,
+        ),
+        (
+            "Resolved",
+            "No further notice for five days and no final failure: the mail most likely went through.",
+            &items.resolved,
+        ),
+    ]
+}
+
+/// A stored verdict (`action/cause`) in words: the cause's label.
+pub fn verdict_words(key: &str) -> &'static str {
+    let cause = key.split_once('/').map_or(key, |(_, c)| c);
+    crate::verdict::Cause::ALL
+        .iter()
+        .find(|c| c.as_str() == cause)
+        .map_or("cause not recorded", |c| c.label())
+}
+
 /// Time left until `retry_until` (RFC 3339), in words.
 pub fn time_left(n: &Notice, now: i64) -> String {
     let until = n

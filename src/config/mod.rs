@@ -320,6 +320,17 @@ pub enum Escalation {
     Never,
 }
 
+/// Whether the mailbox's user gets a digest of what was stuck, resolved and still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Digest {
+    /// No digest (the default).
+    #[default]
+    Off,
+    /// One a week.
+    Weekly,
+}
+
 /// What happens to a notice in the user's mailbox once it is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterProcessing {
@@ -375,6 +386,8 @@ pub struct MailboxConfig {
     pub reply_to: Option<MailboxAddress>,
     /// What happens to an answered notice in the mailbox.
     pub after_processing: AfterProcessing,
+    /// The weekly digest to the user.
+    pub digest: Digest,
 }
 
 /// How much the bot may send per mailbox, and how long one message may take.
@@ -906,6 +919,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         escalation: raw.escalation.unwrap_or(Escalation::Auto),
         reply_to: raw.reply_to,
         after_processing,
+        digest: raw.digest.unwrap_or_default(),
     })
 }
 

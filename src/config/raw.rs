@@ -68,6 +68,7 @@ pub(super) struct RawMailbox {
     pub(super) reply_to: Option<MailboxAddress>,
     #[serde(default)]
     pub(super) after_processing: RawAfter,
+    pub(super) digest: Option<super::Digest>,
 }
 
 /// The `limits` block as written.

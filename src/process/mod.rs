@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 mod budget;
 mod command;
+mod digest;
 mod gate;
 mod limits;
 mod notices;

@@ -104,4 +104,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX notice_received ON notice (received);",
     // 5: one row rewritten by the readiness check (`/readyz`: the state can be written).
     "CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);",
+    // 6: when each mailbox last had its weekly digest.
+    "CREATE TABLE digest (mailbox TEXT PRIMARY KEY, last INTEGER NOT NULL);",
 ];

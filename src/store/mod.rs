@@ -17,6 +17,7 @@
 
 mod commands;
 mod cursors;
+mod digest;
 mod history;
 mod migrations;
 mod notices;
@@ -80,6 +81,7 @@ pub struct Cursor {
 
 /// A conversation as the state keeps it (the type lives with the pure thread logic).
 pub use crate::conversation::Thread;
+pub use digest::{DigestItems, DigestLine};
 pub use history::MailboxStanding;
 
 /// A message to queue with a notice, and its role in the thread.

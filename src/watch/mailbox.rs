@@ -404,6 +404,7 @@ async fn session(
         }
         let (next_recheck, held) = in_state(a, |w| {
             w.summarize_held()?;
+            w.send_digest()?;
             Ok((w.next_recheck()?, w.has_held()?))
         })
         .await?;

@@ -1,0 +1,153 @@
+//! The weekly digest's memory: when each mailbox last had one, and what its threads did since.
+
+use super::*;
+use rusqlite::params;
+
+/// One conversation as the digest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DigestLine {
+    /// The original message's subject (as the latest notice gave it).
+    pub subject: String,
+    /// The recipient the mail is stuck for.
+    pub recipient: String,
+    /// The verdict last told (`action/cause`).
+    pub verdict: String,
+    /// When its last notice arrived (Unix seconds).
+    pub last_notice: i64,
+}
+
+/// What a mailbox's threads did in one period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DigestItems {
+    /// Notices that arrived in the period.
+    pub notices: u64,
+    /// Threads with a notice in the period, still open.
+    pub open: Vec<DigestLine>,
+    /// Threads that went quiet: no notice for `quiet` seconds and no final failure (the mail
+    /// most likely went through).
+    pub resolved: Vec<DigestLine>,
+    /// Threads the sending server gave up on in the period (a final failure).
+    pub failed: Vec<DigestLine>,
+}
+
+/// Most lines of each kind in one digest.
+const MAX_LINES: usize = 50;
+
+impl Store {
+    /// Whether `mailbox`'s digest is due at `now` (one every `period` seconds). The first
+    /// look only starts the clock.
+    pub fn digest_due(&self, mailbox: &str, now: i64, period: i64) -> Result<bool, StoreError> {
+        let last: Option<i64> = {
+            use rusqlite::OptionalExtension;
+            self.conn
+                .query_row(
+                    "SELECT last FROM digest WHERE mailbox = ?1",
+                    params![mailbox],
+                    |r| r.get(0),
+                )
+                .optional()
+                .or_store(self)?
+        };
+        match last {
+            Some(t) => Ok(t + period <= now),
+            None => {
+                self.conn
+                    .execute(
+                        "INSERT INTO digest (mailbox, last) VALUES (?1, ?2)",
+                        params![mailbox, now],
+                    )
+                    .or_store(self)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// What `mailbox`'s threads did since `since`; a thread with no notice for `quiet` seconds
+    /// (and no final failure) counts as resolved.
+    pub fn digest_items(
+        &self,
+        mailbox: &str,
+        since: i64,
+        quiet: i64,
+        now: i64,
+    ) -> Result<DigestItems, StoreError> {
+        let notices: u64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM notice WHERE mailbox = ?1 AND received >= ?2 AND thread_id IS NOT NULL",
+                params![mailbox, since],
+                |r| r.get(0),
+            )
+            .or_store(self)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT t.state, t.verdict, t.recipient, t.updated,
+                        (SELECT MAX(n.received) FROM notice n WHERE n.thread_id = t.id),
+                        (SELECT n.subject FROM notice n WHERE n.thread_id = t.id ORDER BY n.received DESC, n.id DESC LIMIT 1)
+                   FROM thread t
+                  WHERE t.mailbox = ?1 AND t.updated >= ?2
+                  ORDER BY t.updated DESC, t.id DESC
+                  LIMIT 1000",
+            )
+            .or_store(self)?;
+        let rows = stmt
+            .query_map(params![mailbox, since - quiet], |r| {
+                Ok((
+                    r.get::<_, crate::vocab::ThreadState>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .or_store(self)?;
+        let mut items = DigestItems {
+            notices,
+            ..DigestItems::default()
+        };
+        for (state, verdict, recipient, updated, last, subject) in rows {
+            let last_notice = last.unwrap_or(updated);
+            let line = DigestLine {
+                subject: subject.unwrap_or_else(|| "(no subject)".into()),
+                recipient,
+                verdict,
+                last_notice,
+            };
+            let list = match state {
+                crate::vocab::ThreadState::Closed if updated >= since => &mut items.failed,
+                crate::vocab::ThreadState::Closed => continue,
+                _ if now - last_notice >= quiet && last_notice >= since - quiet => &mut items.resolved,
+                _ if last_notice >= since => &mut items.open,
+                _ => continue,
+            };
+            if list.len() < MAX_LINES {
+                list.push(line);
+            }
+        }
+        Ok(items)
+    }
+
+    /// Queues `mailbox`'s digest and notes when it went, in one transaction.
+    pub fn record_digest(
+        &self,
+        mailbox: &str,
+        answer: &Answer<'_>,
+        via: &crate::vocab::Via,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let run = || -> Result<(), rusqlite::Error> {
+            let tx = self.conn.unchecked_transaction()?;
+            super::queue::queue(&tx, mailbox, None, None, std::slice::from_ref(answer), via, now)?;
+            tx.execute(
+                "INSERT INTO digest (mailbox, last) VALUES (?1, ?2)
+                 ON CONFLICT (mailbox) DO UPDATE SET last = excluded.last",
+                params![mailbox, now],
+            )?;
+            tx.commit()
+        };
+        run().or_store(self)
+    }
+}
