@@ -176,6 +176,9 @@ fn support_package_carries_the_notice_unaltered() {
             "{html}"
         );
         assert!(html.matches("<table").count() >= 2, "{html}");
+        // Nothing Support replies is a command: no commands footer in the package.
+        assert!(!body.contains("Reply to this message with one word"), "{body}");
+        assert!(!html.contains("Reply to this message with one word"), "{html}");
     }
 }
 

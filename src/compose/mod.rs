@@ -263,7 +263,13 @@ fn text_body(
     }
     t.push('\n');
     t.push_str(&wrap(&words::retry_sentence(notice, clock), 78));
-    t.push_str("\n\n-- \n");
+    t
+}
+
+/// The user's message ends with the commands they may reply with (not the Support package:
+/// nothing Support replies is a command).
+fn with_commands_footer(mut t: String) -> String {
+    t.push_str("\n-- \n");
     t.push_str(&wrap(COMMANDS_FOOTER, 78));
     t.push('\n');
     t
@@ -307,7 +313,23 @@ fn html_body(
         "<p><strong>Why:</strong> {}.</p>\n",
         html_escape(&v.causes.iter().map(|c| c.label()).collect::<Vec<_>>().join("; "))
     ));
-    h.push_str("<table style=\"border-collapse: collapse; width: 100%; margin: 8px 0;\">\n");
+    // What to do and how long come before the evidence: on a phone, the checks would push
+    // them below the first screen.
+    h.push_str("<p style=\"margin-bottom: 4px;\"><strong>What to do:</strong></p>\n");
+    for c in &v.causes {
+        h.push_str(&format!(
+            "<p style=\"margin-top: 4px;\">{}</p>\n",
+            html_escape(c.advice(v.forwarding))
+        ));
+    }
+    if let Some(e) = escalation {
+        h.push_str(&format!("<p>{}</p>\n", html_escape(e)));
+    }
+    h.push_str(&format!(
+        "<p>{}</p>\n",
+        html_escape(&words::retry_sentence(notice, clock))
+    ));
+    h.push_str("<p style=\"margin: 16px 0 4px;\"><strong>What was checked:</strong></p>\n<table style=\"border-collapse: collapse; width: 100%; margin: 0 0 8px;\">\n");
     for f in findings {
         let mark = f.mark();
         let color = if f.is_note() {
@@ -318,25 +340,25 @@ fn html_body(
             "#1b7f3b"
         };
         h.push_str(&format!(
-            "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px; word-break: break-word;\">{}</span></td></tr>\n",
+            "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0; word-break: break-word;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px;\">{}</span></td></tr>\n",
             html_escape(check_label(f.check())),
             html_escape(&sanitize(&f.subject)),
             html_escape(f.result()),
             html_escape(&sanitize(&f.detail))
         ));
     }
-    h.push_str("</table>\n<p><strong>What to do:</strong></p>\n");
-    for c in &v.causes {
-        h.push_str(&format!("<p>{}</p>\n", html_escape(c.advice(v.forwarding))));
+    h.push_str("</table>\n");
+    h
+}
+
+/// The HTML body's end: for the user, the commands they may reply with.
+fn close_html(mut h: String, commands: bool) -> String {
+    if commands {
+        h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. Reply to this message with one word: <strong>support</strong> (send the full report to Support), <strong>recheck</strong>, <strong>mute</strong>, <strong>status</strong> or <strong>help</strong>.</p>\n");
+    } else {
+        h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. The notice is attached unaltered (notice.eml), the diagnosis as diagnosis.json.</p>\n");
     }
-    if let Some(e) = escalation {
-        h.push_str(&format!("<p>{}</p>\n", html_escape(e)));
-    }
-    h.push_str(&format!(
-        "<p>{}</p>\n",
-        html_escape(&words::retry_sentence(notice, clock))
-    ));
-    h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. Reply to this message with one word: <strong>support</strong> (send the full report to Support), <strong>recheck</strong>, <strong>mute</strong>, <strong>status</strong> or <strong>help</strong>.</p>\n</body></html>\n");
+    h.push_str("</body></html>\n");
     h
 }
 
@@ -380,12 +402,13 @@ pub fn user_reply(
         "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
     ));
     raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&text_body(
+    raw.push_str(&quoted_printable(&with_commands_footer(text_body(
         notice, findings, v, escalation, &ctx.clock,
-    )));
+    ))));
     raw.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&html_body(
-        notice, findings, v, escalation, "", &ctx.clock,
+    raw.push_str(&quoted_printable(&close_html(
+        html_body(notice, findings, v, escalation, "", &ctx.clock),
+        true,
     )));
     raw.push_str(&format!("\r\n--{b}--\r\n"));
     Ok(Outgoing {
@@ -537,14 +560,16 @@ pub fn diagnosis_json(
 /// The notice's key lines for the package's HTML: who, when, what was sent, and per recipient
 /// the status, the remote server and its words (escaped).
 fn notice_lines_html(ctx: &Context<'_>, notice: &Notice) -> String {
+    // Label above value: a phone's width holds neither a long label beside a long value nor
+    // an address that does not break.
     let row = |k: &str, v: &str| {
         format!(
-            "<tr><th style=\"text-align: left; padding: 4px 10px 4px 0; vertical-align: top; white-space: nowrap;\">{}</th><td style=\"padding: 4px 0;\">{}</td></tr>\n",
+            "<tr style=\"border-top: 1px solid #eee;\"><td style=\"padding: 5px 0; word-break: break-word;\"><span style=\"color: #555; font-size: 13px;\">{}</span><br>{}</td></tr>\n",
             html_escape(k),
             html_escape(v)
         )
     };
-    let mut h = String::from("<h2 style=\"font-size: 18px;\">Delay notice report</h2>\n<table style=\"border-collapse: collapse; margin: 0 0 12px;\">\n");
+    let mut h = String::from("<h2 style=\"font-size: 18px;\">Delay notice report</h2>\n<table style=\"border-collapse: collapse; width: 100%; table-layout: fixed; margin: 0 0 12px;\">\n");
     h.push_str(&row("Mailbox user", &sanitize(ctx.user)));
     h.push_str(&row("Reported", &ctx.clock.moment(ctx.clock.now)));
     if let Some(o) = &notice.original {
@@ -647,13 +672,16 @@ pub fn support_package(
     };
     let mut text = format!("Mailbox user: {}\n\n", sanitize(ctx.user));
     text.push_str(&text_body(notice, findings, v, Some(&why), &ctx.clock));
-    let html = html_body(
-        notice,
-        findings,
-        v,
-        Some(&why),
-        &notice_lines_html(ctx, notice),
-        &ctx.clock,
+    let html = close_html(
+        html_body(
+            notice,
+            findings,
+            v,
+            Some(&why),
+            &notice_lines_html(ctx, notice),
+            &ctx.clock,
+        ),
+        false,
     );
     let b = boundary(&message_id, "mix");
     let alt = boundary(&message_id, "alt");
