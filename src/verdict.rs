@@ -270,16 +270,7 @@ mod tests {
         for a in [Action::ReplyUser, Action::ForwardSupport, Action::Recheck] {
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }
-        for c in [
-            Cause::RecipientDomain,
-            Cause::SenderDomain,
-            Cause::DnsInconclusive,
-            Cause::SenderListed,
-            Cause::SenderPtr,
-            Cause::RecipientListed,
-            Cause::BlockedByRecipient,
-            Cause::Unexplained,
-        ] {
+        for c in Cause::ALL {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
         for k in [

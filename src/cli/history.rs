@@ -2,7 +2,6 @@
 //! notices, their verdicts, and what was sent for each (with the outbox's state).
 
 use bouncedoc::config::Config;
-use bouncedoc::store::Store;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -30,13 +29,9 @@ pub fn run(path: &Path, mailbox: Option<&str>, limit: usize, json: bool) -> anyh
         }
     }
     // Read-only: looking at the history never creates or changes a database.
-    let store = match Store::open_read_only(&config.state_dir) {
+    let store = match super::read_state(&config)? {
         Ok(s) => s,
-        Err(e @ bouncedoc::store::StoreError::Missing { .. }) => {
-            eprintln!("bouncedoc: {e}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(e) => return Err(e.into()),
+        Err(code) => return Ok(code),
     };
     let entries = store.history(mailbox, limit)?;
     let stdout = std::io::stdout();

@@ -4,7 +4,7 @@
 //! also asks the running daemon (`/metrics`, `/readyz`) what it is doing now.
 
 use bouncedoc::config::Config;
-use bouncedoc::store::{MailboxStanding, QueueSummary, Store};
+use bouncedoc::store::{MailboxStanding, QueueSummary};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -111,13 +111,9 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::run::EX_CONFIG));
         }
     };
-    let store = match Store::open_read_only(&config.state_dir) {
+    let store = match super::read_state(&config)? {
         Ok(s) => s,
-        Err(e @ bouncedoc::store::StoreError::Missing { .. }) => {
-            eprintln!("bouncedoc: {e}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(e) => return Err(e.into()),
+        Err(code) => return Ok(code),
     };
     let live = ask(config.metrics);
     let mut mailboxes = Vec::new();

@@ -398,19 +398,9 @@ pub fn user_reply(
     };
     let b = boundary(&message_id, "alt");
     let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, &subject, &message_id)?;
-    raw.push_str(&format!(
-        "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
-    ));
-    raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&with_commands_footer(text_body(
-        notice, findings, v, escalation, &ctx.clock,
-    ))));
-    raw.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&close_html(
-        html_body(notice, findings, v, escalation, "", &ctx.clock),
-        true,
-    )));
-    raw.push_str(&format!("\r\n--{b}--\r\n"));
+    let text = with_commands_footer(text_body(notice, findings, v, escalation, &ctx.clock));
+    let html = close_html(html_body(notice, findings, v, escalation, "", &ctx.clock), true);
+    raw.push_str(&alternative(&b, &text, &html));
     Ok(Outgoing {
         message_id,
         from: ctx.bot_address.to_string(),
@@ -512,20 +502,25 @@ pub fn digest(
     html.push_str("<p style=\"color: #666; font-size: 13px; margin-top: 18px;\">bouncedoc, once a week (config: digest: weekly). Reply with <strong>status</strong> for the open ones now.</p>\n</body></html>\n");
     let b = boundary(&message_id, "alt");
     let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, &subject, &message_id)?;
-    raw.push_str(&format!(
-        "Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n"
-    ));
-    raw.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&text));
-    raw.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&html));
-    raw.push_str(&format!("\r\n--{b}--\r\n"));
+    raw.push_str(&alternative(&b, &text, &html));
     Ok(Outgoing {
         message_id,
         from: ctx.bot_address.to_string(),
         to: ctx.user.to_string(),
         raw: raw.into_bytes(),
     })
+}
+
+/// A `multipart/alternative` entity (its Content-Type line, then the text and the HTML part,
+/// both quoted-printable) with boundary `b`.
+fn alternative(b: &str, text: &str, html: &str) -> String {
+    let mut out = format!("Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n");
+    out.push_str(&format!("--{b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    out.push_str(&quoted_printable(text));
+    out.push_str(&format!("\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
+    out.push_str(&quoted_printable(html));
+    out.push_str(&format!("\r\n--{b}--\r\n"));
+    out
 }
 
 /// Keeps a line's text, minus control characters.
@@ -690,14 +685,8 @@ pub fn support_package(
         "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n"
     ));
     // The report as text and as HTML (a ticket system shows whichever it prefers).
-    raw.push_str(&format!(
-        "--{b}\r\nContent-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n"
-    ));
-    raw.push_str(&format!("--{alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&text));
-    raw.push_str(&format!("\r\n--{alt}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
-    raw.push_str(&quoted_printable(&html));
-    raw.push_str(&format!("\r\n--{alt}--\r\n"));
+    raw.push_str(&format!("--{b}\r\n"));
+    raw.push_str(&alternative(&alt, &text, &html));
     let (encoding, body) = notice_part(ctx.notice_raw);
     raw.push_str(&format!(
         "\r\n--{b}\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"notice.eml\"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
