@@ -134,6 +134,9 @@ fn shared_part(c: &Config) -> Config {
     Config {
         mailboxes: Vec::new(),
         refused: Vec::new(),
+        refused_files: Vec::new(),
+        // Only read at start (a change is logged); it restarts no watcher.
+        metrics: None,
         ..c.clone()
     }
 }
@@ -354,6 +357,19 @@ impl Daemon {
             }
         };
         refused_files(&new);
+        // A mailbox whose file is now refused keeps running as it was: a typo or a file caught
+        // half-written must not silently stop watching a user.
+        let kept: Vec<MailboxConfig> = self
+            .watchers
+            .values()
+            .map(|w| w.config.clone())
+            .filter(|m| m.source.as_ref().is_some_and(|f| new.refused_files.contains(f)))
+            .filter(|m| !new.mailboxes.iter().any(|n| n.name == m.name))
+            .collect();
+        for m in kept {
+            tracing::warn!(mailbox = %m.name, "its file was refused: it keeps running with its last good configuration");
+            new.mailboxes.push(m);
+        }
         if new.state_dir != self.config.state_dir {
             tracing::warn!(
                 state_dir = %self.config.state_dir.display(),
@@ -387,6 +403,7 @@ impl Daemon {
         }
         *self.health.mailboxes.lock().unwrap_or_else(|p| p.into_inner()) =
             new.mailboxes.iter().map(|m| m.name.clone()).collect();
+        *self.health.refused.lock().unwrap_or_else(|p| p.into_inner()) = new.refused.clone();
         if new.metrics != self.config.metrics {
             tracing::warn!("metrics.listen cannot change while running: restart the service to move it");
         }
@@ -495,6 +512,8 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let config_state_dir = config.state_dir.clone();
     let health = Arc::new(crate::metrics::Health {
         mailboxes: std::sync::Mutex::new(config.mailboxes.iter().map(|m| m.name.clone()).collect()),
+        refused: std::sync::Mutex::new(config.refused.clone()),
+        probed: std::sync::Mutex::new(None),
         state: state.clone(),
     });
     let (stop_listener, listener_stopped) = broadcast::channel(1);

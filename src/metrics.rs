@@ -15,6 +15,12 @@ pub struct Metrics {
     registry: Registry,
     /// Every family's name, exported or not yet (a family with labels appears once used).
     names: Vec<String>,
+    /// Which mailboxes are watching (read without creating a series), and which were
+    /// forgotten (a removed mailbox's last "not watching" must not bring its series back).
+    up: std::sync::Mutex<(
+        std::collections::HashMap<String, bool>,
+        std::collections::HashSet<String>,
+    )>,
     /// `bouncedoc_mailbox_up{mailbox}`: 1 signed in and watching, 0 not.
     pub mailbox_up: IntGaugeVec,
     /// `bouncedoc_imap_reconnects_total{mailbox}`.
@@ -151,6 +157,7 @@ impl Metrics {
                 &["zone"],
             ),
             names: Vec::new(),
+            up: std::sync::Mutex::new(Default::default()),
             registry: r,
         }
         .with_names()
@@ -222,22 +229,57 @@ impl Metrics {
         vec.with_label_values(&[word]).inc();
     }
 
-    /// Marks `mailbox` watching (true) or not.
+    /// Marks `mailbox` watching (true) or not. A forgotten mailbox comes back only when it
+    /// watches again.
     pub fn set_up(&self, mailbox: &str, up: bool) {
+        let mut state = self.up.lock().unwrap_or_else(|p| p.into_inner());
+        let (known, forgotten) = &mut *state;
+        if !up && forgotten.contains(mailbox) {
+            return;
+        }
+        forgotten.remove(mailbox);
+        known.insert(mailbox.to_string(), up);
         self.mailbox_up.with_label_values(&[mailbox]).set(i64::from(up));
     }
 
     /// Whether `mailbox` is watching.
     pub fn is_up(&self, mailbox: &str) -> bool {
-        self.mailbox_up
-            .get_metric_with_label_values(&[mailbox])
-            .is_ok_and(|g| g.get() == 1)
+        let state = self.up.lock().unwrap_or_else(|p| p.into_inner());
+        state.0.get(mailbox).copied().unwrap_or(false)
     }
 
-    /// Forgets a mailbox that is no longer configured.
+    /// Forgets a mailbox that is no longer configured: every series labelled with it goes.
     pub fn forget(&self, mailbox: &str) {
-        let _ = self.mailbox_up.remove_label_values(&[mailbox]);
-        let _ = self.last_notice.remove_label_values(&[mailbox]);
+        {
+            let mut state = self.up.lock().unwrap_or_else(|p| p.into_inner());
+            state.0.remove(mailbox);
+            state.1.insert(mailbox.to_string());
+        }
+        for vec in [
+            &self.imap_reconnects,
+            &self.notices,
+            &self.verdicts,
+            &self.skipped,
+        ] {
+            forget_in(vec, mailbox);
+        }
+        for vec in [&self.mailbox_up, &self.last_notice] {
+            forget_in(vec, mailbox);
+        }
+    }
+}
+
+/// Removes every series of `vec` whose `mailbox` label is `mailbox`.
+fn forget_in<P: prometheus::core::MetricVecBuilder>(vec: &prometheus::core::MetricVec<P>, mailbox: &str) {
+    use prometheus::core::Collector;
+    for family in vec.collect() {
+        for metric in family.get_metric() {
+            let labels: std::collections::HashMap<&str, &str> =
+                metric.get_label().iter().map(|l| (l.name(), l.value())).collect();
+            if labels.get("mailbox") == Some(&mailbox) {
+                let _ = vec.remove(&labels);
+            }
+        }
     }
 }
 
@@ -252,9 +294,17 @@ pub fn get() -> &'static Metrics {
 pub struct Health {
     /// The configured mailboxes (replaced on reload).
     pub mailboxes: std::sync::Mutex<Vec<String>>,
+    /// The `mailboxes_dir` files refused, and why (replaced on reload).
+    pub refused: std::sync::Mutex<Vec<String>>,
     /// The state database.
     pub state: crate::store::State,
+    /// The last write probe: when, and what it found (reused for [`PROBE_FOR`]).
+    pub probed: std::sync::Mutex<Option<(std::time::Instant, Option<String>)>>,
 }
+
+/// How long one write probe of the state answers `/readyz` (a scraper polling it does not
+/// make the database work for every request).
+pub const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Health {
     /// Why the daemon is not ready (empty: ready): mailboxes not watching, a state that cannot
@@ -266,8 +316,31 @@ impl Health {
             .filter(|n| !get().is_up(n))
             .map(|n| format!("mailbox {n}: not signed in and watching"))
             .collect();
-        let now = crate::store::now();
-        if let Err(e) = self.state.run(move |s| s.probe_write(now)).await {
+        for why in self.refused.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            out.push(format!("mailbox file refused: {why}"));
+        }
+        let cached = self
+            .probed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|(at, _)| at.elapsed() < PROBE_FOR);
+        let failure = match cached {
+            Some((_, failure)) => failure,
+            None => {
+                let now = crate::store::now();
+                let failure = self
+                    .state
+                    .run(move |s| s.probe_write(now))
+                    .await
+                    .err()
+                    .map(|e| e.to_string());
+                *self.probed.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((std::time::Instant::now(), failure.clone()));
+                failure
+            }
+        };
+        if let Some(e) = failure {
             out.push(format!("state: cannot be written ({e})"));
         }
         out
@@ -396,5 +469,11 @@ mod tests {
         assert!(m.is_up("alice"));
         m.forget("alice");
         assert!(!m.is_up("alice"));
+        // Its series are gone, and a late "not watching" does not bring one back.
+        m.set_up("alice", false);
+        let text = m.encode();
+        assert!(!text.contains("mailbox=\"alice\""), "{text}");
+        m.set_up("alice", true);
+        assert!(m.encode().contains("bouncedoc_mailbox_up{mailbox=\"alice\"} 1"));
     }
 }

@@ -294,6 +294,12 @@ fn one_file_per_users_mailbox_picked_up_on_reload_and_a_bad_one_refused_alone() 
     let log = bot.log_text();
     assert!(log.contains("broken.yaml:6: imap.tls"), "{log}");
     assert!(log.contains("name=bea"), "{log}");
+    // Alice's watcher was left alone by the reload.
+    assert!(
+        log.contains("restarted_or_added=[\"bea\"] removed=0 unchanged=1"),
+        "{log}"
+    );
+    assert_eq!(bot.log_count("watching"), 2, "{log}");
     let n = exchange_notice(
         "bea@corp.test",
         "bob@gone.test",
@@ -327,10 +333,37 @@ fn one_file_per_users_mailbox_picked_up_on_reload_and_a_bad_one_refused_alone() 
         "{said}"
     );
 
+    // bea's file is caught half-edited: refused, and her mailbox keeps running as it was.
+    std::fs::write(
+        dir.join("bea.yaml"),
+        mailbox_file(&w, "bea").replace("  tls: none\n", "  tls: maybe\n"),
+    )
+    .expect("bea");
+    bot.signal("HUP");
+    bot.expect_log(
+        "its file was refused: it keeps running",
+        1,
+        Duration::from_secs(15),
+    );
+    let n = exchange_notice(
+        "bea@corp.test",
+        "dan@gone.test",
+        "orig-md2@corp.test",
+        "md2@corp.test",
+        false,
+    );
+    rt.block_on(support::imap::append(w.dovecot.imap, "bea", "INBOX", &n));
+    assert_eq!(
+        bot_messages(&rt, &w, "bea", 2, Duration::from_secs(20)).len(),
+        2,
+        "{}",
+        bot.log_text()
+    );
+
     // bea's file goes away: her mailbox is no longer watched.
     std::fs::remove_file(dir.join("bea.yaml")).expect("remove");
     bot.signal("HUP");
-    bot.expect_log("configuration reloaded", 2, Duration::from_secs(15));
+    bot.expect_log("configuration reloaded", 3, Duration::from_secs(15));
     assert!(bot.log_text().contains("removed=1"), "{}", bot.log_text());
 }
 
@@ -369,6 +402,12 @@ fn a_user_other_than_root_reads_its_own_configuration_and_keeps_its_own_state() 
         said.contains(&format!("{}/state/bouncedoc/bouncedoc.sqlite", home.display())),
         "{said}"
     );
+    // With --config (an admin checking the service's file as its user), the service's
+    // defaults stay: the state is not looked for in the user's home.
+    let config_file = config_dir.join("config.yaml").display().to_string();
+    let out = as_nobody(&["history", "--config", &config_file]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("/var/lib/bouncedoc/bouncedoc.sqlite"), "{said}");
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -432,6 +471,20 @@ fn a_weekly_digest_says_what_was_stuck_and_what_is_still_open() {
         html.contains("<h3") && html.contains("Quarterly figures"),
         "{html}"
     );
-    // One a week: the next look finds none due.
-    assert_eq!(bot.log_count("weekly digest queued"), 1);
+    // One a week: another notice goes round the watch loop (the reply to it arrives after the
+    // loop's look for a due digest), and no second digest comes.
+    let n2 = exchange_notice(
+        "alice@corp.test",
+        "carl@gone.test",
+        "orig-dg2@corp.test",
+        "dg2@corp.test",
+        false,
+    );
+    rt.block_on(support::imap::append(w.dovecot.imap, "alice", "INBOX", &n2));
+    assert_eq!(
+        bot_messages(&rt, &w, "alice", 3, Duration::from_secs(20)).len(),
+        3
+    );
+    support::bot::settle(&rt, &w, &w.dir.join("state"), &["alice"], Duration::from_secs(20));
+    assert_eq!(bot.log_count("weekly digest queued"), 1, "{}", bot.log_text());
 }

@@ -113,6 +113,16 @@ fn the_package_installs_the_daemon_its_units_and_an_unstarted_configuration() {
             "postinst must not run {forbidden}:\n{postinst}"
         );
     }
+    // Removing it stops a running daemon first; an upgrade restarts a running one only.
+    let prerm = std::fs::read_to_string(control.join("prerm")).expect("prerm");
+    assert!(
+        prerm.contains("\"$1\" = \"remove\"") && prerm.contains("systemctl stop bouncedoc.service"),
+        "{prerm}"
+    );
+    assert!(
+        postinst.contains("systemctl try-restart bouncedoc.service"),
+        "{postinst}"
+    );
     // The packaged binary runs, and its man page and completions come from its own CLI.
     let version = run(Command::new(root.join("usr/bin/bouncedoc")).arg("--version"));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");

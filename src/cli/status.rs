@@ -89,17 +89,8 @@ fn ask(addr: Option<std::net::SocketAddr>) -> Live {
     }
 }
 
-fn time(unix: Option<i64>) -> String {
-    match unix {
-        None => "never".into(),
-        Some(t) => {
-            let dt = mail_parser::DateTime::from_timestamp(t);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                dt.year, dt.month, dt.day, dt.hour, dt.minute
-            )
-        }
-    }
+fn time(clock: &bouncedoc::compose::words::Clock, unix: Option<i64>) -> String {
+    unix.map_or("never".into(), |t| clock.moment(t))
 }
 
 /// Runs `status`.
@@ -148,14 +139,16 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         (Some(_), true, false) => format!("running, NOT ready: {}", report.daemon.problems.join("; ")),
     };
     writeln!(out, "daemon    {daemon}")?;
+    let clock =
+        bouncedoc::compose::words::Clock::in_zone(config.timezone.as_deref(), bouncedoc::store::now());
     for m in &report.mailboxes {
         writeln!(
             out,
             "mailbox   {}: {}; watched since {}; last notice {}; {} open threads; {} held",
             m.name,
             m.watching,
-            time(m.standing.watched_since),
-            time(m.standing.last_notice),
+            time(&clock, m.standing.watched_since),
+            time(&clock, m.standing.last_notice),
             m.standing.open_threads,
             m.standing.held
         )?;

@@ -388,6 +388,8 @@ pub struct MailboxConfig {
     pub after_processing: AfterProcessing,
     /// The weekly digest to the user.
     pub digest: Digest,
+    /// The `mailboxes_dir` file it came from (`None`: the main file).
+    pub source: Option<PathBuf>,
 }
 
 /// How much the bot may send per mailbox, and how long one message may take.
@@ -463,6 +465,8 @@ pub struct Config {
     /// Files of `mailboxes_dir` that were refused, each with why (`FILE:LINE: KEY: MESSAGE`):
     /// the other mailboxes are watched all the same.
     pub refused: Vec<String>,
+    /// The files of [`Config::refused`] (a running mailbox from one of them keeps running).
+    pub refused_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -514,6 +518,7 @@ impl Default for Config {
             mailboxes: Vec::new(),
             mailboxes_dir: None,
             refused: Vec::new(),
+            refused_files: Vec::new(),
         }
     }
 }
@@ -550,43 +555,70 @@ impl Config {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(read)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
+            // Editors' and tools' hidden files (`.bea.yaml.swp`, `.new.yaml`) are not mailboxes.
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.') && n.ends_with(".yaml"))
+                    && p.is_file()
+            })
             .collect();
         files.sort();
-        let mut sources: Vec<(String, PathBuf)> = Vec::new();
+        let mut good: Vec<MailboxConfig> = Vec::new();
         for file in files {
             let text = match std::fs::read_to_string(&file) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.refused.push(format!("{}: cannot read: {e}", file.display()));
+                    self.refuse(&file, format!("{}: cannot read: {e}", file.display()));
                     continue;
                 }
             };
             match mailbox_file(&text, self) {
-                Err(Invalid { line, key, message }) => self
-                    .refused
-                    .push(format!("{}:{line}: {key}: {message}", file.display())),
-                Ok(m) => {
-                    if self.mailboxes.iter().any(|o| o.name == m.name) {
-                        let other = sources
-                            .iter()
-                            .find(|(n, _)| *n == m.name)
-                            .map_or("the main configuration file".to_string(), |(_, p)| {
-                                p.display().to_string()
-                            });
-                        self.refused.push(format!(
-                            "{}: name: {:?} is already used by {other}: every mailbox needs its own name",
-                            file.display(),
-                            m.name
-                        ));
-                        continue;
-                    }
-                    sources.push((m.name.clone(), file));
-                    self.mailboxes.push(m);
+                Err(Invalid { line, key, message }) => {
+                    let why = format!("{}:{line}: {key}: {message}", file.display());
+                    self.refuse(&file, why);
                 }
+                Ok(m) => good.push(MailboxConfig {
+                    source: Some(file),
+                    ..m
+                }),
             }
         }
+        // A name claimed twice: every file claiming it is refused (the mailbox keeps running as
+        // it was), whichever sorts first; the main file's own mailboxes stay.
+        for m in &good {
+            let others: Vec<String> = good
+                .iter()
+                .filter(|o| o.name == m.name && o.source != m.source)
+                .filter_map(|o| o.source.as_ref().map(|p| p.display().to_string()))
+                .chain(
+                    self.mailboxes
+                        .iter()
+                        .filter(|o| o.name == m.name)
+                        .map(|_| "the main configuration file".to_string()),
+                )
+                .collect();
+            if let (false, Some(file)) = (others.is_empty(), &m.source) {
+                let why = format!(
+                    "{}: name: {:?} is also used by {}: every mailbox needs its own name",
+                    file.display(),
+                    m.name,
+                    others.join(", ")
+                );
+                self.refuse(file, why);
+            }
+        }
+        let refused = self.refused_files.clone();
+        self.mailboxes.extend(
+            good.into_iter()
+                .filter(|m| m.source.as_ref().is_none_or(|f| !refused.contains(f))),
+        );
         Ok(())
+    }
+
+    fn refuse(&mut self, file: &Path, why: String) {
+        self.refused.push(why);
+        self.refused_files.push(file.to_path_buf());
     }
 
     /// Validates configuration text.
@@ -751,6 +783,7 @@ impl Config {
             mailboxes,
             mailboxes_dir: raw.mailboxes_dir,
             refused: Vec::new(),
+            refused_files: Vec::new(),
         })
     }
 }
@@ -780,10 +813,20 @@ fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
     }
 }
 
+/// Whether the per-user defaults apply: set by the command line when it runs as a user other
+/// than root and no `--config` was given (an admin's `--config /etc/…` keeps the service's).
+static PER_USER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns the per-user defaults on (see [`default_path`]).
+pub fn use_per_user_defaults() {
+    PER_USER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A user's own state directory, `$XDG_STATE_HOME/bouncedoc` (`~/.local/state/bouncedoc`),
-/// when not running as root.
+/// when the per-user defaults apply.
 fn user_state_directory() -> Option<PathBuf> {
-    is_per_user()
+    PER_USER
+        .load(std::sync::atomic::Ordering::Relaxed)
         .then(|| xdg("XDG_STATE_HOME", ".local/state"))
         .flatten()
         .map(|d| d.join("bouncedoc"))
@@ -792,11 +835,13 @@ fn user_state_directory() -> Option<PathBuf> {
 /// Where the configuration is read from without `--config`: root (the service) reads
 /// `/etc/bouncedoc/config.yaml`; anyone else their own `$XDG_CONFIG_HOME/bouncedoc/config.yaml`
 /// (`~/.config/bouncedoc/config.yaml`).
+/// Calling it as a user other than root turns the per-user state directory on too.
 pub fn default_path() -> PathBuf {
     let system = PathBuf::from("/etc/bouncedoc/config.yaml");
     if !is_per_user() {
         return system;
     }
+    use_per_user_defaults();
     xdg("XDG_CONFIG_HOME", ".config").map_or(system, |d| d.join("bouncedoc/config.yaml"))
 }
 
@@ -920,6 +965,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         reply_to: raw.reply_to,
         after_processing,
         digest: raw.digest.unwrap_or_default(),
+        source: None,
     })
 }
 
@@ -1088,7 +1134,7 @@ mod tests {
         );
         assert!(
             c.refused[1]
-                .contains("other-alice.yaml: name: \"alice\" is already used by the main configuration file"),
+                .contains("other-alice.yaml: name: \"alice\" is also used by the main configuration file"),
             "{:?}",
             c.refused
         );

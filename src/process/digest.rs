@@ -18,10 +18,10 @@ impl Answerer {
         }
         let name = self.mailbox.name.as_str();
         let now = now();
-        if !self.state.with(|s| s.digest_due(name, now, DIGEST_EVERY))? {
+        // Everything since the last digest, however late this one is.
+        let Some(since) = self.state.with(|s| s.digest_due(name, now, DIGEST_EVERY))? else {
             return Ok(false);
-        }
-        let since = now - DIGEST_EVERY;
+        };
         let items = self.state.with(|s| s.digest_items(name, since, QUIET_FOR, now))?;
         let ctx = self.context(&[], None, &[], now);
         let message = match compose::digest(&ctx, &items, since) {

@@ -34,9 +34,9 @@ pub struct DigestItems {
 const MAX_LINES: usize = 50;
 
 impl Store {
-    /// Whether `mailbox`'s digest is due at `now` (one every `period` seconds). The first
-    /// look only starts the clock.
-    pub fn digest_due(&self, mailbox: &str, now: i64, period: i64) -> Result<bool, StoreError> {
+    /// When `mailbox`'s last digest went, if the next one is due at `now` (one every `period`
+    /// seconds). The first look only starts the clock.
+    pub fn digest_due(&self, mailbox: &str, now: i64, period: i64) -> Result<Option<i64>, StoreError> {
         let last: Option<i64> = {
             use rusqlite::OptionalExtension;
             self.conn
@@ -49,7 +49,7 @@ impl Store {
                 .or_store(self)?
         };
         match last {
-            Some(t) => Ok(t + period <= now),
+            Some(t) => Ok((t + period <= now).then_some(t)),
             None => {
                 self.conn
                     .execute(
@@ -57,7 +57,7 @@ impl Store {
                         params![mailbox, now],
                     )
                     .or_store(self)?;
-                Ok(false)
+                Ok(None)
             }
         }
     }
@@ -82,7 +82,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT t.state, t.verdict, t.recipient, t.updated,
+                "SELECT EXISTS (SELECT 1 FROM notice n WHERE n.thread_id = t.id AND n.kind = 'failed'),
+                        t.verdict, t.recipient, t.updated,
                         (SELECT MAX(n.received) FROM notice n WHERE n.thread_id = t.id),
                         (SELECT n.subject FROM notice n WHERE n.thread_id = t.id ORDER BY n.received DESC, n.id DESC LIMIT 1)
                    FROM thread t
@@ -94,7 +95,7 @@ impl Store {
         let rows = stmt
             .query_map(params![mailbox, since - quiet], |r| {
                 Ok((
-                    r.get::<_, crate::vocab::ThreadState>(0)?,
+                    r.get::<_, bool>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
@@ -108,7 +109,7 @@ impl Store {
             notices,
             ..DigestItems::default()
         };
-        for (state, verdict, recipient, updated, last, subject) in rows {
+        for (failed, verdict, recipient, updated, last, subject) in rows {
             let last_notice = last.unwrap_or(updated);
             let line = DigestLine {
                 subject: subject.unwrap_or_else(|| "(no subject)".into()),
@@ -116,12 +117,13 @@ impl Store {
                 verdict,
                 last_notice,
             };
-            let list = match state {
-                crate::vocab::ThreadState::Closed if updated >= since => &mut items.failed,
-                crate::vocab::ThreadState::Closed => continue,
-                _ if now - last_notice >= quiet && last_notice >= since - quiet => &mut items.resolved,
-                _ if last_notice >= since => &mut items.open,
-                _ => continue,
+            // A final failure is one whatever the thread's state (a muted thread can fail too).
+            let list = match failed {
+                true if last_notice >= since => &mut items.failed,
+                true => continue,
+                false if now - last_notice >= quiet && last_notice >= since - quiet => &mut items.resolved,
+                false if last_notice >= since => &mut items.open,
+                false => continue,
             };
             if list.len() < MAX_LINES {
                 list.push(line);
