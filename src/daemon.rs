@@ -113,6 +113,9 @@ struct Daemon {
     diagnoser: Diagnoser,
     /// What `/readyz` looks at.
     health: Arc<crate::metrics::Health>,
+    /// The login slots per IMAP server (replaced when `imap_connect_concurrency` changes,
+    /// which restarts every watcher).
+    logins: Arc<crate::watch::logins::Logins>,
     /// Access tokens, shared by every watcher and sender (kept across reloads).
     tokens: Arc<crate::signin::Tokens>,
     watchers: HashMap<String, Watcher>,
@@ -151,6 +154,7 @@ impl Daemon {
             diagnoser: Arc::new(self.diagnoser.with_sending_ips(&m.sending_ips)),
             budget: crate::process::Budget::unlimited(),
             tokens: self.tokens.clone(),
+            logins: self.logins.clone(),
         }
     }
 
@@ -389,6 +393,9 @@ impl Daemon {
             .map(|(name, _)| name.clone())
             .collect();
         self.stop_watchers(&restart, WATCHERS_WITHIN).await;
+        if new.imap_connect_concurrency != self.config.imap_connect_concurrency {
+            self.logins = crate::watch::logins::Logins::new(new.imap_connect_concurrency);
+        }
         if everything {
             match Diagnoser::new(&new) {
                 Ok(d) => self.diagnoser = d,
@@ -510,6 +517,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let state = State::new(Store::open(&config.state_dir)?);
     let diagnoser = Diagnoser::new(&config)?;
     let config_state_dir = config.state_dir.clone();
+    let config_concurrency = config.imap_connect_concurrency;
     let health = Arc::new(crate::metrics::Health {
         mailboxes: std::sync::Mutex::new(config.mailboxes.iter().map(|m| m.name.clone()).collect()),
         refused: std::sync::Mutex::new(config.refused.clone()),
@@ -529,6 +537,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         config: Arc::new(config),
         outbox: Outbox::over(state.clone()),
         state,
+        logins: crate::watch::logins::Logins::new(config_concurrency),
         diagnoser,
         health,
         tokens: crate::signin::Tokens::new(&config_state_dir, path),

@@ -308,6 +308,8 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// The IANA time zone the answers show times in (`None`: the system's).
     pub timezone: Option<String>,
+    /// Most logins in progress at once against one IMAP server.
+    pub imap_connect_concurrency: usize,
     /// The watched mailboxes (the file's `mailboxes` and those of `mailboxes_dir`).
     pub mailboxes: Vec<MailboxConfig>,
     /// A directory with one file per user's mailbox (`*.yaml`, each one `mailboxes[]` entry).
@@ -360,6 +362,7 @@ impl Default for Config {
             commands: CommandsConfig::default(),
             metrics: None,
             timezone: None,
+            imap_connect_concurrency: 16,
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
@@ -520,6 +523,15 @@ impl Config {
                 )))
             }
         };
+        let imap_connect_concurrency = raw
+            .imap_connect_concurrency
+            .unwrap_or(default.imap_connect_concurrency);
+        if !(1..=1000).contains(&imap_connect_concurrency) {
+            return Err(at(problem(
+                "imap_connect_concurrency".into(),
+                format!("{imap_connect_concurrency} is out of range: write a number from 1 to 1000 (logins in progress at once per IMAP server)"),
+            )));
+        }
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
@@ -552,6 +564,7 @@ impl Config {
             },
             metrics,
             timezone,
+            imap_connect_concurrency,
             limits,
             mailboxes,
             mailboxes_dir: raw.mailboxes_dir,

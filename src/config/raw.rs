@@ -126,6 +126,7 @@ pub(super) struct RawConfig {
     pub(super) mailboxes: Vec<RawMailbox>,
     pub(super) mailboxes_dir: Option<PathBuf>,
     pub(super) timezone: Option<String>,
+    pub(super) imap_connect_concurrency: Option<usize>,
 }
 
 /// The `commands` block as written.

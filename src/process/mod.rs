@@ -87,6 +87,8 @@ pub struct Answerer {
     pub budget: Arc<Budget>,
     /// The daemon's access tokens (the watcher signs in with them).
     pub tokens: Arc<crate::signin::Tokens>,
+    /// The login slots per IMAP server (`imap_connect_concurrency`).
+    pub logins: Arc<crate::watch::logins::Logins>,
 }
 
 /// What identifies a notice across UIDs: its Message-ID, else a hash of its bytes.

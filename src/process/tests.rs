@@ -38,6 +38,7 @@ fn answerer(findings: Vec<Finding>, extra: &str) -> Answerer {
         diagnoser: Arc::new(Fixed(findings)),
         budget: Budget::unlimited(),
         // Nothing signs in here: no state directory is ever read.
+        logins: crate::watch::logins::Logins::new(1),
         tokens: crate::signin::Tokens::new(
             std::path::Path::new("/nonexistent"),
             std::path::Path::new("config.yaml"),

@@ -163,6 +163,12 @@ pub async fn watch(answerer: Answerer, mut stop: watch::Receiver<bool>) {
     let metrics = crate::metrics::get();
     metrics.set_up(&name, false);
     let mut sessions = 0u64;
+    // The first logins of many mailboxes are spread out, not all in the same instant.
+    let spread = crate::watch::logins::start_spread(answerer.config.mailboxes.len());
+    tokio::select! {
+        _ = tokio::time::sleep(spread.mul_f64(jitter())) => {}
+        _ = stopped(&mut stop) => return,
+    }
     loop {
         if *stop.borrow() {
             return;
@@ -272,6 +278,9 @@ async fn session(
     connected: &mut bool,
 ) -> Result<(), WatchError> {
     let cfg = &a.mailbox;
+    // A login slot at this server, held until logged in (or failed): restarts come back in
+    // waves, never as a herd.
+    let slot = a.logins.slot(&cfg.imap.host, cfg.imap.port).await;
     let (credential, cached) = a.tokens.credential(&cfg.imap.sign_in, Renew::Cached).await?;
     let mut s = match imap::connect(&cfg.imap, &credential).await {
         // A token the server no longer takes (revoked, or its session ended early): one new
@@ -288,6 +297,7 @@ async fn session(
         other => other?,
     };
     drop(credential);
+    drop(slot);
     let caps = timed("CAPABILITY", s.capabilities()).await?;
     let can_idle = caps.has_str("IDLE");
     let can_move = caps.has_str("MOVE");
