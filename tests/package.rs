@@ -93,7 +93,7 @@ fn the_package_installs_the_daemon_its_units_and_an_unstarted_configuration() {
     let postinst = std::fs::read_to_string(control.join("postinst")).expect("postinst");
     assert!(postinst.contains("systemd-sysusers bouncedoc.conf"), "{postinst}");
     assert!(
-        postinst.contains("chgrp bouncedoc /etc/bouncedoc/config.yaml"),
+        postinst.contains("chgrp -h bouncedoc /etc/bouncedoc/config.yaml"),
         "{postinst}"
     );
     // (What it prints for the admin may name the command; what it runs may not.)
