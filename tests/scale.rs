@@ -120,5 +120,7 @@ fn logins_to_one_server_come_in_waves_no_larger_than_imap_connect_concurrency() 
     // is the setting's doing.
     let unbounded = most_at_once("waves40", 40, 40);
     assert!(unbounded > 4, "{unbounded} at most with room for 40");
-    eprintln!("most logins at once, 40 mailboxes: {bounded} with imap_connect_concurrency: 4, {unbounded} with 40");
+    eprintln!(
+        "most logins at once, 40 mailboxes: {bounded} with imap_connect_concurrency: 4, {unbounded} with 40"
+    );
 }
