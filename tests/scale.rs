@@ -1,5 +1,5 @@
 //! Many mailboxes at once against a real Dovecot: logins come in waves bounded by
-//! `imap_connect_concurrency`, never as a herd. A proxy between the bot and Dovecot slows each
+//! `imap_connect_concurrency`, never as a herd, at start and after the server restarts. A proxy between the bot and Dovecot slows each
 //! greeting down (as a loaded server does) and counts the logins in progress at once.
 
 mod support;
@@ -47,7 +47,7 @@ fn proxy(server: SocketAddr) -> (SocketAddr, Arc<Count>) {
                         break;
                     }
                 }
-                let _ = to_server.shutdown(std::net::Shutdown::Write);
+                let _ = to_server.shutdown(std::net::Shutdown::Both);
             });
             std::thread::spawn(move || {
                 let (mut from_server, mut to_client) = (upstream, client);
@@ -77,6 +77,8 @@ fn proxy(server: SocketAddr) -> (SocketAddr, Arc<Count>) {
                 if logging_in {
                     c.now.fetch_sub(1, Ordering::SeqCst);
                 }
+                // The server went away: so does the client's connection (as with a real server).
+                let _ = to_client.shutdown(std::net::Shutdown::Both);
             });
         }
     });
@@ -84,9 +86,9 @@ fn proxy(server: SocketAddr) -> (SocketAddr, Arc<Count>) {
 }
 
 /// Starts `n` mailboxes through a slow proxy with `limit` logins at once; returns the most
-/// logins that were in progress at once.
-fn most_at_once(tag: &str, n: usize, limit: usize) -> usize {
-    let w = World::start(tag);
+/// logins that were in progress at once, at start and after Dovecot restarted under them.
+fn most_at_once(tag: &str, n: usize, limit: usize) -> (usize, usize) {
+    let mut w = World::start(tag);
     let (addr, count) = proxy(w.dovecot.imap);
     let mailboxes: Vec<Mailbox> = (0..n)
         .map(|i| {
@@ -105,22 +107,30 @@ fn most_at_once(tag: &str, n: usize, limit: usize) -> usize {
     );
     let bot = Bot::start(&config, &w.dir.join("bot.log"));
     bot.expect_log("watching", n, Duration::from_secs(60));
-    count.most.load(Ordering::SeqCst)
+    let at_start = count.most.swap(0, Ordering::SeqCst);
+    // The server restarts: every session breaks at once, and all come back.
+    w.dovecot.restart();
+    bot.expect_log("watching", 2 * n, Duration::from_secs(60));
+    (at_start, count.most.load(Ordering::SeqCst))
 }
 
 #[test]
 fn logins_to_one_server_come_in_waves_no_larger_than_imap_connect_concurrency() {
-    let bounded = most_at_once("waves4", 40, 4);
+    let (bounded, after_restart) = most_at_once("waves4", 40, 4);
     assert!(
         bounded <= 4,
         "{bounded} logins at once with imap_connect_concurrency: 4"
     );
     assert!(bounded >= 2, "the slots are used in parallel ({bounded})");
+    assert!(
+        (1..=4).contains(&after_restart),
+        "{after_restart} logins at once coming back after the server restarted"
+    );
     // The same start with room for all: the proxy does see them at once, so the bound above
     // is the setting's doing.
-    let unbounded = most_at_once("waves40", 40, 40);
+    let (unbounded, _) = most_at_once("waves40", 40, 40);
     assert!(unbounded > 4, "{unbounded} at most with room for 40");
     eprintln!(
-        "most logins at once, 40 mailboxes: {bounded} with imap_connect_concurrency: 4, {unbounded} with 40"
+        "most logins at once, 40 mailboxes: {bounded} with imap_connect_concurrency: 4 ({after_restart} after the server restarted), {unbounded} with 40"
     );
 }
