@@ -4,7 +4,7 @@
 //! `imap-hibernate`, `imap-login` serving many clients per process, inotify instances raised.
 //!
 //! `cargo bench --bench scale` runs 100 and 1,000 mailboxes; `BOUNCEDOC_SCALE=100,1000,10000`
-//! picks the sizes. Prints one line per size and the marginal memory per mailbox between sizes.
+//! picks the sizes, `BOUNCEDOC_SCALE_TLS=none` connects in plain text (what TLS costs). Prints one line per size and the marginal memory per mailbox between sizes.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -37,16 +37,26 @@ const MANY: &str = "imap_hibernate_timeout = 2s\ndefault_client_limit = 30000\ns
 fn run(n: usize) -> (f64, u64, u64) {
     let dovecot = Dovecot::start_with(PASSWORD, true, MANY);
     let imaps = dovecot.imaps.expect("imaps");
+    let imap = dovecot.imap;
+    // BOUNCEDOC_SCALE_TLS=none: plain text to loopback, to see what TLS costs.
+    let plain = std::env::var("BOUNCEDOC_SCALE_TLS").is_ok_and(|v| v == "none");
     let ca = dovecot.ca_file.clone().expect("ca");
     let w = World::start_with(&format!("scale{n}"), dovecot);
     let mailboxes: Vec<Mailbox> = (0..n)
         .map(|i| {
             let mut m = Mailbox::idle(&format!("s{i}"));
-            m.imap = Some(format!(
-                "      host: 127.0.0.1\n      port: {}\n      tls: implicit\n      ca_file: {}\n",
-                imaps.port(),
-                ca.display()
-            ));
+            m.imap = Some(if plain {
+                format!(
+                    "      host: 127.0.0.1\n      port: {}\n      tls: none\n",
+                    imap.port()
+                )
+            } else {
+                format!(
+                    "      host: 127.0.0.1\n      port: {}\n      tls: implicit\n      ca_file: {}\n",
+                    imaps.port(),
+                    ca.display()
+                )
+            });
             m
         })
         .collect();
@@ -78,7 +88,8 @@ fn run(n: usize) -> (f64, u64, u64) {
     let rss = proc_status(pid, "VmRSS:").expect("VmRSS");
     let reconnects = bot.log_count("mailbox disconnected");
     println!(
-        "{n:>6} mailboxes (IDLE, implicit TLS): all watching after {all_up:.1} s; RSS {:.1} MB ({:.1} KB a mailbox); CPU at rest {} ticks (1/100 s) in 10 s; {reconnects} reconnects",
+        "{n:>6} mailboxes (IDLE, {}): all watching after {all_up:.1} s; RSS {:.1} MB ({:.1} KB a mailbox); CPU at rest {} ticks (1/100 s) in 10 s; {reconnects} reconnects",
+        if plain { "plain text" } else { "implicit TLS" },
         rss as f64 / 1024.0,
         rss as f64 / n as f64,
         after - before

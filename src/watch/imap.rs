@@ -78,6 +78,37 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::Clien
     Ok(Arc::new(config))
 }
 
+/// The TLS client settings for `ca_file`, built once and shared by every session that uses the
+/// same file as it is now (its size and time of change): each live connection holds its
+/// settings, and a copy per session (every trust anchor again) cost tens of KB a mailbox. A CA
+/// file replaced on disk gets settings of its own at the next connection.
+pub fn shared_tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, ImapError> {
+    type Key = Option<(std::path::PathBuf, u64, Option<std::time::SystemTime>)>;
+    static SHARED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<Key, Arc<rustls::ClientConfig>>>,
+    > = std::sync::OnceLock::new();
+    let key: Key = ca_file.map(|p| {
+        let meta = std::fs::metadata(p).ok();
+        (
+            p.to_path_buf(),
+            meta.as_ref().map_or(0, |m| m.len()),
+            meta.and_then(|m| m.modified().ok()),
+        )
+    });
+    let shared = SHARED.get_or_init(Default::default);
+    if let Some(c) = shared.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(c.clone());
+    }
+    let config = tls_config(ca_file)?;
+    let mut map = shared.lock().unwrap_or_else(|p| p.into_inner());
+    // A replaced file leaves its old settings behind: keep the map from growing for ever.
+    if map.len() > 64 {
+        map.clear();
+    }
+    map.insert(key, config.clone());
+    Ok(config)
+}
+
 async fn handshake(
     stream: TcpStream,
     host: &str,
@@ -115,9 +146,9 @@ async fn connect_inner(cfg: &ImapConfig, credential: &Credential) -> Result<Sess
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Io> = match cfg.tls {
         TlsMode::None => Box::new(tcp),
-        TlsMode::Implicit => handshake(tcp, host, tls_config(cfg.ca_file.as_deref())?).await?,
+        TlsMode::Implicit => handshake(tcp, host, shared_tls_config(cfg.ca_file.as_deref())?).await?,
         TlsMode::Starttls => {
-            let tls = tls_config(cfg.ca_file.as_deref())?;
+            let tls = shared_tls_config(cfg.ca_file.as_deref())?;
             let mut client = async_imap::Client::new(tcp);
             greeting(&mut client, &target).await?;
             client
@@ -226,6 +257,26 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_share_their_tls_settings_until_the_ca_file_changes() {
+        let a = shared_tls_config(None).unwrap();
+        let b = shared_tls_config(None).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one copy of the roots for every session");
+        let dir = std::env::temp_dir().join(format!("bouncedoc-tls-share-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        // A certificate is not needed to tell files apart: an empty file is refused, a changed
+        // one is read again.
+        std::fs::write(&ca, "").unwrap();
+        assert!(shared_tls_config(Some(&ca)).is_err());
+        assert!(
+            shared_tls_config(Some(&ca)).is_err(),
+            "a refused file is not cached as good"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn signed_in_but_not_served_is_told_apart_from_a_refusal() {
