@@ -169,7 +169,7 @@ async fn connect_inner(cfg: &ImapConfig, credential: &Credential) -> Result<Sess
             let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
             // Throttled ("Request is throttled. Suggested Backoff Time: …") is not a refusal
             // either: the wait it asks for is obeyed, not the long one of a wrong password.
-            if not_served(&text) || crate::watch::mailbox::throttle_hint(&text).is_some() {
+            if not_served(&text) || throttle_hint(&text).is_some() {
                 ImapError::NotServed(format!("{target} as {}: {text}", cfg.username))
             } else {
                 ImapError::Auth(format!("{target} as {}: {text}{why}", cfg.username))
@@ -205,6 +205,32 @@ async fn connect_inner(cfg: &ImapConfig, credential: &Credential) -> Result<Sess
                 })
         }
     }
+}
+
+/// Longest wait a server's throttling answer is obeyed for.
+pub const MAX_THROTTLE: Duration = Duration::from_secs(10 * 60);
+
+/// The wait a throttling answer asks for: Exchange Online's `BAD Request is throttled.
+/// Suggested Backoff Time: N milliseconds` (at most [`MAX_THROTTLE`]).
+pub fn throttle_hint(text: &str) -> Option<Duration> {
+    const KEY: &str = "suggested backoff time:";
+    let end = (0..=text.len().min(4096))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))?;
+    let lower = text[..end].to_ascii_lowercase();
+    let at = lower.find(KEY)? + KEY.len();
+    let rest = lower[at..].trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).take(12).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = rest[digits.len()..].trim_start();
+    let wait = if unit.starts_with("ms") || unit.starts_with("milli") {
+        Duration::from_millis(n)
+    } else if unit.starts_with('s') {
+        Duration::from_secs(n)
+    } else {
+        Duration::from_millis(n)
+    };
+    Some(wait.min(MAX_THROTTLE))
 }
 
 /// Exchange Online's answer when the login worked but the mailbox cannot be served yet.
@@ -276,6 +302,26 @@ mod tests {
             "a refused file is not cached as good"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn throttling_answers_are_read_and_bounded() {
+        assert_eq!(
+            throttle_hint("IMAP: Bad(\"Request is throttled. Suggested Backoff Time: 299950 milliseconds\")"),
+            Some(Duration::from_millis(299_950))
+        );
+        assert_eq!(
+            throttle_hint("BAD Request is throttled. Suggested Backoff Time: 12 seconds"),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            throttle_hint("suggested backoff time: 99999999999 milliseconds"),
+            Some(MAX_THROTTLE)
+        );
+        assert_eq!(throttle_hint("BAD Command Error. 10"), None);
+        assert_eq!(throttle_hint("Suggested Backoff Time: soon"), None);
+        // A long hostile answer costs one bounded look.
+        assert_eq!(throttle_hint(&"Suggested Backoff Time: ".repeat(100_000)), None);
     }
 
     #[test]

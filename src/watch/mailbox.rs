@@ -7,7 +7,7 @@
 //! UIDVALIDITY: rescan; notices answered before are recognized and not answered again.
 //! The user's mail is never moved or flagged unless `after_processing` says so.
 
-use super::imap::{self, ImapError, Session};
+use super::imap::{self, throttle_hint, ImapError, Session};
 use crate::config::{AfterProcessing, WatchMode};
 use crate::process::{Answerer, Budget, Overrun, ProcessError, Processed};
 use crate::signin::{Credential, Renew};
@@ -95,32 +95,6 @@ fn jitter() -> f64 {
             .map_or(0, |d| d.as_nanos()),
     );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Longest wait a server's throttling answer is obeyed for.
-pub const MAX_THROTTLE: Duration = Duration::from_secs(10 * 60);
-
-/// The wait a throttling answer asks for: Exchange Online's `BAD Request is throttled.
-/// Suggested Backoff Time: N milliseconds` (at most [`MAX_THROTTLE`]).
-pub fn throttle_hint(text: &str) -> Option<Duration> {
-    const KEY: &str = "suggested backoff time:";
-    let end = (0..=text.len().min(4096))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))?;
-    let lower = text[..end].to_ascii_lowercase();
-    let at = lower.find(KEY)? + KEY.len();
-    let rest = lower[at..].trim_start();
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).take(12).collect();
-    let n: u64 = digits.parse().ok()?;
-    let unit = rest[digits.len()..].trim_start();
-    let wait = if unit.starts_with("ms") || unit.starts_with("milli") {
-        Duration::from_millis(n)
-    } else if unit.starts_with('s') {
-        Duration::from_secs(n)
-    } else {
-        Duration::from_millis(n)
-    };
-    Some(wait.min(MAX_THROTTLE))
 }
 
 /// The delay before reconnect attempt `failures + 1`: doubling from 1 s to 5 min, with equal
@@ -721,26 +695,6 @@ async fn move_by_copy(s: &mut Session, set: &str, folder: &str) -> Result<(), Wa
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn throttling_answers_are_read_and_bounded() {
-        assert_eq!(
-            throttle_hint("IMAP: Bad(\"Request is throttled. Suggested Backoff Time: 299950 milliseconds\")"),
-            Some(Duration::from_millis(299_950))
-        );
-        assert_eq!(
-            throttle_hint("BAD Request is throttled. Suggested Backoff Time: 12 seconds"),
-            Some(Duration::from_secs(12))
-        );
-        assert_eq!(
-            throttle_hint("suggested backoff time: 99999999999 milliseconds"),
-            Some(MAX_THROTTLE)
-        );
-        assert_eq!(throttle_hint("BAD Command Error. 10"), None);
-        assert_eq!(throttle_hint("Suggested Backoff Time: soon"), None);
-        // A long hostile answer costs one bounded look.
-        assert_eq!(throttle_hint(&"Suggested Backoff Time: ".repeat(100_000)), None);
-    }
 
     #[test]
     fn reconnect_delays_double_with_jitter_from_1s_to_5min() {
