@@ -396,11 +396,22 @@ pub fn user_reply(
         }
         _ => None,
     };
-    let b = boundary(&message_id, "alt");
-    let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, &subject, &message_id)?;
     let text = with_commands_footer(text_body(notice, findings, v, escalation, &ctx.clock));
     let html = close_html(html_body(notice, findings, v, escalation, "", &ctx.clock), true);
-    raw.push_str(&alternative(&b, &text, &html));
+    to_user(ctx, message_id, &subject, &text, &html)
+}
+
+/// A message to the mailbox's user, as text and HTML alternatives.
+fn to_user(
+    ctx: &Context<'_>,
+    message_id: String,
+    subject: &str,
+    text: &str,
+    html: &str,
+) -> Result<Outgoing, ComposeError> {
+    let b = boundary(&message_id, "alt");
+    let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, subject, &message_id)?;
+    raw.push_str(&alternative(&b, text, html));
     Ok(Outgoing {
         message_id,
         from: ctx.bot_address.to_string(),
@@ -500,15 +511,7 @@ pub fn digest(
     text.push_str(&wrap(COMMANDS_FOOTER, 78));
     text.push('\n');
     html.push_str("<p style=\"color: #666; font-size: 13px; margin-top: 18px;\">bouncedoc, once a week (config: digest: weekly). Reply with <strong>status</strong> for the open ones now.</p>\n</body></html>\n");
-    let b = boundary(&message_id, "alt");
-    let mut raw = common_headers(ctx, ctx.user, ctx.reply_to, &subject, &message_id)?;
-    raw.push_str(&alternative(&b, &text, &html));
-    Ok(Outgoing {
-        message_id,
-        from: ctx.bot_address.to_string(),
-        to: ctx.user.to_string(),
-        raw: raw.into_bytes(),
-    })
+    to_user(ctx, message_id, &subject, &text, &html)
 }
 
 /// A `multipart/alternative` entity (its Content-Type line, then the text and the HTML part,
