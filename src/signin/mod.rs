@@ -154,7 +154,8 @@ impl Tokens {
         match how {
             SignIn::Password(secret) | SignIn::TokenCommand(secret) => {
                 let secret = secret.clone();
-                let value = blocking(move || secret.resolve().map_err(SignInError::Secret)).await?;
+                let value =
+                    crate::store::off_workers(move || secret.resolve().map_err(SignInError::Secret)).await?;
                 Ok(match how {
                     SignIn::Password(_) => (Credential::Password(value), false),
                     _ => (Credential::Bearer(value.trim().to_string()), false),
@@ -190,7 +191,7 @@ impl Tokens {
         let granted = match o.flow {
             Flow::ClientCredentials => {
                 let o = o.clone();
-                blocking(move || client_credentials(&o)).await?
+                crate::store::off_workers(move || client_credentials(&o)).await?
             }
             Flow::RefreshToken => self.refreshed(o).await?,
         };
@@ -223,18 +224,13 @@ impl Tokens {
             self.config_path.display(),
             o.owner.login_args()
         );
-        blocking(move || refresh_grant(&state_dir, &o, &command, &unsaved)).await
+        crate::store::off_workers(move || refresh_grant(&state_dir, &o, &command, &unsaved)).await
     }
 }
 
-/// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SignInError> + Send + 'static,
-) -> Result<T, SignInError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(SignInError::Unreachable("shutting down".into())),
+impl From<crate::store::ShuttingDown> for SignInError {
+    fn from(_: crate::store::ShuttingDown) -> SignInError {
+        SignInError::Unreachable("shutting down".into())
     }
 }
 

@@ -300,15 +300,25 @@ impl State {
     }
 }
 
-/// Runs `f`, which uses the state, on tokio's blocking pool and waits for it without holding
-/// an async worker. A panic in `f` goes on in the caller.
-pub async fn off_workers<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+/// The runtime is shutting down: work sent to the blocking pool did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShuttingDown;
+
+impl From<ShuttingDown> for StoreError {
+    fn from(_: ShuttingDown) -> StoreError {
+        StoreError::ShuttingDown
+    }
+}
+
+/// Runs `f` (blocking work: the state, an authorization server) on tokio's blocking pool and
+/// waits for it without holding an async worker. A panic in `f` goes on in the caller.
+pub async fn off_workers<T: Send + 'static, E: From<ShuttingDown> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(StoreError::ShuttingDown),
+        Err(_) => Err(ShuttingDown.into()),
     }
 }
 
