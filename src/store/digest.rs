@@ -1,7 +1,6 @@
 //! The weekly digest's memory: when each mailbox last had one, and what its threads did since.
 
 use super::*;
-use rusqlite::params;
 
 /// One conversation as the digest lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -37,24 +36,18 @@ impl Store {
     /// When `mailbox`'s last digest went, if the next one is due at `now` (one every `period`
     /// seconds). The first look only starts the clock.
     pub fn digest_due(&self, mailbox: &str, now: i64, period: i64) -> Result<Option<i64>, StoreError> {
-        let last: Option<i64> = {
-            use rusqlite::OptionalExtension;
-            self.conn
-                .query_row(
-                    "SELECT last FROM digest WHERE mailbox = ?1",
-                    params![mailbox],
-                    |r| r.get(0),
-                )
-                .optional()
-                .or_store(self)?
-        };
+        let last = self
+            .db
+            .query_opt("SELECT last FROM digest WHERE mailbox = ?1", p![mailbox])
+            .and_then(|r| r.map(|r| r.int(0)).transpose())
+            .or_store(self)?;
         match last {
             Some(t) => Ok((t + period <= now).then_some(t)),
             None => {
-                self.conn
+                self.db
                     .execute(
-                        "INSERT INTO digest (mailbox, last) VALUES (?1, ?2)",
-                        params![mailbox, now],
+                        "INSERT INTO digest (mailbox, last) VALUES (?1, ?2) ON CONFLICT (mailbox) DO NOTHING",
+                        p![mailbox, now],
                     )
                     .or_store(self)?;
                 Ok(None)
@@ -71,17 +64,17 @@ impl Store {
         quiet: i64,
         now: i64,
     ) -> Result<DigestItems, StoreError> {
-        let notices: u64 = self
-            .conn
-            .query_row(
+        let notices = self
+            .db
+            .query_one(
                 "SELECT COUNT(*) FROM notice WHERE mailbox = ?1 AND received >= ?2 AND thread_id IS NOT NULL",
-                params![mailbox, since],
-                |r| r.get(0),
+                p![mailbox, since],
             )
-            .or_store(self)?;
-        let mut stmt = self
-            .conn
-            .prepare(
+            .and_then(|r| r.int(0))
+            .or_store(self)? as u64;
+        let rows = self
+            .db
+            .query(
                 "SELECT EXISTS (SELECT 1 FROM notice n WHERE n.thread_id = t.id AND n.kind = 'failed'),
                         t.verdict, t.recipient, t.updated,
                         (SELECT MAX(n.received) FROM notice n WHERE n.thread_id = t.id),
@@ -90,20 +83,22 @@ impl Store {
                   WHERE t.mailbox = ?1 AND t.updated >= ?2
                   ORDER BY t.updated DESC, t.id DESC
                   LIMIT 1000",
+                p![mailbox, since - quiet],
             )
-            .or_store(self)?;
-        let rows = stmt
-            .query_map(params![mailbox, since - quiet], |r| {
-                Ok((
-                    r.get::<_, bool>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.flag(0)?,
+                            r.text(1)?,
+                            r.text(2)?,
+                            r.int(3)?,
+                            r.opt_int(4)?,
+                            r.opt_text(5)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, DbError>>()
             })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .or_store(self)?;
         let mut items = DigestItems {
             notices,
@@ -140,16 +135,25 @@ impl Store {
         via: &crate::vocab::Via,
         now: i64,
     ) -> Result<(), StoreError> {
-        let run = || -> Result<(), rusqlite::Error> {
-            let tx = self.conn.unchecked_transaction()?;
-            super::queue::queue(&tx, mailbox, None, None, std::slice::from_ref(answer), via, now)?;
-            tx.execute(
-                "INSERT INTO digest (mailbox, last) VALUES (?1, ?2)
-                 ON CONFLICT (mailbox) DO UPDATE SET last = excluded.last",
-                params![mailbox, now],
-            )?;
-            tx.commit()
-        };
-        run().or_store(self)
+        self.db
+            .tx(|| {
+                super::queue::queue(
+                    &self.db,
+                    mailbox,
+                    None,
+                    None,
+                    std::slice::from_ref(answer),
+                    via,
+                    now,
+                )?;
+                self.db
+                    .execute(
+                        "INSERT INTO digest (mailbox, last) VALUES (?1, ?2)
+                         ON CONFLICT (mailbox) DO UPDATE SET last = excluded.last",
+                        p![mailbox, now],
+                    )
+                    .map(|_| ())
+            })
+            .or_store(self)
     }
 }

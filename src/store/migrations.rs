@@ -106,4 +106,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);",
     // 6: when each mailbox last had its weekly digest.
     "CREATE TABLE digest (mailbox TEXT PRIMARY KEY, last INTEGER NOT NULL);",
+    // 7: several instances on one PostgreSQL database (unused by SQLite's one process): who is
+    // alive until when, which instance watches which mailbox until when (milliseconds of the
+    // database's clock), and which instance claimed a message it is sending.
+    "CREATE TABLE instance (id TEXT PRIMARY KEY, started INTEGER NOT NULL, expires INTEGER NOT NULL);
+    CREATE TABLE lease (mailbox TEXT PRIMARY KEY, owner TEXT NOT NULL, expires INTEGER NOT NULL);
+    CREATE INDEX lease_owner ON lease (owner);
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;",
 ];

@@ -17,14 +17,16 @@
 
 mod commands;
 mod cursors;
+mod db;
 mod digest;
 mod history;
 mod migrations;
 mod notices;
+pub mod postgres;
 mod queue;
-mod sql;
 mod threads;
 
+use db::{p, Db, DbError};
 use migrations::MIGRATIONS;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,32 @@ pub enum StoreError {
         /// The error.
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed, or could not be reached.
+    #[error("state database {database}: {source}")]
+    Postgres {
+        /// The database (without its password).
+        database: String,
+        /// The error.
+        source: ::postgres::Error,
+    },
+    /// A stored value was not what the state expected (a database written by something else).
+    #[error("state database {database}: {what}")]
+    Decode {
+        /// The database.
+        database: String,
+        /// What was wrong.
+        what: String,
+    },
+    /// This instance no longer holds the mailbox's lease (another instance took it over):
+    /// nothing was recorded.
+    #[error("mailbox {mailbox} is no longer leased to this instance: nothing recorded")]
+    NotOwner {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// `database.url` cannot be used.
+    #[error(transparent)]
+    Connect(#[from] postgres::ConnectError),
     /// There is no state database to read (nothing was recorded yet).
     #[error(
         "no state database at {path}: `bouncedoc run` has not recorded anything with this state_dir yet"
@@ -328,17 +356,31 @@ trait OrStore<T> {
     fn or_store(self, store: &Store) -> Result<T, StoreError>;
 }
 
-impl<T> OrStore<T> for rusqlite::Result<T> {
+impl<T> OrStore<T> for Result<T, DbError> {
     fn or_store(self, store: &Store) -> Result<T, StoreError> {
         self.map_err(|e| store.err(e))
     }
 }
 
-/// The state database.
-pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+impl<T> OrStore<T> for rusqlite::Result<T> {
+    fn or_store(self, store: &Store) -> Result<T, StoreError> {
+        self.map_err(|e| store.err(DbError::Sqlite(e)))
+    }
 }
+
+/// The state database: the SQLite file, or one session of the shared PostgreSQL database.
+pub struct Store {
+    db: Db,
+    /// The database named for errors: the SQLite file, or the PostgreSQL URL without its
+    /// password.
+    path: PathBuf,
+    /// This instance's name when several share PostgreSQL: the mailboxes it records for must
+    /// be leased to it, and the messages it claims carry it.
+    instance: Option<String>,
+}
+
+/// The lock that makes instances starting together run the schema's migrations one at a time.
+const MIGRATION_LOCK: i64 = 0x626f_756e_6365;
 
 impl Store {
     /// Opens (creating and migrating) `bouncedoc.sqlite` in `state_dir`.
@@ -362,15 +404,36 @@ impl Store {
         Store::migrated(Connection::open_in_memory(), PathBuf::from(":memory:"))
     }
 
+    /// Opens a session of the shared PostgreSQL database and runs the migrations not yet run
+    /// (one instance at a time). `instance` names this instance when it leases mailboxes.
+    pub fn open_postgres(connect: &postgres::Connect, instance: Option<&str>) -> Result<Store, StoreError> {
+        let path = PathBuf::from(connect.label());
+        let client = connect.client().map_err(|source| StoreError::Postgres {
+            database: connect.label().to_string(),
+            source,
+        })?;
+        let store = Store {
+            db: Db::Postgres(std::cell::RefCell::new(db::Pg::new(client, connect.clone()))),
+            path,
+            instance: instance.map(str::to_string),
+        };
+        store.migrate().or_store(&store)?;
+        Ok(store)
+    }
+
     fn migrated(conn: rusqlite::Result<Connection>, path: PathBuf) -> Result<Store, StoreError> {
         let store = Store::over(conn, path)?;
-        store.migrate_tx().or_store(&store)?;
+        store.migrate().or_store(&store)?;
         Ok(store)
     }
 
     fn over(conn: rusqlite::Result<Connection>, path: PathBuf) -> Result<Store, StoreError> {
         match conn {
-            Ok(conn) => Ok(Store { conn, path }),
+            Ok(conn) => Ok(Store {
+                db: Db::Sqlite(conn),
+                path,
+                instance: None,
+            }),
             Err(source) => Err(StoreError::Sqlite { path, source }),
         }
     }
@@ -393,28 +456,88 @@ impl Store {
         Store::over(conn, path)
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
+    /// Whether this is the shared PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.db.is_postgres()
+    }
+
+    fn err(&self, e: DbError) -> StoreError {
+        match e {
+            DbError::Sqlite(source) => StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            },
+            DbError::Postgres(source) => StoreError::Postgres {
+                database: self.path.display().to_string(),
+                source,
+            },
+            DbError::Decode(what) => StoreError::Decode {
+                database: self.path.display().to_string(),
+                what,
+            },
+            DbError::NotOwner(mailbox) => StoreError::NotOwner { mailbox },
         }
     }
 
     /// Whether the query `sql` (a `SELECT 1 …`) finds a row.
-    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool, StoreError> {
-        use rusqlite::OptionalExtension;
-        self.conn
-            .query_row(sql, params, |_| Ok(()))
-            .optional()
-            .map(|r| r.is_some())
-            .or_store(self)
+    fn exists(&self, sql: &str, params: &[db::Param<'_>]) -> Result<bool, StoreError> {
+        self.db.exists(sql, params).or_store(self)
+    }
+
+    /// What claims carry: this instance's name (`""` for the one process of SQLite).
+    fn claimer(&self) -> &str {
+        self.instance.as_deref().unwrap_or("")
+    }
+
+    /// Inside a transaction that records for `mailbox`: with leases, the mailbox must still be
+    /// this instance's (the row is held until the commit, so no other instance takes it over
+    /// half-way). Without leases there is nothing to check.
+    fn fence(&self, mailbox: &str) -> Result<(), DbError> {
+        let Some(me) = self.instance.as_deref() else {
+            return Ok(());
+        };
+        let mine = self.db.exists(
+            "SELECT 1 FROM lease WHERE mailbox = ?1 AND owner = ?2
+             AND expires > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) FOR SHARE",
+            p![mailbox, me],
+        )?;
+        if mine {
+            Ok(())
+        } else {
+            Err(DbError::NotOwner(mailbox.to_string()))
+        }
     }
 
     /// Runs the migrations not yet run, each in its own transaction with its version.
-    fn migrate_tx(&self) -> rusqlite::Result<()> {
-        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    fn migrate(&self) -> Result<(), DbError> {
+        if self.db.is_postgres() {
+            return self.db.tx(|| {
+                self.db
+                    .execute("SELECT pg_advisory_xact_lock(?1)", p![MIGRATION_LOCK])?;
+                self.db
+                    .batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+                let version = match self.db.query_opt("SELECT version FROM schema_version", p![])? {
+                    Some(r) => r.int(0)? as usize,
+                    None => {
+                        self.db
+                            .execute("INSERT INTO schema_version (version) VALUES (0)", p![])?;
+                        0
+                    }
+                };
+                for sql in MIGRATIONS.iter().skip(version) {
+                    self.db.batch(&db::dialect(sql))?;
+                }
+                self.db
+                    .execute("UPDATE schema_version SET version = ?1", p![MIGRATIONS.len()])?;
+                Ok(())
+            });
+        }
+        let Db::Sqlite(conn) = &self.db else {
+            return Ok(());
+        };
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
@@ -424,9 +547,17 @@ impl Store {
 
     /// The schema version (how many migrations ran).
     pub fn schema_version(&self) -> Result<usize, StoreError> {
-        self.conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .or_store(self)
+        match &self.db {
+            Db::Sqlite(conn) => conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .or_store(self),
+            Db::Postgres(_) => self
+                .db
+                .query_one("SELECT version FROM schema_version", p![])
+                .and_then(|r| r.int(0))
+                .map(|v| v as usize)
+                .or_store(self),
+        }
     }
 }
 

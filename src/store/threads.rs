@@ -3,7 +3,6 @@
 use super::queue::queue;
 use super::*;
 use crate::vocab::Role;
-use rusqlite::{params, OptionalExtension};
 
 impl Store {
     /// The thread about (original, recipient) in a mailbox, if there is one.
@@ -14,65 +13,57 @@ impl Store {
         recipient: &str,
     ) -> Result<Option<Thread>, StoreError> {
         let row = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT id, verdict, state, reporter FROM thread WHERE mailbox = ?1 AND original = ?2 AND recipient = ?3",
-                params![mailbox, original, recipient],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, crate::vocab::ThreadState>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                },
+                p![mailbox, original, recipient],
             )
-            .optional()
             .or_store(self)?;
-        let Some((id, verdict, state, reporter)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT message_id, role FROM sent WHERE thread_id = ?1 ORDER BY created, rowid")
-            .or_store(self)?;
-        let sent = stmt
-            .query_map(params![id], |r| {
+        let read = || -> Result<Thread, DbError> {
+            let id = row.int(0)?;
+            let word = row.text(2)?;
+            let state = crate::vocab::ThreadState::parse(&word)
+                .ok_or_else(|| DbError::Decode(format!("unknown thread state {word:?}")))?;
+            // In the order they were sent (a notice's row id grows with time).
+            let sent = self.db.query(
+                "SELECT message_id, role FROM sent WHERE thread_id = ?1
+                 ORDER BY created, COALESCE(notice_id, 0), message_id",
+                p![id],
+            )?;
+            let mut messages = Vec::new();
+            let mut package_sent = false;
+            for r in &sent {
                 // A word no role has (none is written) counts as a message to the user.
-                Ok((r.get::<_, String>(0)?, Role::parse(&r.get::<_, String>(1)?)))
+                if Role::parse(&r.text(1)?) == Some(Role::Package) {
+                    package_sent = true;
+                } else {
+                    messages.push(r.text(0)?);
+                }
+            }
+            Ok(Thread {
+                id,
+                verdict: row.text(1)?,
+                state,
+                package_sent,
+                messages,
+                reporter: row.opt_text(3)?,
             })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .or_store(self)?;
-        Ok(Some(Thread {
-            id,
-            verdict,
-            state,
-            package_sent: sent.iter().any(|(_, role)| *role == Some(Role::Package)),
-            messages: sent
-                .into_iter()
-                .filter(|(_, role)| *role != Some(Role::Package))
-                .map(|(m, _)| m)
-                .collect(),
-            reporter,
-        }))
+        };
+        read().map(Some).or_store(self)
     }
 
     /// A thread by id, with its latest notice's bytes.
     pub fn thread_by_id(&self, id: i64) -> Result<Option<(Thread, Vec<u8>)>, StoreError> {
         let row = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT mailbox, original, recipient FROM thread WHERE id = ?1",
-                params![id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
+                p![id],
             )
-            .optional()
+            .and_then(|r| r.map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?))).transpose())
             .or_store(self)?;
         let Some((mailbox, original, recipient)) = row else {
             return Ok(None);
@@ -80,29 +71,26 @@ impl Store {
         let Some(thread) = self.thread(&mailbox, &original, &recipient)? else {
             return Ok(None);
         };
-        let raw: Option<Vec<u8>> = self
-            .conn
-            .query_row(
+        let raw = self
+            .db
+            .query_opt(
                 "SELECT raw FROM notice WHERE thread_id = ?1 AND raw IS NOT NULL ORDER BY id DESC LIMIT 1",
-                params![id],
-                |r| r.get(0),
+                p![id],
             )
-            .optional()
+            .and_then(|r| r.map(|r| r.blob(0)).transpose())
             .or_store(self)?;
         Ok(raw.map(|raw| (thread, raw)))
     }
 
     /// The open threads of a mailbox, oldest first, each with its latest notice's bytes.
     pub fn open_threads(&self, mailbox: &str) -> Result<Vec<(Thread, Vec<u8>)>, StoreError> {
-        let ids: Vec<i64> = self
-            .conn
-            .prepare(
+        let ids = self
+            .db
+            .query(
                 "SELECT id FROM thread WHERE mailbox = ?1 AND state = 'open' ORDER BY created, id LIMIT 50",
+                p![mailbox],
             )
-            .and_then(|mut st| {
-                st.query_map(params![mailbox], |r| r.get(0))
-                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            })
+            .and_then(|rows| rows.iter().map(|r| r.int(0)).collect::<Result<Vec<i64>, _>>())
             .or_store(self)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -125,13 +113,12 @@ impl Store {
         let mut found: Option<Option<i64>> = None;
         for id in ids {
             let row = self
-                .conn
-                .query_row(
-                    "SELECT thread_id FROM sent WHERE message_id = ?1 AND mailbox = ?2 AND rcpt = ?3 COLLATE NOCASE",
-                    params![id, mailbox, user],
-                    |r| r.get::<_, Option<i64>>(0),
+                .db
+                .query_opt(
+                    "SELECT thread_id FROM sent WHERE message_id = ?1 AND mailbox = ?2 AND LOWER(rcpt) = LOWER(?3)",
+                    p![id, mailbox, user],
                 )
-                .optional()
+                .and_then(|r| r.map(|r| r.opt_int(0)).transpose())
                 .or_store(self)?;
             match row {
                 Some(Some(t)) => return Ok(Some(Some(t))),
@@ -145,7 +132,7 @@ impl Store {
     /// Whether the bot itself sent a message with this Message-ID (a notice about it must not
     /// be answered: that would be a loop).
     pub fn is_ours(&self, message_id: &str) -> Result<bool, StoreError> {
-        self.exists("SELECT 1 FROM sent WHERE message_id = ?1", params![message_id])
+        self.exists("SELECT 1 FROM sent WHERE message_id = ?1", p![message_id])
     }
 
     /// How many messages of these roles the mailbox sent since `since` (for the rate limits).
@@ -157,41 +144,35 @@ impl Store {
     ) -> Result<u32, StoreError> {
         let mut n = 0u32;
         for role in roles {
-            let c: u32 = self
-                .conn
-                .query_row(
+            n += self
+                .db
+                .query_one(
                     "SELECT COUNT(*) FROM sent WHERE mailbox = ?1 AND role = ?2 AND created >= ?3",
-                    params![mailbox, role, since],
-                    |r| r.get(0),
+                    p![mailbox, role, since],
                 )
+                .and_then(|r| r.u32(0))
                 .or_store(self)?;
-            n += c;
         }
         Ok(n)
     }
 
     /// What the rate limits held back and no summary told yet: (id, line), oldest first.
     pub fn held(&self, mailbox: &str, role: crate::vocab::Role) -> Result<Vec<(i64, String)>, StoreError> {
-        self.conn
-            .prepare_cached(
+        self.db
+            .query(
                 "SELECT id, line FROM held WHERE mailbox = ?1 AND role = ?2 AND summarized IS NULL ORDER BY id LIMIT 500",
+                p![mailbox, role],
             )
-            .and_then(|mut st| {
-                st.query_map(params![mailbox, role], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            })
+            .and_then(|rows| rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect())
             .or_store(self)
     }
 
     /// Whether anything the rate limits held back waits for a summary.
     pub fn held_any(&self, mailbox: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM held WHERE mailbox = ?1 AND summarized IS NULL)",
-                params![mailbox],
-                |r| r.get(0),
-            )
-            .or_store(self)
+        self.exists(
+            "SELECT 1 FROM held WHERE mailbox = ?1 AND summarized IS NULL LIMIT 1",
+            p![mailbox],
+        )
     }
 
     /// Queues a summary of held items and marks them told, in one transaction.
@@ -203,28 +184,38 @@ impl Store {
         via: &crate::vocab::Via,
         now: i64,
     ) -> Result<(), StoreError> {
-        let run = || -> Result<(), rusqlite::Error> {
-            let tx = self.conn.unchecked_transaction()?;
-            queue(&tx, mailbox, None, None, std::slice::from_ref(answer), via, now)?;
-            for id in ids {
-                tx.execute("UPDATE held SET summarized = ?2 WHERE id = ?1", params![id, now])?;
-            }
-            tx.commit()
-        };
-        run().or_store(self)
+        self.db
+            .tx(|| {
+                queue(
+                    &self.db,
+                    mailbox,
+                    None,
+                    None,
+                    std::slice::from_ref(answer),
+                    via,
+                    now,
+                )?;
+                for id in ids {
+                    self.db
+                        .execute("UPDATE held SET summarized = ?2 WHERE id = ?1", p![id, now])?;
+                }
+                Ok(())
+            })
+            .or_store(self)
     }
 }
 
+/// Records what the rate limits held back (inside the notice's or command's transaction).
 pub(super) fn hold(
-    tx: &Connection,
+    db: &Db,
     mailbox: &str,
     held: &[(crate::vocab::Role, String)],
     now: i64,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), DbError> {
     for (role, line) in held {
-        tx.execute(
+        db.execute(
             "INSERT INTO held (mailbox, role, line, created) VALUES (?1, ?2, ?3, ?4)",
-            params![mailbox, role, line, now],
+            p![mailbox, role, line, now],
         )?;
     }
     Ok(())

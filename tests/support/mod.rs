@@ -7,6 +7,7 @@ pub mod dovecot;
 pub mod hostile;
 pub mod imap;
 pub mod postfix;
+pub mod postgres;
 pub mod smtp;
 pub mod unbound;
 
