@@ -8,7 +8,7 @@ use crate::config::{Config, MailboxConfig, SmtpConfig};
 use crate::diagnose::Diagnoser;
 use crate::outbox::{via_of, Outbox, Sender};
 use crate::process::Answerer;
-use crate::store::{State, Store};
+use crate::store::State;
 use crate::vocab::Via;
 use crate::watch::mailbox;
 use std::collections::HashMap;
@@ -121,6 +121,37 @@ struct Daemon {
     tokens: Arc<crate::signin::Tokens>,
     watchers: HashMap<String, Watcher>,
     senders: HashMap<Via, SenderTask>,
+    /// With several instances on PostgreSQL: which mailboxes are this instance's.
+    leases: Option<Leases>,
+}
+
+/// This instance's part in sharing the mailboxes with others (`database:`).
+struct Leases {
+    /// Its name in the database.
+    me: String,
+    /// What the lease rounds leave it with.
+    leased: watch::Receiver<Option<crate::leases::Leased>>,
+    /// The configured mailboxes, for the rounds.
+    names: watch::Sender<Vec<String>>,
+    /// Stops the rounds.
+    stop: broadcast::Sender<()>,
+    /// The rounds' task.
+    task: JoinHandle<()>,
+}
+
+impl Leases {
+    /// The mailboxes to watch now: those of the last round, while its leases surely hold.
+    fn watch_now(&self) -> (std::collections::BTreeSet<String>, Vec<String>) {
+        match &*self.leased.borrow() {
+            Some(l) if l.valid_until > tokio::time::Instant::now() => (l.watch.clone(), l.surplus.clone()),
+            _ => Default::default(),
+        }
+    }
+
+    /// When the leases of the last round may no longer hold.
+    fn valid_until(&self) -> Option<tokio::time::Instant> {
+        self.leased.borrow().as_ref().map(|l| l.valid_until)
+    }
 }
 
 /// The SMTP servers needed: `""` for the global one (when a mailbox uses it), else the name
@@ -409,21 +440,24 @@ impl Daemon {
         {
             crate::metrics::get().forget(gone);
         }
-        *self.health.mailboxes.lock().unwrap_or_else(|p| p.into_inner()) =
-            new.mailboxes.iter().map(|m| m.name.clone()).collect();
         *self.health.refused.lock().unwrap_or_else(|p| p.into_inner()) = new.refused.clone();
         if new.metrics != self.config.metrics {
             tracing::warn!("metrics.listen cannot change while running: restart the service to move it");
         }
         self.config = Arc::new(new);
         self.sync_senders().await;
+        if let Some(l) = &self.leases {
+            let _ = l.names.send(self.config.mailboxes.iter().map(|m| m.name.clone()).collect());
+        }
         let mut started = Vec::new();
+        let owned = self.leases.as_ref().map(|l| l.watch_now().0);
         for m in self.config.mailboxes.clone() {
-            if !self.watchers.contains_key(&m.name) {
+            if !self.watchers.contains_key(&m.name) && owned.as_ref().is_none_or(|o| o.contains(&m.name)) {
                 self.start_watcher(&m);
                 started.push(m.name.clone());
             }
         }
+        self.note_watched();
         let removed = restart.iter().filter(|n| !self.watchers.contains_key(*n)).count();
         tracing::info!(
             restarted_or_added = ?started,
@@ -434,6 +468,74 @@ impl Daemon {
         sd_notify("READY=1");
     }
 
+    /// With leases: watches exactly the mailboxes of the last lease round while its leases
+    /// surely hold (none once they may not), and releases the surplus once its watchers
+    /// stopped.
+    async fn follow_leases(&mut self) {
+        let Some(l) = &self.leases else {
+            return;
+        };
+        let (owned, surplus) = l.watch_now();
+        let me = l.me.clone();
+        let lost = l.valid_until().is_some_and(|v| v <= tokio::time::Instant::now());
+        let stop: Vec<String> = self
+            .watchers
+            .keys()
+            .filter(|n| !owned.contains(*n))
+            .cloned()
+            .collect();
+        if !stop.is_empty() {
+            if lost {
+                tracing::error!(mailboxes = stop.len(), "the mailbox leases could not be renewed in time: stopped watching before another instance may take them over");
+            } else {
+                tracing::info!(mailboxes = ?stop, "handing mailboxes over to other instances");
+            }
+            // Well inside the third of the lease left for stopping.
+            self.stop_watchers(&stop, WATCHERS_WITHIN).await;
+            for name in &stop {
+                crate::metrics::get().forget(name);
+            }
+        }
+        let release: Vec<String> = surplus.into_iter().filter(|n| !self.watchers.contains_key(n)).collect();
+        if !release.is_empty() {
+            if let Err(e) = self.state.run(move |s| s.release_leases(&me, &release)).await {
+                tracing::warn!(error = %e, "could not release surplus mailboxes; they pass to other instances when their leases run out");
+            }
+        }
+        let start: Vec<MailboxConfig> = self
+            .config
+            .mailboxes
+            .iter()
+            .filter(|m| owned.contains(&m.name) && !self.watchers.contains_key(&m.name))
+            .cloned()
+            .collect();
+        if !start.is_empty() {
+            tracing::info!(mailboxes = start.len(), "watching mailboxes leased to this instance");
+        }
+        for m in &start {
+            self.start_watcher(m);
+        }
+        self.note_watched();
+    }
+
+    /// Tells `/readyz` and the metrics which mailboxes this instance is to watch.
+    fn note_watched(&self) {
+        let names: Vec<String> = match &self.leases {
+            None => self.config.mailboxes.iter().map(|m| m.name.clone()).collect(),
+            Some(l) => {
+                let owned = l.watch_now().0;
+                self.config
+                    .mailboxes
+                    .iter()
+                    .filter(|m| owned.contains(&m.name))
+                    .map(|m| m.name.clone())
+                    .collect()
+            }
+        };
+        crate::metrics::get().mailboxes_owned.set(names.len() as i64);
+        *self.health.mailboxes.lock().unwrap_or_else(|p| p.into_inner()) = names;
+    }
+
     /// Restarts any watcher that ended without being asked to (a bug, a panic): one mailbox
     /// must never stay unwatched.
     fn supervise(&mut self) {
@@ -441,6 +543,7 @@ impl Daemon {
             .watchers
             .values()
             .filter(|w| w.handle.is_finished() && !*w.stop.borrow())
+            .filter(|w| self.leases.as_ref().is_none_or(|l| l.watch_now().0.contains(&w.config.name)))
             .map(|w| w.config.clone())
             .collect();
         for m in ended {
@@ -497,6 +600,17 @@ impl Daemon {
         tracing::info!("stopping: finishing the current notices");
         let names: Vec<String> = self.watchers.keys().cloned().collect();
         self.stop_watchers(&names, WATCHERS_WITHIN).await;
+        if let Some(l) = self.leases.take() {
+            let _ = l.stop.send(());
+            l.task.abort();
+            let me = l.me.clone();
+            // Leaving at once lets the other instances take the mailboxes without waiting
+            // for the leases to run out.
+            match tokio::time::timeout(OUTBOX_WITHIN, self.state.run(move |s| s.leave(&me))).await {
+                Ok(Ok(())) => tracing::info!("mailbox leases given up: the other instances take them over"),
+                _ => tracing::warn!("could not give up the mailbox leases: the other instances take them over when they run out"),
+            }
+        }
         let vias: Vec<Via> = self.senders.keys().cloned().collect();
         self.stop_senders(&vias, OUTBOX_WITHIN).await;
         tracing::info!("stopped");
@@ -515,8 +629,13 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
-    let state = State::new(Store::open(&config.state_dir)?);
+    let me = config.database.as_ref().map(|_| crate::leases::instance_name());
+    let state = {
+        let (config, me) = (config.clone(), me.clone());
+        crate::store::off_workers(move || State::open(&config, me.as_deref())).await?
+    };
     let diagnoser = Diagnoser::new(&config)?;
+    let lease = config.database.as_ref().map(|d| d.lease);
     let config_state_dir = config.state_dir.clone();
     let config_concurrency = config.imap_connect_concurrency;
     let health = Arc::new(crate::metrics::Health {
@@ -533,10 +652,31 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         tracing::info!(listen = %addr, "serving /metrics, /livez, /readyz");
         tokio::spawn(crate::metrics::serve(listener, health.clone(), listener_stopped));
     }
+    let outbox = {
+        let state = state.clone();
+        crate::store::off_workers(move || Ok::<_, crate::store::StoreError>(Outbox::over(state))).await?
+    };
+    let leases = match (me, lease, state.own_session()) {
+        (Some(me), Some(lease), Some(session)) => {
+            let (names, names_rx) = watch::channel(config.mailboxes.iter().map(|m| m.name.clone()).collect());
+            let (leased_tx, leased) = watch::channel(None);
+            let (stop, stop_rx) = broadcast::channel(1);
+            tracing::info!(instance = %me, lease = ?lease, "sharing the mailboxes with the other instances of the database");
+            let task = tokio::spawn(crate::leases::run(session, me.clone(), lease, names_rx, leased_tx, stop_rx));
+            Some(Leases {
+                me,
+                leased,
+                names,
+                stop,
+                task,
+            })
+        }
+        _ => None,
+    };
     let mut d = Daemon {
         path: path.to_path_buf(),
         config: Arc::new(config),
-        outbox: Outbox::over(state.clone()),
+        outbox,
         state,
         logins: crate::watch::logins::Logins::new(config_concurrency),
         diagnoser,
@@ -544,15 +684,19 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         tokens: crate::signin::Tokens::new(&config_state_dir, path),
         watchers: HashMap::new(),
         senders: HashMap::new(),
+        leases,
     };
     refused_files(&d.config);
     if d.config.mailboxes.is_empty() {
         tracing::warn!("no mailboxes configured: nothing to watch (add some and reload)");
     }
     d.sync_senders().await;
-    for m in d.config.mailboxes.clone() {
-        d.start_watcher(&m);
+    if d.leases.is_none() {
+        for m in d.config.mailboxes.clone() {
+            d.start_watcher(&m);
+        }
     }
+    d.note_watched();
     tracing::info!(
         mailboxes = d.watchers.len(),
         state = %d.config.state_dir.display(),
@@ -570,7 +714,27 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut pruning: Option<JoinHandle<()>> = None;
     loop {
+        // With leases: a new round, or the moment the last one's leases may no longer hold.
+        let expiry = d.leases.as_ref().and_then(Leases::valid_until);
+        let watching = !d.watchers.is_empty();
+        let lease_change = async {
+            match d.leases.as_mut() {
+                Some(l) => l.leased.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            changed = lease_change => {
+                if changed {
+                    d.follow_leases().await;
+                }
+            }
+            _ = async {
+                match expiry {
+                    Some(at) if watching => tokio::time::sleep_until(at).await,
+                    _ => std::future::pending().await,
+                }
+            } => d.follow_leases().await,
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {

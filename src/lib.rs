@@ -13,6 +13,7 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod diagnose;
+pub mod leases;
 pub mod mailaddr;
 pub mod metrics;
 pub mod notice;

@@ -50,6 +50,12 @@ pub struct Metrics {
     pub dns_queries: IntCounterVec,
     /// `bouncedoc_blocklist_zone_up{zone}`: 1 when the zone passed its self-test.
     pub zone_up: IntGaugeVec,
+    /// `bouncedoc_mailboxes_owned`: mailboxes this instance watches (with several instances
+    /// on PostgreSQL, those leased to it; else every configured one).
+    pub mailboxes_owned: IntGauge,
+    /// `bouncedoc_instances`: instances sharing the database, this one included (1 with
+    /// SQLite).
+    pub instances: IntGauge,
 }
 
 /// Registers one metric; the names and labels are fixed here, so a failure is a bug.
@@ -131,6 +137,12 @@ impl Metrics {
                 &["role"],
             ),
             outbox_queued: gauge(&r, "outbox_queued", "Messages waiting to be sent"),
+            mailboxes_owned: gauge(
+                &r,
+                "mailboxes_owned",
+                "Mailboxes this instance watches (leased to it when several share PostgreSQL)",
+            ),
+            instances: gauge(&r, "instances", "Instances sharing the state database, this one included"),
             outbox_oldest: gauge(
                 &r,
                 "outbox_oldest_seconds",

@@ -44,6 +44,25 @@ async fn check_smtp(config: &Config, m: &MailboxConfig, tokens: &Arc<Tokens>) ->
     Ok(label)
 }
 
+/// Reaches the shared PostgreSQL database (read only): its schema and the instances alive.
+fn check_database(db: &bouncedoc::config::DatabaseConfig) -> Result<String, String> {
+    let connect = bouncedoc::store::postgres::Connect::for_config(db).map_err(|e| e.to_string())?;
+    let label = connect.label().to_string();
+    let store = bouncedoc::store::Store::look_postgres(&connect).map_err(|e| e.to_string())?;
+    Ok(match store {
+        None => format!("database {label}: reachable, empty (the first `bouncedoc run` creates the schema)"),
+        Some(s) => {
+            let version = s.schema_version().map_err(|e| e.to_string())?;
+            let alive = s.instances_alive().map_err(|e| e.to_string())?;
+            format!(
+                "database {label}: schema {version}, {alive} instance{} running, lease {:?}",
+                if alive == 1 { "" } else { "s" },
+                db.lease
+            )
+        }
+    })
+}
+
 /// Runs `check-config`.
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = match Config::load(path) {
@@ -62,6 +81,15 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     for why in &config.refused {
         failed += 1;
         writeln!(out, "FAIL  {why}")?;
+    }
+    if let Some(db) = &config.database {
+        match check_database(db) {
+            Ok(line) => writeln!(out, "ok    {line}")?,
+            Err(e) => {
+                failed += 1;
+                writeln!(out, "FAIL  database: {e}")?;
+            }
+        }
     }
     if config.mailboxes.is_empty() {
         if failed > 0 {

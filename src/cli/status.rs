@@ -31,6 +31,9 @@ struct MailboxLine {
     name: String,
     /// `watching`, `not watching` or `unknown` (the daemon could not be asked).
     watching: &'static str,
+    /// With several instances on PostgreSQL: the one whose lease it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
     #[serde(flatten)]
     standing: MailboxStanding,
 }
@@ -107,9 +110,18 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let live = ask(config.metrics);
+    let holders = store.lease_holders()?;
     let mut mailboxes = Vec::new();
     for m in &config.mailboxes {
+        // With several instances, the one asked may not be the one watching: the lease says.
         let watching = match live.up.iter().find(|(n, _)| *n == m.name) {
+            _ if config.database.is_some() => {
+                if holders.contains_key(&m.name) {
+                    "watching"
+                } else {
+                    "not watching"
+                }
+            }
             Some((_, true)) => "watching",
             Some((_, false)) => "not watching",
             None if live.running => "not watching",
@@ -118,6 +130,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         mailboxes.push(MailboxLine {
             name: m.name.clone(),
             watching,
+            instance: holders.get(&m.name).map(|h| h.instance.clone()),
             standing: store.standing(&m.name)?,
         });
     }
@@ -152,6 +165,13 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             m.standing.open_threads,
             m.standing.held
         )?;
+        if config.database.is_some() {
+            writeln!(
+                out,
+                "          leased to {}",
+                m.instance.as_deref().unwrap_or("no instance (not watched anywhere)")
+            )?;
+        }
     }
     let q = &report.outbox;
     let oldest = q.oldest.map_or("none waiting".to_string(), |t| {

@@ -4,6 +4,7 @@
 //! Keys that later commands read (`mailboxes`, `smtp`, …) are accepted here as they are and
 //! validated by those commands; unknown keys are errors (a typo must not pass silently).
 
+mod database;
 mod files;
 mod oauth;
 mod paths;
@@ -13,6 +14,7 @@ mod servers;
 mod values;
 mod yaml;
 
+pub use database::DatabaseConfig;
 pub use oauth::{Flow, OAuth2, Provider, Service, SignIn, TokenOwner};
 pub use paths::{default_path, is_per_user, use_per_user_defaults};
 use paths::{systemd_state_directory, user_state_directory};
@@ -310,6 +312,8 @@ pub struct Config {
     pub timezone: Option<String>,
     /// Most logins in progress at once against one IMAP server.
     pub imap_connect_concurrency: usize,
+    /// The shared PostgreSQL database of several instances (`None`: SQLite in `state_dir`).
+    pub database: Option<DatabaseConfig>,
     /// The watched mailboxes (the file's `mailboxes` and those of `mailboxes_dir`).
     pub mailboxes: Vec<MailboxConfig>,
     /// A directory with one file per user's mailbox (`*.yaml`, each one `mailboxes[]` entry).
@@ -363,6 +367,7 @@ impl Default for Config {
             metrics: None,
             timezone: None,
             imap_connect_concurrency: 16,
+            database: None,
             limits: Limits {
                 replies_per_hour: 20,
                 forwards_per_hour: 10,
@@ -532,6 +537,7 @@ impl Config {
                 format!("{imap_connect_concurrency} is out of range: write a number from 1 to 1000 (logins in progress at once per IMAP server)"),
             )));
         }
+        let database = database::database(raw.database).map_err(at)?;
         Ok(Config {
             dns: DnsConfig {
                 nameservers: raw.dns.nameservers.into_iter().map(|n| n.0).collect(),
@@ -565,6 +571,7 @@ impl Config {
             metrics,
             timezone,
             imap_connect_concurrency,
+            database,
             limits,
             mailboxes,
             mailboxes_dir: raw.mailboxes_dir,

@@ -127,6 +127,19 @@ pub(super) struct RawConfig {
     pub(super) mailboxes_dir: Option<PathBuf>,
     pub(super) timezone: Option<String>,
     pub(super) imap_connect_concurrency: Option<usize>,
+    pub(super) database: Option<RawDatabase>,
+}
+
+/// The `database` block as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDatabase {
+    pub(super) url: String,
+    pub(super) lease: Option<ConfigDuration>,
+    pub(super) ca_file: Option<PathBuf>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) password_command: Option<String>,
+    pub(super) password_env: Option<String>,
 }
 
 /// The `commands` block as written.

@@ -243,6 +243,21 @@ impl Pg {
         }
     }
 
+    /// A session that connects when first used.
+    pub fn later(connect: super::postgres::Connect) -> Pg {
+        Pg {
+            client: None,
+            connect,
+            prepared: HashMap::new(),
+            translated: HashMap::new(),
+        }
+    }
+
+    /// How this session connects.
+    pub fn connect(&self) -> &super::postgres::Connect {
+        &self.connect
+    }
+
     /// The client, connected again if the server went away (a restart, a failover).
     fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
         if self.client.as_ref().is_none_or(|c| c.is_closed()) {

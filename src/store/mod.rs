@@ -20,6 +20,7 @@ mod cursors;
 mod db;
 mod digest;
 mod history;
+mod leases;
 mod migrations;
 mod notices;
 pub mod postgres;
@@ -111,6 +112,8 @@ pub struct Cursor {
 pub use crate::conversation::Thread;
 pub use digest::{DigestItems, DigestLine};
 pub use history::MailboxStanding;
+pub use leases::{LeaseHolder, LeaseRound};
+use std::collections::HashMap;
 
 /// A message to queue with a notice, and its role in the thread.
 #[derive(Debug, Clone)]
@@ -292,29 +295,126 @@ pub struct Status {
 }
 
 /// The handle everything else reaches the state through (the watchers, the commands, the
-/// daemon, the outbox): one database, one writer at a time.
+/// daemon, the outbox): one SQLite database with one writer at a time, or a few sessions of
+/// the shared PostgreSQL database.
 ///
-/// SQLite calls block (a commit waits for `fsync`), so async code never makes them on its own
-/// thread: it uses [`State::run`], which runs them on tokio's blocking pool. [`State::with`] is
-/// for code already on a blocking thread (the processor, which runs each message on one).
+/// Database calls block (a commit waits for `fsync` or the network), so async code never makes
+/// them on its own thread: it uses [`State::run`], which runs them on tokio's blocking pool.
+/// [`State::with`] is for code already on a blocking thread (the processor, which runs each
+/// message on one).
 #[derive(Clone)]
 pub struct State {
-    store: std::sync::Arc<std::sync::Mutex<Store>>,
+    backend: std::sync::Arc<Backend>,
 }
+
+enum Backend {
+    /// SQLite: one connection, one caller at a time.
+    One(std::sync::Mutex<Store>),
+    /// PostgreSQL: a few sessions, each lent to one caller at a time.
+    Pool(Pool),
+}
+
+/// Sessions of the shared database, lent out one caller at a time.
+struct Pool {
+    free: std::sync::Mutex<Vec<Store>>,
+    returned: std::sync::Condvar,
+    instance: Option<String>,
+    connect: postgres::Connect,
+}
+
+/// Sessions one instance keeps open to PostgreSQL (the leases use one more of their own).
+pub const POOL_SIZE: usize = 4;
 
 impl State {
     /// A handle over an open store.
     pub fn new(store: Store) -> State {
         State {
-            store: std::sync::Arc::new(std::sync::Mutex::new(store)),
+            backend: std::sync::Arc::new(Backend::One(std::sync::Mutex::new(store))),
+        }
+    }
+
+    /// The state a configuration names: the shared PostgreSQL database (`database`), opened and
+    /// migrated, with this instance's name `instance`; else SQLite in `state_dir`.
+    pub fn open(config: &crate::config::Config, instance: Option<&str>) -> Result<State, StoreError> {
+        let Some(db) = &config.database else {
+            return Ok(State::new(Store::open(&config.state_dir)?));
+        };
+        let connect = postgres::Connect::for_config(db)?;
+        let first = Store::open_postgres(&connect, instance)?;
+        let mut free = vec![first];
+        // The others connect when first lent.
+        for _ in 1..POOL_SIZE {
+            free.push(Store::postgres_later(&connect, instance));
+        }
+        Ok(State {
+            backend: std::sync::Arc::new(Backend::Pool(Pool {
+                free: std::sync::Mutex::new(free),
+                returned: std::sync::Condvar::new(),
+                instance: instance.map(str::to_string),
+                connect,
+            })),
+        })
+    }
+
+    /// One more session of the shared database, apart from the pool (the leases' rounds must
+    /// not wait behind the watchers); `None` with SQLite.
+    pub fn own_session(&self) -> Option<State> {
+        match &*self.backend {
+            Backend::One(_) => None,
+            Backend::Pool(p) => Some(State::new(Store::postgres_later(
+                &p.connect,
+                p.instance.as_deref(),
+            ))),
+        }
+    }
+
+    /// This instance's name, when it shares PostgreSQL with others.
+    pub fn instance(&self) -> Option<&str> {
+        match &*self.backend {
+            Backend::One(_) => None,
+            Backend::Pool(p) => p.instance.as_deref(),
         }
     }
 
     /// Runs `f` with the database, here (a notice and its answers are one transaction inside
     /// it). Blocks: only for code off the async workers.
     pub fn with<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        let guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&guard)
+        match &*self.backend {
+            Backend::One(store) => {
+                let guard = store.lock().unwrap_or_else(|p| p.into_inner());
+                f(&guard)
+            }
+            Backend::Pool(pool) => {
+                let store = {
+                    let mut free = pool.free.lock().unwrap_or_else(|p| p.into_inner());
+                    loop {
+                        if let Some(s) = free.pop() {
+                            break s;
+                        }
+                        free = pool.returned.wait(free).unwrap_or_else(|p| p.into_inner());
+                    }
+                };
+                // Given back even when `f` panics.
+                struct Lent<'a>(Option<Store>, &'a Pool);
+                impl Drop for Lent<'_> {
+                    fn drop(&mut self) {
+                        if let Some(mut s) = self.0.take() {
+                            // A session left mid-transaction by a panic is not lent again.
+                            if std::thread::panicking() {
+                                s = s.fresh_session();
+                            }
+                            self.1.free.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+                            self.1.returned.notify_one();
+                        }
+                    }
+                }
+                let lent = Lent(Some(store), pool);
+                match &lent.0 {
+                    Some(s) => f(s),
+                    None => unreachable!("a lent session is present until dropped"),
+                }
+            }
+        }
     }
 
     /// Runs `f` with the database on the blocking pool and waits for it without holding an
@@ -421,6 +521,27 @@ impl Store {
         Ok(store)
     }
 
+    /// A session of the shared database that connects when first used (the pool's others).
+    fn postgres_later(connect: &postgres::Connect, instance: Option<&str>) -> Store {
+        Store {
+            db: Db::Postgres(std::cell::RefCell::new(db::Pg::later(connect.clone()))),
+            path: PathBuf::from(connect.label()),
+            instance: instance.map(str::to_string),
+        }
+    }
+
+    /// A new session to the same PostgreSQL database, in place of this one.
+    fn fresh_session(&self) -> Store {
+        match &self.db {
+            Db::Postgres(pg) => Store {
+                db: Db::Postgres(std::cell::RefCell::new(db::Pg::later(pg.borrow().connect().clone()))),
+                path: self.path.clone(),
+                instance: self.instance.clone(),
+            },
+            Db::Sqlite(_) => unreachable!("only PostgreSQL sessions are pooled"),
+        }
+    }
+
     fn migrated(conn: rusqlite::Result<Connection>, path: PathBuf) -> Result<Store, StoreError> {
         let store = Store::over(conn, path)?;
         store.migrate().or_store(&store)?;
@@ -436,6 +557,30 @@ impl Store {
             }),
             Err(source) => Err(StoreError::Sqlite { path, source }),
         }
+    }
+
+    /// Opens a session of the shared PostgreSQL database for reading only (`status`,
+    /// `history`, `check-config`): nothing is created, migrated or written. `Ok(None)` when
+    /// no instance has created the schema yet.
+    pub fn look_postgres(connect: &postgres::Connect) -> Result<Option<Store>, StoreError> {
+        let client = connect.client().map_err(|source| StoreError::Postgres {
+            database: connect.label().to_string(),
+            source,
+        })?;
+        let store = Store {
+            db: Db::Postgres(std::cell::RefCell::new(db::Pg::new(client, connect.clone()))),
+            path: PathBuf::from(connect.label()),
+            instance: None,
+        };
+        store
+            .db
+            .batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            .or_store(&store)?;
+        let created = store
+            .db
+            .exists("SELECT 1 FROM pg_tables WHERE tablename = 'schema_version'", p![])
+            .or_store(&store)?;
+        Ok(created.then_some(store))
     }
 
     /// Opens the state for reading only (`bouncedoc history`): nothing is created, migrated or
@@ -575,11 +720,14 @@ mod tests {
             .build()
             .unwrap();
         let state = State::new(Store::open_in_memory().unwrap());
-        let busy = state.store.clone();
+        let busy = state.backend.clone();
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let holder = std::thread::spawn(move || {
-            let _writing = busy.lock().unwrap();
+            let Backend::One(store) = &*busy else {
+                unreachable!("SQLite")
+            };
+            let _writing = store.lock().unwrap();
             locked_tx.send(()).unwrap();
             // True when released by the async side, false when it gave up waiting.
             release_rx

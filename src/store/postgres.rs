@@ -29,6 +29,9 @@ pub enum ConnectError {
         "database.url is not a PostgreSQL URL ({0}); write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
     )]
     Url(String),
+    /// The password could not be read.
+    #[error("database: {0}")]
+    Password(String),
     /// The trust anchors could not be loaded.
     #[error("database: {0}")]
     Tls(String),
@@ -92,6 +95,16 @@ impl Connect {
             config.get_dbname().unwrap_or("")
         );
         Ok(Connect { config, tls, label })
+    }
+
+    /// How to reach the database of the `database` block; a `password_*` key is read now.
+    pub fn for_config(db: &crate::config::DatabaseConfig) -> Result<Connect, ConnectError> {
+        let mut connect = Connect::new(&db.url, db.ca_file.as_deref())?;
+        if let Some(secret) = &db.password {
+            let password = secret.resolve().map_err(|e| ConnectError::Password(e.to_string()))?;
+            connect.config.password(password);
+        }
+        Ok(connect)
     }
 
     /// The database named for people: user, hosts and database, never the password.

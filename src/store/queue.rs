@@ -5,10 +5,11 @@
 use super::db::Row;
 use super::*;
 
-/// Claims taken by instances whose lease on the database ran out (killed, cut off).
+/// Claims taken by instances whose lease on the database ran out (killed, cut off); never
+/// this instance's own (its senders may be mid-attempt).
 const DEAD_CLAIMS: &str = "UPDATE outbox SET claimed = NULL, claimed_by = NULL
-     WHERE state = 'queued' AND claimed IS NOT NULL
-       AND (claimed_by IS NULL OR claimed_by = ?1 OR claimed_by NOT IN (
+     WHERE state = 'queued' AND claimed IS NOT NULL AND claimed_by IS DISTINCT FROM ?1
+       AND (claimed_by IS NULL OR claimed_by NOT IN (
             SELECT id FROM instance WHERE expires > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)))";
 
 fn queued(r: &Row) -> Result<Queued, DbError> {
@@ -87,7 +88,8 @@ impl Store {
     /// Gives back the messages claimed when the bot stopped without marking them (a crash
     /// between the server's answer and the mark): they are sent again, which may deliver one
     /// twice. On PostgreSQL, only the claims of instances that are gone (their lease ran
-    /// out), never those of a running instance. Returns how many.
+    /// out), never those of a running instance: called at start and after each lease round.
+    /// Returns how many.
     pub fn release_claims(&self) -> Result<usize, StoreError> {
         let sql = if self.db.is_postgres() {
             DEAD_CLAIMS
