@@ -447,7 +447,9 @@ impl Daemon {
         self.config = Arc::new(new);
         self.sync_senders().await;
         if let Some(l) = &self.leases {
-            let _ = l.names.send(self.config.mailboxes.iter().map(|m| m.name.clone()).collect());
+            let _ = l
+                .names
+                .send(self.config.mailboxes.iter().map(|m| m.name.clone()).collect());
         }
         let mut started = Vec::new();
         let owned = self.leases.as_ref().map(|l| l.watch_now().0);
@@ -496,7 +498,10 @@ impl Daemon {
                 crate::metrics::get().forget(name);
             }
         }
-        let release: Vec<String> = surplus.into_iter().filter(|n| !self.watchers.contains_key(n)).collect();
+        let release: Vec<String> = surplus
+            .into_iter()
+            .filter(|n| !self.watchers.contains_key(n))
+            .collect();
         if !release.is_empty() {
             if let Err(e) = self.state.run(move |s| s.release_leases(&me, &release)).await {
                 tracing::warn!(error = %e, "could not release surplus mailboxes; they pass to other instances when their leases run out");
@@ -510,7 +515,10 @@ impl Daemon {
             .cloned()
             .collect();
         if !start.is_empty() {
-            tracing::info!(mailboxes = start.len(), "watching mailboxes leased to this instance");
+            tracing::info!(
+                mailboxes = start.len(),
+                "watching mailboxes leased to this instance"
+            );
         }
         for m in &start {
             self.start_watcher(m);
@@ -543,7 +551,11 @@ impl Daemon {
             .watchers
             .values()
             .filter(|w| w.handle.is_finished() && !*w.stop.borrow())
-            .filter(|w| self.leases.as_ref().is_none_or(|l| l.watch_now().0.contains(&w.config.name)))
+            .filter(|w| {
+                self.leases
+                    .as_ref()
+                    .is_none_or(|l| l.watch_now().0.contains(&w.config.name))
+            })
             .map(|w| w.config.clone())
             .collect();
         for m in ended {
@@ -662,7 +674,14 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
             let (leased_tx, leased) = watch::channel(None);
             let (stop, stop_rx) = broadcast::channel(1);
             tracing::info!(instance = %me, lease = ?lease, "sharing the mailboxes with the other instances of the database");
-            let task = tokio::spawn(crate::leases::run(session, me.clone(), lease, names_rx, leased_tx, stop_rx));
+            let task = tokio::spawn(crate::leases::run(
+                session,
+                me.clone(),
+                lease,
+                names_rx,
+                leased_tx,
+                stop_rx,
+            ));
             Some(Leases {
                 me,
                 leased,

@@ -78,12 +78,25 @@ pub async fn run(
                     failing = false;
                 }
                 if released > 0 {
-                    tracing::warn!(messages = released, "messages claimed by an instance that is gone are queued again");
+                    tracing::warn!(
+                        messages = released,
+                        "messages claimed by an instance that is gone are queued again"
+                    );
                 }
                 let surplus: BTreeSet<&String> = round.surplus.iter().collect();
-                let watch: BTreeSet<String> = round.owned.iter().filter(|m| !surplus.contains(m)).cloned().collect();
+                let watch: BTreeSet<String> = round
+                    .owned
+                    .iter()
+                    .filter(|m| !surplus.contains(m))
+                    .cloned()
+                    .collect();
                 crate::metrics::get().instances.set(round.instances as i64);
-                tracing::debug!(owned = round.owned.len(), surplus = round.surplus.len(), instances = round.instances, "lease round");
+                tracing::debug!(
+                    owned = round.owned.len(),
+                    surplus = round.surplus.len(),
+                    instances = round.instances,
+                    "lease round"
+                );
                 let _ = leased.send(Some(Leased {
                     watch,
                     surplus: round.surplus,

@@ -142,7 +142,11 @@ impl Metrics {
                 "mailboxes_owned",
                 "Mailboxes this instance watches (leased to it when several share PostgreSQL)",
             ),
-            instances: gauge(&r, "instances", "Instances sharing the state database, this one included"),
+            instances: gauge(
+                &r,
+                "instances",
+                "Instances sharing the state database, this one included",
+            ),
             outbox_oldest: gauge(
                 &r,
                 "outbox_oldest_seconds",

@@ -169,7 +169,9 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             writeln!(
                 out,
                 "          leased to {}",
-                m.instance.as_deref().unwrap_or("no instance (not watched anywhere)")
+                m.instance
+                    .as_deref()
+                    .unwrap_or("no instance (not watched anywhere)")
             )?;
         }
     }

@@ -4,7 +4,6 @@
 //! SQLite-only words (`INTEGER PRIMARY KEY`, `BLOB`) their PostgreSQL spelling. Rows come back
 //! as [`Value`]s, read by position with the type the caller expects.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Why a query failed, before it names the database ([`super::StoreError`]).
@@ -219,11 +218,23 @@ pub(super) enum Db {
     /// The embedded SQLite file.
     Sqlite(rusqlite::Connection),
     /// A PostgreSQL session, reconnected when the server went away.
-    Postgres(RefCell<Pg>),
+    Postgres(Pg),
 }
 
-/// A PostgreSQL session and what it needs to come back after the server restarted.
+/// A job for a session's thread.
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// A PostgreSQL session on a thread of its own. The driver blocks on a runtime of its own,
+/// which it may not do where a tokio runtime is already driven (the processor runs each
+/// message inside one), and it closes its connection the same way when dropped: so every call,
+/// and the drop, happen on this thread; the caller waits for the answer.
 pub(super) struct Pg {
+    jobs: std::sync::mpsc::Sender<Job>,
+    connect: super::postgres::Connect,
+}
+
+/// What lives on a session's thread.
+pub(super) struct Session {
     client: Option<postgres::Client>,
     connect: super::postgres::Connect,
     /// Statements prepared on this session, by their PostgreSQL text.
@@ -233,24 +244,26 @@ pub(super) struct Pg {
 }
 
 impl Pg {
-    /// A session over an open client.
-    pub fn new(client: postgres::Client, connect: super::postgres::Connect) -> Pg {
-        Pg {
-            client: Some(client),
-            connect,
-            prepared: HashMap::new(),
-            translated: HashMap::new(),
-        }
-    }
-
-    /// A session that connects when first used.
-    pub fn later(connect: super::postgres::Connect) -> Pg {
-        Pg {
+    /// A session that connects when first used (and again whenever the server went away).
+    pub fn new(connect: super::postgres::Connect) -> Pg {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let mut session = Session {
             client: None,
-            connect,
+            connect: connect.clone(),
             prepared: HashMap::new(),
             translated: HashMap::new(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("bouncedoc-postgres".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut session);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a thread for a PostgreSQL session");
         }
+        Pg { jobs, connect }
     }
 
     /// How this session connects.
@@ -258,6 +271,23 @@ impl Pg {
         &self.connect
     }
 
+    /// Runs `f` on the session's thread and waits for its answer.
+    fn on_session<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Session) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .send(Box::new(move |s: &mut Session| {
+                let _ = tx.send(f(s));
+            }))
+            .map_err(|_| DbError::Decode("the PostgreSQL session's thread is gone".into()))?;
+        rx.recv()
+            .map_err(|_| DbError::Decode("the PostgreSQL session's thread stopped".into()))?
+    }
+}
+
+impl Session {
     /// The client, connected again if the server went away (a restart, a failover).
     fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
         if self.client.as_ref().is_none_or(|c| c.is_closed()) {
@@ -270,7 +300,7 @@ impl Pg {
             .ok_or_else(|| DbError::Decode("no PostgreSQL session".into()))
     }
 
-    fn statement(&mut self, sql: &str) -> Result<(postgres::Statement, &mut postgres::Client), DbError> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
         let text = match self.translated.get(sql) {
             Some(t) => t.clone(),
             None => {
@@ -279,18 +309,15 @@ impl Pg {
                 t
             }
         };
-        self.client()?;
-        let stmt = match self.prepared.get(&text) {
-            Some(s) => s.clone(),
-            None => {
-                let client = self.client()?;
-                let s = client.prepare(&text).map_err(|e| self.broken(e))?;
-                self.prepared.insert(text, s.clone());
-                s
+        if let Some(s) = self.prepared.get(&text) {
+            if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+                return Ok(s.clone());
             }
-        };
-        let client = self.client()?;
-        Ok((stmt, client))
+        }
+        let prepared = self.client()?.prepare(&text);
+        let s = prepared.map_err(|e| self.broken(e))?;
+        self.prepared.insert(text, s.clone());
+        Ok(s)
     }
 
     /// An error; the session is dropped when it is no longer usable (the next call
@@ -302,6 +329,81 @@ impl Pg {
         }
         DbError::Postgres(e)
     }
+
+    fn execute(&mut self, sql: &str, params: &[Owned]) -> Result<u64, DbError> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let result = self.client()?.execute(&stmt, &refs);
+        result.map_err(|e| self.broken(e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Owned]) -> Result<Vec<Row>, DbError> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let result = self.client()?.query(&stmt, &refs);
+        let rows = result.map_err(|e| self.broken(e))?;
+        rows.iter().map(pg_row).collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        let result = self.client()?.batch_execute(sql);
+        result.map_err(|e| self.broken(e))
+    }
+}
+
+/// A parameter copied for the session's thread.
+#[derive(Debug, Clone)]
+pub(super) enum Owned {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Owned {
+    fn of(p: &Param<'_>) -> Owned {
+        match *p {
+            Param::Null => Owned::Null,
+            Param::Int(n) => Owned::Int(n),
+            Param::Text(t) => Owned::Text(t.to_string()),
+            Param::Blob(b) => Owned::Blob(b.to_vec()),
+        }
+    }
+
+    fn borrowed(&self) -> Param<'_> {
+        match self {
+            Owned::Null => Param::Null,
+            Owned::Int(n) => Param::Int(*n),
+            Owned::Text(t) => Param::Text(t),
+            Owned::Blob(b) => Param::Blob(b),
+        }
+    }
+}
+
+impl postgres::types::ToSql for Owned {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.borrowed().to_sql(ty, out)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn owned(params: &[Param<'_>]) -> Vec<Owned> {
+    params.iter().map(Owned::of).collect()
 }
 
 impl Db {
@@ -318,16 +420,8 @@ impl Db {
                 Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
             }
             Db::Postgres(pg) => {
-                let mut pg = pg.borrow_mut();
-                let (stmt, client) = pg.statement(sql)?;
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
-                    .iter()
-                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
-                match client.execute(&stmt, &refs) {
-                    Ok(n) => Ok(n),
-                    Err(e) => Err(pg.broken(e)),
-                }
+                let (sql, params) = (sql.to_string(), owned(params));
+                pg.on_session(move |s| s.execute(&sql, &params))
             }
         }
     }
@@ -358,17 +452,8 @@ impl Db {
                 Ok(out)
             }
             Db::Postgres(pg) => {
-                let mut pg = pg.borrow_mut();
-                let (stmt, client) = pg.statement(sql)?;
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
-                    .iter()
-                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
-                let rows = match client.query(&stmt, &refs) {
-                    Ok(rows) => rows,
-                    Err(e) => return Err(pg.broken(e)),
-                };
-                rows.iter().map(pg_row).collect()
+                let (sql, params) = (sql.to_string(), owned(params));
+                pg.on_session(move |s| s.query(&sql, &params))
             }
         }
     }
@@ -394,12 +479,8 @@ impl Db {
         match self {
             Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Db::Postgres(pg) => {
-                let mut pg = pg.borrow_mut();
-                let client = pg.client()?;
-                match client.batch_execute(sql) {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(pg.broken(e)),
-                }
+                let sql = sql.to_string();
+                pg.on_session(move |s| s.batch(&sql))
             }
         }
     }
@@ -422,21 +503,18 @@ impl Db {
         }
     }
 
-    /// The PostgreSQL session, for the statements only PostgreSQL has (the leases).
-    pub fn postgres<T>(
+    /// The PostgreSQL client, on the session's thread, for the statements only PostgreSQL has
+    /// (the leases' arrays).
+    pub fn postgres<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, DbError> {
         match self {
             Db::Sqlite(_) => Err(DbError::Decode("this needs PostgreSQL (database.url)".into())),
-            Db::Postgres(pg) => {
-                let mut pg = pg.borrow_mut();
-                let client = pg.client()?;
-                match f(client) {
-                    Ok(v) => Ok(v),
-                    Err(e) => Err(pg.broken(e)),
-                }
-            }
+            Db::Postgres(pg) => pg.on_session(move |s| {
+                let result = f(s.client()?);
+                result.map_err(|e| s.broken(e))
+            }),
         }
     }
 }

@@ -36,9 +36,9 @@ impl Store {
     /// renews its leases, takes free or expired ones up to its share (the mailboxes divided by
     /// the instances alive, rounded up), and names its surplus.
     pub fn lease_round(&self, me: &str, names: &[String], lease_ms: i64) -> Result<LeaseRound, StoreError> {
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (me, names) = (me.to_string(), names.to_vec());
         self.db
-            .postgres(|c| {
+            .postgres(move |c| {
                 let mut tx = c.transaction()?;
                 tx.execute(
                     &format!(
@@ -103,8 +103,14 @@ impl Store {
     /// Gives up `me`'s leases of `mailboxes` (their watchers stopped): another instance may
     /// take them at once.
     pub fn release_leases(&self, me: &str, mailboxes: &[String]) -> Result<usize, StoreError> {
+        let (me, mailboxes) = (me.to_string(), mailboxes.to_vec());
         self.db
-            .postgres(|c| c.execute("DELETE FROM lease WHERE owner = $1 AND mailbox = ANY($2)", &[&me, &mailboxes]))
+            .postgres(move |c| {
+                c.execute(
+                    "DELETE FROM lease WHERE owner = $1 AND mailbox = ANY($2)",
+                    &[&me, &mailboxes],
+                )
+            })
             .map(|n| n as usize)
             .or_store(self)
     }
@@ -112,8 +118,9 @@ impl Store {
     /// An instance stopping cleanly: its leases and its row go (the others take its mailboxes
     /// at once instead of after the lease).
     pub fn leave(&self, me: &str) -> Result<(), StoreError> {
+        let me = me.to_string();
         self.db
-            .postgres(|c| {
+            .postgres(move |c| {
                 let mut tx = c.transaction()?;
                 tx.execute("DELETE FROM lease WHERE owner = $1", &[&me])?;
                 tx.execute("DELETE FROM instance WHERE id = $1", &[&me])?;
@@ -151,7 +158,10 @@ impl Store {
     /// How many instances are alive (`check-config`, `status`).
     pub fn instances_alive(&self) -> Result<usize, StoreError> {
         self.db
-            .query_one(&format!("SELECT COUNT(*) FROM instance WHERE expires > {NOW_MS}"), p![])
+            .query_one(
+                &format!("SELECT COUNT(*) FROM instance WHERE expires > {NOW_MS}"),
+                p![],
+            )
             .and_then(|r| r.int(0))
             .map(|n| n as usize)
             .or_store(self)

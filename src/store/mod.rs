@@ -507,16 +507,7 @@ impl Store {
     /// Opens a session of the shared PostgreSQL database and runs the migrations not yet run
     /// (one instance at a time). `instance` names this instance when it leases mailboxes.
     pub fn open_postgres(connect: &postgres::Connect, instance: Option<&str>) -> Result<Store, StoreError> {
-        let path = PathBuf::from(connect.label());
-        let client = connect.client().map_err(|source| StoreError::Postgres {
-            database: connect.label().to_string(),
-            source,
-        })?;
-        let store = Store {
-            db: Db::Postgres(std::cell::RefCell::new(db::Pg::new(client, connect.clone()))),
-            path,
-            instance: instance.map(str::to_string),
-        };
+        let store = Store::postgres_later(connect, instance);
         store.migrate().or_store(&store)?;
         Ok(store)
     }
@@ -524,7 +515,7 @@ impl Store {
     /// A session of the shared database that connects when first used (the pool's others).
     fn postgres_later(connect: &postgres::Connect, instance: Option<&str>) -> Store {
         Store {
-            db: Db::Postgres(std::cell::RefCell::new(db::Pg::later(connect.clone()))),
+            db: Db::Postgres(db::Pg::new(connect.clone())),
             path: PathBuf::from(connect.label()),
             instance: instance.map(str::to_string),
         }
@@ -534,7 +525,7 @@ impl Store {
     fn fresh_session(&self) -> Store {
         match &self.db {
             Db::Postgres(pg) => Store {
-                db: Db::Postgres(std::cell::RefCell::new(db::Pg::later(pg.borrow().connect().clone()))),
+                db: Db::Postgres(db::Pg::new(pg.connect().clone())),
                 path: self.path.clone(),
                 instance: self.instance.clone(),
             },
@@ -563,15 +554,7 @@ impl Store {
     /// `history`, `check-config`): nothing is created, migrated or written. `Ok(None)` when
     /// no instance has created the schema yet.
     pub fn look_postgres(connect: &postgres::Connect) -> Result<Option<Store>, StoreError> {
-        let client = connect.client().map_err(|source| StoreError::Postgres {
-            database: connect.label().to_string(),
-            source,
-        })?;
-        let store = Store {
-            db: Db::Postgres(std::cell::RefCell::new(db::Pg::new(client, connect.clone()))),
-            path: PathBuf::from(connect.label()),
-            instance: None,
-        };
+        let store = Store::postgres_later(connect, None);
         store
             .db
             .batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")

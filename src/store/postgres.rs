@@ -101,7 +101,9 @@ impl Connect {
     pub fn for_config(db: &crate::config::DatabaseConfig) -> Result<Connect, ConnectError> {
         let mut connect = Connect::new(&db.url, db.ca_file.as_deref())?;
         if let Some(secret) = &db.password {
-            let password = secret.resolve().map_err(|e| ConnectError::Password(e.to_string()))?;
+            let password = secret
+                .resolve()
+                .map_err(|e| ConnectError::Password(e.to_string()))?;
             connect.config.password(password);
         }
         Ok(connect)
