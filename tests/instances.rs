@@ -198,13 +198,23 @@ impl Fleet {
             .collect()
     }
 
-    /// Every notice delivered (`sent[name]` of them) was answered once: as many distinct
-    /// answers as notices, and no answer twice.
+    /// Every notice delivered (`sent[name]` of them) was answered once: one answer recorded
+    /// and queued per notice in the database, as many distinct answers received as notices,
+    /// and at most `handed_twice` of them received twice (a killed instance may have handed
+    /// its message in progress to the SMTP server without living to mark it sent: another
+    /// instance sends it again, the documented rule of a crash mid-send).
     #[track_caller]
-    fn assert_answered_once(&self, sent: &BTreeMap<String, usize>) {
+    fn assert_answered_once(&self, sent: &BTreeMap<String, usize>, handed_twice: usize) {
+        let notices: usize = sent.values().sum();
+        assert_eq!(
+            self.pg.psql("SELECT COUNT(*) FROM outbox"),
+            notices.to_string(),
+            "one answer queued per notice"
+        );
         let start = Instant::now();
         loop {
             let answers = self.answers();
+            let mut twice = 0;
             let wrong: Vec<String> = self
                 .names
                 .iter()
@@ -212,7 +222,8 @@ impl Fleet {
                     let ids = answers.get(n).cloned().unwrap_or_default();
                     let distinct: BTreeSet<&String> = ids.iter().collect();
                     let want = sent.get(n).copied().unwrap_or(0);
-                    (ids.len() != want || distinct.len() != want).then(|| {
+                    twice += ids.len().saturating_sub(distinct.len());
+                    (distinct.len() != want).then(|| {
                         format!(
                             "{n}: {} answers ({} distinct) for {want} notices",
                             ids.len(),
@@ -221,13 +232,16 @@ impl Fleet {
                     })
                 })
                 .collect();
-            if wrong.is_empty() {
+            if wrong.is_empty() && twice <= handed_twice {
+                if twice > 0 {
+                    eprintln!("{twice} answer(s) handed to the SMTP server twice: the killed instance's message in progress");
+                }
                 return;
             }
             // Postfix may still be handing the last ones to Dovecot.
             assert!(
                 start.elapsed() < Duration::from_secs(15),
-                "{wrong:?}\n{}",
+                "{wrong:?}, {twice} received twice (at most {handed_twice} allowed)\n{}",
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(200));
@@ -261,7 +275,7 @@ fn two_then_three_instances_watch_fifty_mailboxes_each_exactly_once() {
         sent.insert(name.clone(), 1);
     }
     f.settle(50, Duration::from_secs(60));
-    f.assert_answered_once(&sent);
+    f.assert_answered_once(&sent, 0);
     // A clean stop gives the leases up at once: the other two take its share well before
     // its leases would have run out.
     f.instances[c].bot.signal("TERM");
@@ -275,7 +289,7 @@ fn two_then_three_instances_watch_fifty_mailboxes_each_exactly_once() {
 }
 
 #[test]
-fn a_killed_instance_loses_no_notice_and_none_is_answered_twice() {
+fn a_killed_instance_loses_no_notice_and_each_is_answered_once() {
     let mut f = Fleet::start("kill", 50);
     let (a, b, c) = (f.add(None), f.add(None), f.add(None));
     f.wait_spread(&[a, b, c], Duration::from_secs(40));
@@ -309,7 +323,7 @@ fn a_killed_instance_loses_no_notice_and_none_is_answered_twice() {
     deliver_round(&f, &mut sent);
     let total: usize = sent.values().sum();
     f.settle(total, Duration::from_secs(90));
-    f.assert_answered_once(&sent);
+    f.assert_answered_once(&sent, 1);
 }
 
 #[test]
@@ -329,7 +343,7 @@ fn instances_reconnect_after_postgresql_restarts_and_go_on() {
         sent.insert(name.clone(), 1);
     }
     f.settle(10, Duration::from_secs(60));
-    f.assert_answered_once(&sent);
+    f.assert_answered_once(&sent, 0);
 }
 
 /// A TCP relay to `server` that can be cut: while cut, bytes go nowhere (connections stay

@@ -230,7 +230,7 @@ type Job = Box<dyn FnOnce(&mut Session) + Send>;
 /// and the drop, happen on this thread; the caller waits for the answer.
 pub(super) struct Pg {
     jobs: std::sync::mpsc::Sender<Job>,
-    connect: super::postgres::Connect,
+    connect: Box<super::postgres::Connect>,
 }
 
 /// What lives on a session's thread.
@@ -263,7 +263,10 @@ impl Pg {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a thread for a PostgreSQL session");
         }
-        Pg { jobs, connect }
+        Pg {
+            jobs,
+            connect: Box::new(connect),
+        }
     }
 
     /// How this session connects.

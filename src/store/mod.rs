@@ -319,7 +319,7 @@ struct Pool {
     free: std::sync::Mutex<Vec<Store>>,
     returned: std::sync::Condvar,
     instance: Option<String>,
-    connect: postgres::Connect,
+    connect: Box<postgres::Connect>,
 }
 
 /// Sessions one instance keeps open to PostgreSQL (the leases use one more of their own).
@@ -351,7 +351,7 @@ impl State {
                 free: std::sync::Mutex::new(free),
                 returned: std::sync::Condvar::new(),
                 instance: instance.map(str::to_string),
-                connect,
+                connect: Box::new(connect),
             })),
         })
     }
