@@ -360,3 +360,30 @@ fn sending_ips_are_addresses_or_networks() {
     let (_, key, _) = invalid("limits: {message_budget: 0s}\n");
     assert_eq!(key, "limits.message_budget");
 }
+
+#[test]
+fn the_database_block_is_checked_key_by_key() {
+    let c = Config::parse("database:\n  url: \"postgres://bot@db.example:5433/bounces\"\n  lease: 45s\n  password_env: PGPASS\n").unwrap();
+    let db = c.database.unwrap();
+    assert_eq!(db.lease, Duration::from_secs(45));
+    assert_eq!(db.password, Some(Secret::Env("PGPASS".into())));
+    assert_eq!(
+        Config::parse("database: {url: \"postgres://bot@127.0.0.1/b\"}\n")
+            .unwrap()
+            .database
+            .unwrap()
+            .lease,
+        Duration::from_secs(30),
+        "30 s unless said"
+    );
+    assert!(Config::parse("").unwrap().database.is_none(), "SQLite by default");
+    let (line, key, message) = invalid("log_level: info\ndatabase:\n  url: \"mysql://x@y/z\"\n");
+    assert_eq!((line, key.as_str()), (3, "database.url"), "{message}");
+    assert!(message.contains("postgres://"), "{message}");
+    let (_, key, message) = invalid("database: {url: \"postgres://x@y/z\", lease: 1s}\n");
+    assert_eq!(key, "database.lease", "{message}");
+    let (_, key, _) = invalid("database: {url: \"postgres://x@y/z\", password_env: A, password_file: /f}\n");
+    assert_eq!(key, "database");
+    let (_, key, _) = invalid("database: {url: \"postgres://x@y/z\", leese: 30s}\n");
+    assert!(key.starts_with("database"), "{key}");
+}
