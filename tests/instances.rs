@@ -276,6 +276,38 @@ fn two_then_three_instances_watch_fifty_mailboxes_each_exactly_once() {
     }
     f.settle(50, Duration::from_secs(60));
     f.assert_answered_once(&sent, 0);
+    // The commands read the database: status names the instance holding each mailbox,
+    // history lists what any instance recorded, check-config reports the database.
+    let config = f.w.dir.join("instance0.yaml");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bouncedoc"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("bouncedoc");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let status: serde_json::Value = serde_json::from_str(&run(&["status", "--json"])).expect("status --json");
+    let lines = status["mailboxes"].as_array().expect("mailboxes");
+    assert_eq!(lines.len(), 50);
+    assert!(lines.iter().all(|m| m["watching"] == "watching"), "{status}");
+    let holders: BTreeSet<&str> = lines.iter().filter_map(|m| m["instance"].as_str()).collect();
+    assert_eq!(holders.len(), 3, "{status}");
+    let history = run(&["history", "--limit", "100", "--json"]);
+    let entries: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(entries.len(), 50, "{history}");
+    assert!(entries.iter().all(|e| e["outcome"] == "answered"), "{history}");
+    let check = run(&["check-config"]);
+    assert!(
+        check.contains(&format!("database postgres://bouncedoc@127.0.0.1:{}/bouncedoc: schema", f.pg.port))
+            && check.contains("3 instances running"),
+        "{check}"
+    );
     // A clean stop gives the leases up at once: the other two take its share well before
     // its leases would have run out.
     f.instances[c].bot.signal("TERM");
