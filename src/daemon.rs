@@ -129,6 +129,8 @@ struct Daemon {
 struct Leases {
     /// Its name in the database.
     me: String,
+    /// How long a lease lasts.
+    lease: Duration,
     /// What the lease rounds leave it with.
     leased: watch::Receiver<Option<crate::leases::Leased>>,
     /// The configured mailboxes, for the rounds.
@@ -479,6 +481,9 @@ impl Daemon {
         };
         let (owned, surplus) = l.watch_now();
         let me = l.me.clone();
+        // Well inside the third of the lease left for stopping (a notice in progress is cut
+        // short: it is not recorded, and the next owner reads it again).
+        let within = (l.lease / 6).clamp(Duration::from_secs(1), WATCHERS_WITHIN);
         let lost = l.valid_until().is_some_and(|v| v <= tokio::time::Instant::now());
         let stop: Vec<String> = self
             .watchers
@@ -492,8 +497,7 @@ impl Daemon {
             } else {
                 tracing::info!(mailboxes = ?stop, "handing mailboxes over to other instances");
             }
-            // Well inside the third of the lease left for stopping.
-            self.stop_watchers(&stop, WATCHERS_WITHIN).await;
+            self.stop_watchers(&stop, within).await;
             for name in &stop {
                 crate::metrics::get().forget(name);
             }
@@ -612,9 +616,13 @@ impl Daemon {
         tracing::info!("stopping: finishing the current notices");
         let names: Vec<String> = self.watchers.keys().cloned().collect();
         self.stop_watchers(&names, WATCHERS_WITHIN).await;
-        if let Some(l) = self.leases.take() {
+        if let Some(mut l) = self.leases.take() {
+            // A round under way finishes first (it could otherwise take leases back after
+            // they were given up).
             let _ = l.stop.send(());
-            l.task.abort();
+            if tokio::time::timeout(OUTBOX_WITHIN, &mut l.task).await.is_err() {
+                l.task.abort();
+            }
             let me = l.me.clone();
             // Leaving at once lets the other instances take the mailboxes without waiting
             // for the leases to run out.
@@ -684,6 +692,7 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
             ));
             Some(Leases {
                 me,
+                lease,
                 leased,
                 names,
                 stop,

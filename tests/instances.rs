@@ -286,7 +286,11 @@ fn two_then_three_instances_watch_fifty_mailboxes_each_exactly_once() {
             .arg(&config)
             .output()
             .expect("bouncedoc");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let status: serde_json::Value = serde_json::from_str(&run(&["status", "--json"])).expect("status --json");
@@ -304,8 +308,10 @@ fn two_then_three_instances_watch_fifty_mailboxes_each_exactly_once() {
     assert!(entries.iter().all(|e| e["outcome"] == "answered"), "{history}");
     let check = run(&["check-config"]);
     assert!(
-        check.contains(&format!("database postgres://bouncedoc@127.0.0.1:{}/bouncedoc: schema", f.pg.port))
-            && check.contains("3 instances running"),
+        check.contains(&format!(
+            "database postgres://bouncedoc@127.0.0.1:{}/bouncedoc: schema",
+            f.pg.port
+        )) && check.contains("3 instances running"),
         "{check}"
     );
     // A clean stop gives the leases up at once: the other two take its share well before

@@ -4,8 +4,9 @@
 use super::raw::RawDatabase;
 use super::*;
 
-/// Where the shared state lives when several instances run (`database:`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the shared state lives when several instances run (`database:`). `Debug` never
+/// shows a password written in the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseConfig {
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]`.
     pub url: String,
@@ -16,6 +17,45 @@ pub struct DatabaseConfig {
     pub ca_file: Option<PathBuf>,
     /// Where the password comes from, when not in the URL.
     pub password: Option<Secret>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &without_password(&self.url))
+            .field("lease", &self.lease)
+            .field("ca_file", &self.ca_file)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+/// `url` with any password in it replaced by `<redacted>`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = userinfo.split(':').next().unwrap_or("");
+    let mut out = format!("{scheme}://{user}");
+    if userinfo.contains(':') {
+        out.push_str(":<redacted>");
+    }
+    out.push('@');
+    out.push_str(host);
+    out.push_str(tail);
+    // A password given as a query parameter.
+    match out.find("password=") {
+        Some(at) => {
+            let end = out[at..].find('&').map_or(out.len(), |e| at + e);
+            out.replace_range(at..end, "password=<redacted>");
+            out
+        }
+        None => out,
+    }
 }
 
 /// The shortest lease: renewals every third of it must fit a slow database round trip.

@@ -366,6 +366,18 @@ fn the_database_block_is_checked_key_by_key() {
     let c = Config::parse("database:\n  url: \"postgres://bot@db.example:5433/bounces\"\n  lease: 45s\n  password_env: PGPASS\n").unwrap();
     let db = c.database.unwrap();
     assert_eq!(db.lease, Duration::from_secs(45));
+    let written = Config::parse(
+        "database: {url: \"postgres://bot:s3cret@db.example/b?password=other&sslmode=require\"}\n",
+    )
+    .unwrap()
+    .database
+    .unwrap();
+    let shown = format!("{written:?}");
+    assert!(!shown.contains("s3cret") && !shown.contains("other"), "{shown}");
+    assert!(
+        shown.contains("postgres://bot:<redacted>@db.example/b?password=<redacted>&sslmode=require"),
+        "{shown}"
+    );
     assert_eq!(db.password, Some(Secret::Env("PGPASS".into())));
     assert_eq!(
         Config::parse("database: {url: \"postgres://bot@127.0.0.1/b\"}\n")

@@ -642,8 +642,13 @@ impl Store {
             return self.db.tx(|| {
                 self.db
                     .execute("SELECT pg_advisory_xact_lock(?1)", p![MIGRATION_LOCK])?;
-                self.db
-                    .batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+                let created = self
+                    .db
+                    .exists("SELECT 1 FROM pg_tables WHERE tablename = 'schema_version'", p![])?;
+                if !created {
+                    self.db
+                        .batch("CREATE TABLE schema_version (version BIGINT NOT NULL)")?;
+                }
                 let version = match self.db.query_opt("SELECT version FROM schema_version", p![])? {
                     Some(r) => r.int(0)? as usize,
                     None => {
