@@ -46,21 +46,33 @@ fn free_port() -> u16 {
 
 /// The mailboxes `/metrics` on `port` shows signed in and watching.
 fn watching(port: u16) -> BTreeSet<String> {
+    scrape(port)
+        .lines()
+        .filter_map(|l| l.strip_prefix("bouncedoc_mailbox_up{mailbox=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .filter(|(_, v)| v.trim() == "1")
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// The value of the unlabelled gauge `name` on `/metrics` at `port`.
+fn gauge(port: u16, name: &str) -> Option<i64> {
+    scrape(port)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
+}
+
+/// `/metrics` at `port` (empty when it does not answer).
+fn scrape(port: u16) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(2)))
         .build()
         .into();
     let Ok(mut r) = agent.get(&format!("http://127.0.0.1:{port}/metrics")).call() else {
-        return BTreeSet::new();
+        return String::new();
     };
-    let text = r.body_mut().read_to_string().unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("bouncedoc_mailbox_up{mailbox=\""))
-        .filter_map(|l| l.split_once("\"} "))
-        .filter(|(_, v)| v.trim() == "1")
-        .map(|(name, _)| name.to_string())
-        .collect()
+    r.body_mut().read_to_string().unwrap_or_default()
 }
 
 impl Fleet {
@@ -268,6 +280,12 @@ fn two_then_three_instances_watch_fifty_mailboxes_each_exactly_once() {
     // The database agrees: 50 leases, three owners.
     assert_eq!(f.pg.psql("SELECT COUNT(*) FROM lease"), "50");
     assert_eq!(f.pg.psql("SELECT COUNT(DISTINCT owner) FROM lease"), "3");
+    // And so do the metrics: what each instance owns, and how many instances there are.
+    for (k, mine) in [a, b, c].iter().zip(&each) {
+        let port = f.instances[*k].metrics;
+        assert_eq!(gauge(port, "bouncedoc_mailboxes_owned"), Some(mine.len() as i64));
+        assert_eq!(gauge(port, "bouncedoc_instances"), Some(3));
+    }
     // One notice per mailbox: each answered exactly once, by whichever instance watches it.
     let mut sent = BTreeMap::new();
     for name in &f.names {
