@@ -655,7 +655,6 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         crate::store::off_workers(move || State::open(&config, me.as_deref())).await?
     };
     let diagnoser = Diagnoser::new(&config)?;
-    let lease = config.database.as_ref().map(|d| d.lease);
     let config_state_dir = config.state_dir.clone();
     let config_concurrency = config.imap_connect_concurrency;
     let health = Arc::new(crate::metrics::Health {
@@ -676,8 +675,9 @@ pub async fn run(path: &Path, config: Config) -> Result<(), DaemonError> {
         let state = state.clone();
         crate::store::off_workers(move || Ok::<_, crate::store::StoreError>(Outbox::over(state))).await?
     };
-    let leases = match (me, lease, state.own_session()) {
-        (Some(me), Some(lease), Some(session)) => {
+    let leases = match (me, &config.database, state.own_session()) {
+        (Some(me), Some(db), Some(session)) => {
+            let lease = db.lease;
             let (names, names_rx) = watch::channel(config.mailboxes.iter().map(|m| m.name.clone()).collect());
             let (leased_tx, leased) = watch::channel(None);
             let (stop, stop_rx) = broadcast::channel(1);

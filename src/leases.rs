@@ -24,8 +24,6 @@ pub struct Leased {
     /// Until when the leases are surely this instance's (the round began earlier than the
     /// database renewed them; a third of the lease is left for stopping).
     pub valid_until: Instant,
-    /// Instances alive.
-    pub instances: usize,
 }
 
 /// A name for this run of the daemon: host, process and a random part (a restarted process
@@ -101,7 +99,6 @@ pub async fn run(
                     watch,
                     surplus: round.surplus,
                     valid_until: began + valid_for(lease),
-                    instances: round.instances,
                 }));
                 every.saturating_sub(began.elapsed())
             }

@@ -115,13 +115,8 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     for m in &config.mailboxes {
         // With several instances, the one asked may not be the one watching: the lease says.
         let watching = match live.up.iter().find(|(n, _)| *n == m.name) {
-            _ if config.database.is_some() => {
-                if holders.contains_key(&m.name) {
-                    "watching"
-                } else {
-                    "not watching"
-                }
-            }
+            _ if config.database.is_some() && holders.contains_key(&m.name) => "watching",
+            _ if config.database.is_some() => "not watching",
             Some((_, true)) => "watching",
             Some((_, false)) => "not watching",
             None if live.running => "not watching",

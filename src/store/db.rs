@@ -230,7 +230,6 @@ type Job = Box<dyn FnOnce(&mut Session) + Send>;
 /// and the drop, happen on this thread; the caller waits for the answer.
 pub(super) struct Pg {
     jobs: std::sync::mpsc::Sender<Job>,
-    connect: Box<super::postgres::Connect>,
 }
 
 /// What lives on a session's thread.
@@ -249,7 +248,7 @@ impl Pg {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let mut session = Session {
             client: None,
-            connect: connect.clone(),
+            connect,
             prepared: HashMap::new(),
             translated: HashMap::new(),
         };
@@ -263,15 +262,7 @@ impl Pg {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a thread for a PostgreSQL session");
         }
-        Pg {
-            jobs,
-            connect: Box::new(connect),
-        }
-    }
-
-    /// How this session connects.
-    pub fn connect(&self) -> &super::postgres::Connect {
-        &self.connect
+        Pg { jobs }
     }
 
     /// Runs `f` on the session's thread and waits for its answer.
@@ -312,10 +303,10 @@ impl Session {
                 t
             }
         };
+        // Connected first: a new session forgets what the old one prepared.
+        self.client()?;
         if let Some(s) = self.prepared.get(&text) {
-            if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
-                return Ok(s.clone());
-            }
+            return Ok(s.clone());
         }
         let prepared = self.client()?.prepare(&text);
         let s = prepared.map_err(|e| self.broken(e))?;
@@ -333,23 +324,15 @@ impl Session {
         DbError::Postgres(e)
     }
 
-    fn execute(&mut self, sql: &str, params: &[Owned]) -> Result<u64, DbError> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         let stmt = self.statement(sql)?;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        let result = self.client()?.execute(&stmt, &refs);
+        let result = self.client()?.execute(&stmt, &refs(params));
         result.map_err(|e| self.broken(e))
     }
 
-    fn query(&mut self, sql: &str, params: &[Owned]) -> Result<Vec<Row>, DbError> {
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let stmt = self.statement(sql)?;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        let result = self.client()?.query(&stmt, &refs);
+        let result = self.client()?.query(&stmt, &refs(params));
         let rows = result.map_err(|e| self.broken(e))?;
         rows.iter().map(pg_row).collect()
     }
@@ -360,42 +343,34 @@ impl Session {
     }
 }
 
-/// A parameter copied for the session's thread.
-#[derive(Debug, Clone)]
-pub(super) enum Owned {
-    Null,
-    Int(i64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-impl Owned {
-    fn of(p: &Param<'_>) -> Owned {
+impl Value {
+    /// A parameter copied for the session's thread.
+    fn of(p: &Param<'_>) -> Value {
         match *p {
-            Param::Null => Owned::Null,
-            Param::Int(n) => Owned::Int(n),
-            Param::Text(t) => Owned::Text(t.to_string()),
-            Param::Blob(b) => Owned::Blob(b.to_vec()),
+            Param::Null => Value::Null,
+            Param::Int(n) => Value::Int(n),
+            Param::Text(t) => Value::Text(t.to_string()),
+            Param::Blob(b) => Value::Blob(b.to_vec()),
         }
     }
 
-    fn borrowed(&self) -> Param<'_> {
+    fn param(&self) -> Param<'_> {
         match self {
-            Owned::Null => Param::Null,
-            Owned::Int(n) => Param::Int(*n),
-            Owned::Text(t) => Param::Text(t),
-            Owned::Blob(b) => Param::Blob(b),
+            Value::Null => Param::Null,
+            Value::Int(n) => Param::Int(*n),
+            Value::Text(t) => Param::Text(t),
+            Value::Blob(b) => Param::Blob(b),
         }
     }
 }
 
-impl postgres::types::ToSql for Owned {
+impl postgres::types::ToSql for Value {
     fn to_sql(
         &self,
         ty: &postgres::types::Type,
         out: &mut bytes::BytesMut,
     ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        self.borrowed().to_sql(ty, out)
+        self.param().to_sql(ty, out)
     }
 
     fn accepts(_: &postgres::types::Type) -> bool {
@@ -405,8 +380,16 @@ impl postgres::types::ToSql for Owned {
     postgres::types::to_sql_checked!();
 }
 
-fn owned(params: &[Param<'_>]) -> Vec<Owned> {
-    params.iter().map(Owned::of).collect()
+fn owned(params: &[Param<'_>]) -> Vec<Value> {
+    params.iter().map(Value::of).collect()
+}
+
+/// Parameters as the driver takes them.
+fn refs(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }
 
 impl Db {

@@ -6,9 +6,8 @@
 
 use super::*;
 
-/// The database's clock in milliseconds (every instance reads the same one: no skew between
-/// machines decides who owns what).
-const NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+/// The database's clock in milliseconds.
+const NOW_MS: &str = now_ms!();
 
 /// What one lease round left this instance with.
 #[derive(Debug, Clone, PartialEq, Eq)]

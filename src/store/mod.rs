@@ -368,14 +368,6 @@ impl State {
         }
     }
 
-    /// This instance's name, when it shares PostgreSQL with others.
-    pub fn instance(&self) -> Option<&str> {
-        match &*self.backend {
-            Backend::One(_) => None,
-            Backend::Pool(p) => p.instance.as_deref(),
-        }
-    }
-
     /// Runs `f` with the database, here (a notice and its answers are one transaction inside
     /// it). Blocks: only for code off the async workers.
     pub fn with<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
@@ -401,7 +393,7 @@ impl State {
                         if let Some(mut s) = self.0.take() {
                             // A session left mid-transaction by a panic is not lent again.
                             if std::thread::panicking() {
-                                s = s.fresh_session();
+                                s = Store::postgres_later(&self.1.connect, self.1.instance.as_deref());
                             }
                             self.1.free.lock().unwrap_or_else(|p| p.into_inner()).push(s);
                             self.1.returned.notify_one();
@@ -479,6 +471,18 @@ pub struct Store {
     instance: Option<String>,
 }
 
+/// The database's clock in milliseconds, in SQL (PostgreSQL): leases and instances live by it,
+/// so no skew between machines decides who owns what.
+macro_rules! now_ms {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    };
+}
+use now_ms;
+
+/// Whether the PostgreSQL schema was created (by any instance).
+const SCHEMA_CREATED: &str = "SELECT 1 FROM pg_tables WHERE tablename = 'schema_version'";
+
 /// The lock that makes instances starting together run the schema's migrations one at a time.
 const MIGRATION_LOCK: i64 = 0x626f_756e_6365;
 
@@ -521,18 +525,6 @@ impl Store {
         }
     }
 
-    /// A new session to the same PostgreSQL database, in place of this one.
-    fn fresh_session(&self) -> Store {
-        match &self.db {
-            Db::Postgres(pg) => Store {
-                db: Db::Postgres(db::Pg::new(pg.connect().clone())),
-                path: self.path.clone(),
-                instance: self.instance.clone(),
-            },
-            Db::Sqlite(_) => unreachable!("only PostgreSQL sessions are pooled"),
-        }
-    }
-
     fn migrated(conn: rusqlite::Result<Connection>, path: PathBuf) -> Result<Store, StoreError> {
         let store = Store::over(conn, path)?;
         store.migrate().or_store(&store)?;
@@ -559,10 +551,7 @@ impl Store {
             .db
             .batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             .or_store(&store)?;
-        let created = store
-            .db
-            .exists("SELECT 1 FROM pg_tables WHERE tablename = 'schema_version'", p![])
-            .or_store(&store)?;
+        let created = store.db.exists(SCHEMA_CREATED, p![]).or_store(&store)?;
         Ok(created.then_some(store))
     }
 
@@ -625,8 +614,11 @@ impl Store {
             return Ok(());
         };
         let mine = self.db.exists(
-            "SELECT 1 FROM lease WHERE mailbox = ?1 AND owner = ?2
-             AND expires > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) FOR SHARE",
+            concat!(
+                "SELECT 1 FROM lease WHERE mailbox = ?1 AND owner = ?2 AND expires > ",
+                now_ms!(),
+                " FOR SHARE"
+            ),
             p![mailbox, me],
         )?;
         if mine {
@@ -642,9 +634,7 @@ impl Store {
             return self.db.tx(|| {
                 self.db
                     .execute("SELECT pg_advisory_xact_lock(?1)", p![MIGRATION_LOCK])?;
-                let created = self
-                    .db
-                    .exists("SELECT 1 FROM pg_tables WHERE tablename = 'schema_version'", p![])?;
+                let created = self.db.exists(SCHEMA_CREATED, p![])?;
                 if !created {
                     self.db
                         .batch("CREATE TABLE schema_version (version BIGINT NOT NULL)")?;

@@ -7,10 +7,13 @@ use super::*;
 
 /// Claims taken by instances whose lease on the database ran out (killed, cut off); never
 /// this instance's own (its senders may be mid-attempt).
-const DEAD_CLAIMS: &str = "UPDATE outbox SET claimed = NULL, claimed_by = NULL
+const DEAD_CLAIMS: &str = concat!(
+    "UPDATE outbox SET claimed = NULL, claimed_by = NULL
      WHERE state = 'queued' AND claimed IS NOT NULL AND claimed_by IS DISTINCT FROM ?1
-       AND (claimed_by IS NULL OR claimed_by NOT IN (
-            SELECT id FROM instance WHERE expires > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)))";
+       AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM instance WHERE expires > ",
+    now_ms!(),
+    "))"
+);
 
 fn queued(r: &Row) -> Result<Queued, DbError> {
     Ok(Queued {
