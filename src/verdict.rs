@@ -252,6 +252,7 @@ mod tests {
             reporting_mta: None,
             sending_ips: vec![],
             original: None,
+            language: None,
             recipients: vec![Recipient {
                 address: "bob@partner.example".into(),
                 retry_until: Some("2026-11-26T04:11:40Z".into()),

@@ -11,7 +11,7 @@ fn every_fixture_reads_as_expected() {
     let mut checked = 0;
     let mut wrong = Vec::new();
     // The fixtures, and the sample notice the README runs.
-    let mut entries: Vec<_> = ["tests/fixtures", "examples"]
+    let mut entries: Vec<_> = ["tests/fixtures", "tests/fixtures/locales", "examples"]
         .iter()
         .flat_map(|d| {
             std::fs::read_dir(root.join(d))

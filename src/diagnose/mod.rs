@@ -707,6 +707,7 @@ mod tests {
             reporting_mta: None,
             sending_ips: vec![],
             original: None,
+            language: None,
             recipients: vec![
                 Recipient {
                     address: "a@x.example".into(),

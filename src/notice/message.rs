@@ -111,6 +111,7 @@ fn reader_keeps(name: &str) -> mime::Keep {
         "X-Postfix-Sender",
         "X-Original-Sender",
         "X-Mailer",
+        "Content-Language",
     ];
     if USED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
         mime::Keep::Value

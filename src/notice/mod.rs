@@ -16,6 +16,7 @@ pub mod bounded;
 pub mod codes;
 pub mod dsn;
 pub mod formats;
+pub mod languages;
 pub mod message;
 pub mod mime;
 pub mod original;
@@ -173,6 +174,10 @@ pub struct Notice {
     pub original: Option<Original>,
     /// Every recipient the notice reports on, in the notice's order.
     pub recipients: Vec<Recipient>,
+    /// The notice's language: its `Content-Language` (`fr-FR`), else the language whose
+    /// wording it uses when that is not English; left out of the JSON when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// The notice's own identity: who received it and its Message-ID (what the bot's answer
@@ -295,6 +300,7 @@ impl Notice {
             sending_ips: Vec::new(),
             original: None,
             recipients: Vec::new(),
+            language: None,
         }
     }
 }
@@ -317,6 +323,7 @@ fn autoreply(parsed: &message::Parsed, original: Option<Original>) -> Notice {
         sending_ips: Vec::new(),
         original,
         recipients,
+        language: None,
     }
 }
 
@@ -356,6 +363,7 @@ fn feedback(parsed: &message::Parsed, original: Option<Original>) -> Notice {
         sending_ips: source_ip.filter(is_public).map(|ip| vec![ip]).unwrap_or_default(),
         original,
         recipients,
+        language: None,
     }
 }
 
@@ -378,7 +386,10 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         }
     }
     let generator = generator(parsed, scan, !report.recipients.is_empty());
-    let exchange_wording = scan.says(wording::List::Exchange, usize::MAX);
+    // Exchange's English wording, or Exchange's headers and language-neutral shape.
+    let exchange_wording = scan.says(wording::List::Exchange, usize::MAX)
+        || matches!(generator.as_deref(), Some("exchange" | "office365"))
+        || scan.language().is_some();
     let remote_wording = scan.says(wording::List::Remote, usize::MAX);
     let exchange = if exchange_wording {
         formats::exchange::read(scan.error_text())
@@ -439,7 +450,10 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
             .collect()
     };
 
-    let delay = scan.delay_wording(parsed);
+    // Only a notice about mail still queued says how long the server keeps trying.
+    let delay = scan
+        .delay_wording(parsed)
+        .or(exchange.remaining_seconds.map(|_| true));
     let notice_date = parsed.date_unix;
     for r in &mut recipients {
         if exchange_wording {
@@ -535,6 +549,27 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
         sending_ips,
         original,
         recipients,
+        language: language(parsed, scan),
+    }
+}
+
+/// The notice's language: its `Content-Language` (a well-formed BCP 47 tag), else the
+/// language whose Exchange wording its text uses.
+fn language(parsed: &parsed::Parsed, scan: &text::Scan) -> Option<String> {
+    let tag = parsed
+        .header("Content-Language")
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|t| {
+            (2..=35).contains(&t.len())
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && t.bytes()
+                    .take_while(|b| *b != b'-')
+                    .all(|b| b.is_ascii_alphabetic())
+        });
+    match tag {
+        Some(t) => Some(t.to_string()),
+        None => scan.language().map(|i| languages::LANGUAGES[i].tag.to_string()),
     }
 }
 
@@ -660,7 +695,7 @@ impl Serialize for ParseLine<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let n = self.notice;
-        let mut s = serializer.serialize_struct("ParseLine", 7)?;
+        let mut s = serializer.serialize_struct("ParseLine", 8)?;
         s.serialize_field("file", self.file)?;
         s.serialize_field("kind", &n.kind)?;
         s.serialize_field("generator", &n.generator)?;
@@ -668,6 +703,10 @@ impl Serialize for ParseLine<'_> {
         s.serialize_field("sending_ips", &n.sending_ips)?;
         s.serialize_field("original", &n.original)?;
         s.serialize_field("recipients", &n.recipients)?;
+        match &n.language {
+            Some(l) => s.serialize_field("language", l)?,
+            None => s.skip_field("language")?,
+        }
         s.end()
     }
 }

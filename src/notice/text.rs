@@ -416,6 +416,22 @@ impl Scan {
             .min()
     }
 
+    /// The language (an index into `languages::LANGUAGES`) most of the error report's
+    /// non-English notice wording is in, when it has any.
+    pub fn language(&self) -> Option<usize> {
+        let mut counts = [0usize; 32];
+        for h in self.hits.of(List::Language, 0..self.cut) {
+            if let Some(c) = counts.get_mut(usize::from(h.index)) {
+                *c += 1;
+            }
+        }
+        let (best, n) = counts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, n)| (**n, usize::MAX - i))?;
+        (*n > 0).then_some(best)
+    }
+
     /// IPs the remote server quoted as the client it refuses: our sending side.
     pub fn blocked_client_ips(&self) -> Vec<IpAddr> {
         if !self.says(List::Block, usize::MAX) {

@@ -5,6 +5,7 @@
 //! text, with every consumer asking the hits for its own list and range, is what keeps
 //! reading within a small multiple of merely reading the file.
 
+use super::languages::LANGUAGES;
 use super::phrases::{Catalog, Hit, Phrases};
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -395,6 +396,9 @@ pub enum List {
     Remote,
     /// [`FAMILIES`]; the hit's index is the family's.
     Family,
+    /// Every phrase of one of [`languages::LANGUAGES`] but English; the hit's index is the
+    /// language's.
+    Language,
 }
 
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
@@ -419,11 +423,33 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
             entries.push((List::Family as u8, i as u16, p));
         }
     }
+    // Other languages' phrases join the lists they belong to (indexes past the list's own),
+    // and each also says which language it is.
+    let mut next = [0u16; LISTS];
+    for e in &entries {
+        next[usize::from(e.0)] = next[usize::from(e.0)].max(e.1 + 1);
+    }
+    for (i, lang) in LANGUAGES.iter().enumerate() {
+        for (list, phrases) in [
+            (List::Marker, lang.markers),
+            (List::Delay, lang.delay),
+            (List::Final, lang.failed),
+            (List::Cut, lang.original),
+        ] {
+            for p in phrases {
+                entries.push((list as u8, next[list as usize], p));
+                next[list as usize] += 1;
+                if lang.tag != "en" {
+                    entries.push((List::Language as u8, i as u16, p));
+                }
+            }
+        }
+    }
     Catalog::new(&entries)
 });
 
 /// How many lists the catalog holds.
-const LISTS: usize = List::Family as usize + 1;
+const LISTS: usize = List::Language as usize + 1;
 
 /// Every phrase of every list found in one text, per list, in order of their end.
 #[derive(Debug, Default)]
@@ -477,13 +503,25 @@ impl Hits {
 
 /// True when a subject is one notices use (any case).
 pub fn is_bounce_subject(subject: &str) -> bool {
-    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(BOUNCE_SUBJECTS));
+    static P: LazyLock<Phrases> = LazyLock::new(|| {
+        let mut all = BOUNCE_SUBJECTS.to_vec();
+        for l in LANGUAGES {
+            all.extend(l.delay_subjects.iter().chain(l.failed_subjects));
+        }
+        Phrases::new(&all)
+    });
     P.any(subject)
 }
 
 /// True when a subject says delivery is only delayed.
 pub fn is_delay_subject(subject: &str) -> bool {
-    static P: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(DELAY_SUBJECTS));
+    static P: LazyLock<Phrases> = LazyLock::new(|| {
+        let mut all = DELAY_SUBJECTS.to_vec();
+        for l in LANGUAGES {
+            all.extend(l.delay_subjects);
+        }
+        Phrases::new(&all)
+    });
     P.any(subject)
 }
 
