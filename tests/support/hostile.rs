@@ -53,6 +53,10 @@ pub const SHAPES: &[&str] = &[
     "foreign-reply-html",
     "retry-periods",
     "original-headers",
+    "localized-label-lines",
+    "localized-periods-one-line",
+    "cjk-periods-one-line",
+    "brackets-before-quote",
 ];
 
 /// A message of about `size` bytes (never less) in shape `name`.
@@ -67,6 +71,12 @@ pub fn message(name: &str, size: usize) -> Vec<u8> {
     let dsn = |status_block: &str, text: &str| -> Vec<u8> {
         format!(
             "From: MAILER-DAEMON@mx.example.net\r\nTo: alice@example.com\r\nSubject: Delayed Mail (still being retried)\r\nMessage-ID: <hostile-{name}@mx.example.net>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n{status_block}\r\n--B--\r\n"
+        )
+        .into_bytes()
+    };
+    let exchange_notice = |text: &str| -> Vec<u8> {
+        format!(
+            "From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@corp.example>\r\nTo: alice@corp.example\r\nSubject: =?utf-8?q?Remise_diff=C3=A9r=C3=A9e_=3A_Devis?=\r\nContent-Language: fr-FR\r\nX-MS-Exchange-Message-Is-Ndr:\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLa remise à ces destinataires ou groupes est différée :\r\n\r\nbob@partner.example\r\n\r\n{text}\r\n"
         )
         .into_bytes()
     };
@@ -210,6 +220,13 @@ pub fn message(name: &str, size: usize) -> Vec<u8> {
             "In-Reply-To: <x@bouncedoc.example>\r\n",
             &format!("{}\r\nsupport\r\n", fill("> On Mon, alice wrote:\r\n")),
         ),
+        // Exchange in other languages: read by shape, under Exchange's headers.
+        "localized-label-lines" => exchange_notice(&fill(
+            "Serveur de réception : mx.partner.example (192.0.2.25)\r\nServeur de génération : EX01.corp.example\r\n",
+        )),
+        "localized-periods-one-line" => exchange_notice(&fill("1 jours, 19 heures et 58 minutes 1 ")),
+        "cjk-periods-one-line" => exchange_notice(&fill("1日19時間58分1日")),
+        "brackets-before-quote" => exchange_notice(&(fill("mx (192.0.2.1) [") + "'400 4.4.7 Message delayed'\r\n")),
         "retry-periods" => text_notice(&fill(
             "for the next 1 days, 19 hours and 58 minutes 1 days, ",
         )),
