@@ -269,6 +269,10 @@ fn walk(
         let boundary = ct.param("boundary").filter(|b| !b.is_empty());
         let parts = match boundary {
             Some(b) if depth < MAX_DEPTH => multipart_parts(body, b.as_bytes()),
+            None if depth < MAX_DEPTH => match unstated_boundary(body) {
+                Some(b) => multipart_parts(body, b),
+                None => Vec::new(),
+            },
             _ => Vec::new(),
         };
         if parts.is_empty() {
@@ -318,6 +322,18 @@ fn walk(
         }
         _ => {}
     }
+}
+
+/// The boundary of a multipart whose Content-Type lost its `boundary` parameter (a folded
+/// line written without its leading space, so the parameter ends the header section): the
+/// first `--` line among the body's first few lines, past a stray `boundary=` line.
+fn unstated_boundary(body: &[u8]) -> Option<&[u8]> {
+    body.split(|b| *b == b'\n')
+        .take(4)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .find(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with(b"boundary="))
+        .and_then(|l| l.strip_prefix(b"--"))
+        .filter(|b| !b.is_empty() && b.len() <= 200 && !b.ends_with(b"--"))
 }
 
 /// The bodies of a multipart's parts (between `--boundary` lines, up to `--boundary--`).

@@ -616,8 +616,25 @@ impl Scan {
             Some(s) => (s, self.next_other_recipient(s, address)),
             None => (0, self.lines.len()),
         };
-        for i in from..to {
-            if self.coded(i) {
+        // An error first: a positive reply or a size in the block ("Size (in bytes): 222") is
+        // not what went wrong.
+        let error = |i: usize| {
+            let line = self.line(i);
+            status_code(line).is_some_and(|s| !s.starts_with('2'))
+                || reply_code_str(line).is_some_and(|c| !c.starts_with('2'))
+        };
+        let coded = (from..to).filter(|&i| self.coded(i));
+        if let Some(i) = coded.clone().find(|&i| error(i)) {
+            return Some(clean_diagnostic(&self.paragraph_at(i), address));
+        }
+        let positive = coded.clone().next();
+        if positive.is_some() && start.is_some() {
+            // Only positive codes in the block: an error elsewhere in the report (a notice
+            // that states its one error before the details) is the better answer.
+            let elsewhere = (0..self.lines.len()).find(|&i| {
+                self.coded(i) && error(i) && !is_sender_line(&self.line(i).to_ascii_lowercase())
+            });
+            if let Some(i) = elsewhere.or(positive) {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }
         }
