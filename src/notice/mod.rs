@@ -279,7 +279,7 @@ fn crlf(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 fn build(parsed: &message::Parsed, depth: usize) -> Notice {
     let scan = text::Scan::new(parsed);
     match message::classify(parsed, &scan) {
-        message::Class::NotNotice => Notice::none(),
+        message::Class::NotNotice => forwarded_inline(parsed, depth).unwrap_or_else(Notice::none),
         class => {
             let original = original::find(parsed, scan.quoted());
             match class {
@@ -375,6 +375,60 @@ fn forwarded_notice(parsed: &message::Parsed, depth: usize) -> Option<Notice> {
     let inner = read_at(parsed.attached.as_deref()?, depth + 1).ok()?;
     (inner.kind != Kind::None && inner.kind != Kind::Autoreply && !inner.recipients.is_empty())
         .then_some(inner)
+}
+
+/// A notice someone forwarded inline ("Fwd: Returned mail: …", the notice quoted below
+/// "Begin forwarded message:" or "---------- Forwarded message ---------"): the quoted notice,
+/// read as the message it was.
+fn forwarded_inline(parsed: &message::Parsed, depth: usize) -> Option<Notice> {
+    if depth >= MAX_FORWARDS {
+        return None;
+    }
+    let subject = parsed.subject.trim_start();
+    let (prefix, rest) = subject.split_once(':')?;
+    if !matches!(
+        prefix.trim().to_ascii_lowercase().as_str(),
+        "fwd" | "fw" | "tr" | "wg" | "rv" | "i"
+    ) || !wording::is_bounce_subject(rest)
+    {
+        return None;
+    }
+    let text = parsed.texts.first()?;
+    let lower = text.to_ascii_lowercase();
+    let at = [
+        "begin forwarded message:",
+        "forwarded message",
+        "-----original message-----",
+    ]
+    .iter()
+    .filter_map(|m| lower.find(m).map(|p| p + m.len()))
+    .min()?;
+    let after = &text[at..];
+    let after = &after[after.find('\n').map_or(after.len(), |p| p + 1)..];
+    // Quoted with "> ": one level off every line.
+    let quoted = after
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(20)
+        .all(|l| l.starts_with('>'));
+    let mut inner = String::with_capacity(after.len());
+    for line in after.lines() {
+        let line = if quoted {
+            line.strip_prefix("> ")
+                .or_else(|| line.strip_prefix('>'))
+                .unwrap_or(line)
+        } else {
+            line
+        };
+        if inner.is_empty() && line.trim().is_empty() {
+            continue;
+        }
+        inner.push_str(line);
+        inner.push('\n');
+    }
+    let notice = read_at(inner.as_bytes(), depth + 1).ok()?;
+    (notice.kind != Kind::None && notice.kind != Kind::Autoreply && !notice.recipients.is_empty())
+        .then_some(notice)
 }
 
 fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original>, depth: usize) -> Notice {

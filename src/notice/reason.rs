@@ -19,6 +19,9 @@ const BY_TEXT: &[(&str, &[&str])] = &[
             "delivery time expired",
             "could not be delivered for",
             "cannot send message for",
+            // Exim, when a host's retry time is past its cutoff.
+            "have been failing for a long time",
+            "after a long failure period",
         ],
     ),
     (
@@ -156,6 +159,7 @@ const BY_TEXT: &[(&str, &[&str])] = &[
             "local error",
             "temporary failure",
             "server error",
+            "duplicated message-id",
         ],
     ),
 ];

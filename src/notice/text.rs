@@ -631,9 +631,8 @@ impl Scan {
         if positive.is_some() && start.is_some() {
             // Only positive codes in the block: an error elsewhere in the report (a notice
             // that states its one error before the details) is the better answer.
-            let elsewhere = (0..self.lines.len()).find(|&i| {
-                self.coded(i) && error(i) && !is_sender_line(&self.line(i).to_ascii_lowercase())
-            });
+            let elsewhere = (0..self.lines.len())
+                .find(|&i| self.coded(i) && error(i) && !is_sender_line(&self.line(i).to_ascii_lowercase()));
             if let Some(i) = elsewhere.or(positive) {
                 return Some(clean_diagnostic(&self.paragraph_at(i), address));
             }

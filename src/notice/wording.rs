@@ -127,6 +127,9 @@ pub const MARKERS: &[&str] = &[
     "error delivering",
     "error occurred while",
     "dns lookup failure",
+    // Mailing-list managers (FML) refusing a post.
+    "duplicated message-id",
+    "loop alert",
     "550 ",
     "554 ",
     "553 ",
@@ -358,6 +361,7 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
     ("yandex", &["yandex"]),
     ("gmx", &["gmx"]),
     ("zoho", &["zoho"]),
+    ("fml", &["x-mlserver", "fml ["]),
 ];
 
 /// How Postfix, Exim, Sendmail and qmail name the remote server (`formats::remote::KEYS` is
