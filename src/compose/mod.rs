@@ -781,6 +781,9 @@ pub fn support_package(
 }
 
 #[cfg(test)]
+mod lang_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
