@@ -44,6 +44,17 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// The language of a message to the user: the configured one (`configured`: the
+    /// configuration's `language`, `None` for `auto`), else what the notice's
+    /// `Content-Language` names, else English.
+    pub fn pick(configured: Option<Lang>, content_language: Option<&str>) -> Lang {
+        configured
+            .or_else(|| content_language.and_then(Lang::from_tag))
+            .unwrap_or_default()
+    }
+}
+
 impl std::fmt::Display for Lang {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -80,5 +91,18 @@ mod tests {
             assert_eq!(l.to_string(), l.as_str());
         }
         assert_eq!(Lang::default(), Lang::En);
+        // A new language must be listed in ALL: this match stops compiling without it.
+        let languages = |l: Lang| match l {
+            Lang::En | Lang::Fr | Lang::De | Lang::Es => 4,
+        };
+        assert_eq!(Lang::ALL.len(), languages(Lang::En));
+    }
+
+    #[test]
+    fn the_configured_language_then_the_notice_s_then_english() {
+        assert_eq!(Lang::pick(Some(Lang::De), Some("fr-FR")), Lang::De);
+        assert_eq!(Lang::pick(None, Some("fr-FR")), Lang::Fr);
+        assert_eq!(Lang::pick(None, Some("it")), Lang::En);
+        assert_eq!(Lang::pick(None, None), Lang::En);
     }
 }
