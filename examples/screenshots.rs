@@ -60,6 +60,7 @@ fn main() {
         notice_message_id: Some("5c1e0a7b2d4f@MBX02.northwind.example"),
         thread: &thread,
         clock: Clock::in_zone(Some("Europe/Paris"), now),
+        lang: compose::Lang::En,
     };
     let reply_findings = vec![
         Finding::new(

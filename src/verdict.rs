@@ -92,18 +92,10 @@ impl Cause {
         }
     }
 
-    /// A short name for the cause.
+    /// A short name for the cause, in English: for logs, JSON and Support (the user reads
+    /// [`Cause::label_in`] their language; both come from `compose/text/`).
     pub fn label(self) -> &'static str {
-        match self {
-            Cause::RecipientDomain => "the recipient's domain cannot receive mail",
-            Cause::SenderDomain => "your domain's DNS records are missing",
-            Cause::DnsInconclusive => "DNS lookups failed; cause not known yet",
-            Cause::SenderListed => "our sending server is on a blocklist",
-            Cause::SenderPtr => "our sending server lacks reverse DNS",
-            Cause::RecipientListed => "the recipient's server is on a blocklist",
-            Cause::BlockedByRecipient => "the recipient's server refuses ours",
-            Cause::Unexplained => "no cause found",
-        }
+        self.label_in(crate::compose::Lang::En)
     }
 }
 
@@ -243,6 +235,7 @@ pub fn after_last_recheck(v: Verdict, checks: u32) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::Lang::En;
     use crate::notice::{Kind, Notice, Recipient};
 
     fn notice(kind: Kind) -> Notice {
@@ -428,7 +421,7 @@ mod tests {
         ];
         // The notice arrived 1 day 19 hours 59 minutes before the sending server gives up.
         let clock = crate::compose::words::Clock::utc(1_795_507_960);
-        let words = |kind: Kind, v: &Verdict| crate::compose::words::summary(&notice(kind), v, &clock);
+        let words = |kind: Kind, v: &Verdict| crate::compose::words::summary(&notice(kind), v, &clock, En);
         let v = decide(&findings);
         assert_eq!(v.causes, vec![Cause::SenderListed, Cause::RecipientListed]);
         let summary = words(Kind::Delayed, &v);
@@ -465,25 +458,25 @@ mod tests {
             Cause::Unexplained,
             Cause::DnsInconclusive,
         ] {
-            assert!(!cause.advice(Forwarding::Off).contains("Reply"), "{cause:?}");
+            assert!(!cause.advice(Forwarding::Off, En).contains("Reply"), "{cause:?}");
             assert!(
-                cause.advice(Forwarding::Invite).contains("Reply \"support\""),
+                cause.advice(Forwarding::Invite, En).contains("Reply \"support\""),
                 "{cause:?}"
             );
         }
         assert!(Cause::DnsInconclusive
-            .advice(Forwarding::Sent)
+            .advice(Forwarding::Sent, En)
             .contains("has been sent"));
         assert!(Cause::DnsInconclusive
-            .advice(Forwarding::None)
+            .advice(Forwarding::None, En)
             .contains("will be repeated"));
         assert!(Cause::Unexplained
-            .advice(Forwarding::Sent)
+            .advice(Forwarding::Sent, En)
             .contains("has been sent"));
         // Causes on the recipient's side read the same whatever happens to the package.
         assert_eq!(
-            Cause::RecipientDomain.advice(Forwarding::Off),
-            Cause::RecipientDomain.advice(Forwarding::Sent)
+            Cause::RecipientDomain.advice(Forwarding::Off, En),
+            Cause::RecipientDomain.advice(Forwarding::Sent, En)
         );
     }
 }

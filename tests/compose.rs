@@ -41,6 +41,7 @@ fn ctx<'a>(raw: &'a [u8], notice_id: Option<&'a str>, thread: &'a [String]) -> C
         notice_message_id: notice_id,
         thread,
         clock: bouncedoc::compose::words::Clock::utc(1_795_800_000),
+        lang: bouncedoc::compose::Lang::En,
     }
 }
 

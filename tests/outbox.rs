@@ -77,6 +77,7 @@ fn messages(raw: &[u8], thread: &[String]) -> (Outgoing, Outgoing) {
         notice_message_id: Some("5c1e0a7b2d4f@MBX02.northwind.example"),
         thread,
         clock: bouncedoc::compose::words::Clock::utc(1_795_800_000),
+        lang: bouncedoc::compose::Lang::En,
     };
     let reply = compose::user_reply(&ctx, &n, &findings, &v).expect("reply");
     let package = compose::support_package(&ctx, &n, &findings, &v, "{\"verdict\":\"sender_listed\"}")

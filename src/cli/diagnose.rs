@@ -151,6 +151,7 @@ fn preview(
         notice_message_id: envelope.message_id.as_deref(),
         thread: &[],
         clock: compose::words::Clock::in_zone(cfg.timezone.as_deref(), now),
+        lang: compose::Lang::En,
     };
     let mut messages = Vec::new();
     match v.action {
@@ -234,12 +235,14 @@ fn write_report(
         )?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", bouncedoc::compose::words::what_happened(n))?;
+    // The report is for the administrator at the terminal: English.
+    let en = compose::Lang::En;
+    writeln!(out, "{}", bouncedoc::compose::words::what_happened(n, en))?;
     writeln!(out, "What to do:")?;
     for c in &v.causes {
-        writeln!(out, "  - {}", c.advice(v.forwarding))?;
+        writeln!(out, "  - {}", c.advice(v.forwarding, en))?;
     }
-    writeln!(out, "{}", bouncedoc::compose::words::retry_sentence(n, clock))?;
+    writeln!(out, "{}", bouncedoc::compose::words::retry_sentence(n, clock, en))?;
     let action = match v.action {
         verdict::Action::ReplyUser => "advise the user",
         verdict::Action::ForwardSupport => "forward the full notice to Support",

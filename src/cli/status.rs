@@ -93,7 +93,7 @@ fn ask(addr: Option<std::net::SocketAddr>) -> Live {
 }
 
 fn time(clock: &bouncedoc::compose::words::Clock, unix: Option<i64>) -> String {
-    unix.map_or("never".into(), |t| clock.moment(t))
+    unix.map_or("never".into(), |t| clock.moment(t, bouncedoc::compose::Lang::En))
 }
 
 /// Runs `status`.

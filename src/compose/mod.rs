@@ -3,15 +3,23 @@
 //! `diagnosis.json`). Raw RFC 5322 is written here, so what is sent is exactly what was
 //! composed (and previewed). Every value taken from a notice passes through
 //! [`encode::sanitize`] first.
+//!
+//! What goes to the user is written in the context's language ([`Context::lang`], the tables of
+//! `text/`); the Support package and the summary of held packages go to Support (the mail
+//! administrators) and stay English.
 
 pub mod encode;
+pub mod lang;
+pub(crate) mod text;
 pub mod words;
 
 use crate::diagnose::{Check, Finding, Found, Routing};
 use crate::notice::{Kind, Notice};
 use crate::verdict::{self, Cause, Verdict};
 use encode::{base64_lines, encode_unstructured, header, mailbox, quoted_printable, sanitize, wrap};
+pub use lang::Lang;
 use std::hash::{BuildHasher, Hasher};
+use text::fill;
 
 /// Who the messages are from and to, and what they thread onto.
 #[derive(Debug, Clone)]
@@ -34,6 +42,9 @@ pub struct Context<'a> {
     pub thread: &'a [String],
     /// Now (the messages' Date) and the zone times are shown in.
     pub clock: words::Clock,
+    /// The language of the messages to the user (the configuration's `language`, or the
+    /// notice's `Content-Language`). What goes to Support is English whatever this says.
+    pub lang: Lang,
 }
 
 /// A composed message: its envelope and its exact bytes.
@@ -152,30 +163,25 @@ fn is_message_id(id: &str) -> bool {
 }
 
 /// A short reason for a subject line.
-fn subject_reason(cause: Cause, findings: &[Finding]) -> &'static str {
+fn subject_reason(cause: Cause, findings: &[Finding], lang: Lang) -> &'static str {
+    let reasons = &lang.text().reasons;
+    let recipient_domain = || {
+        findings
+            .iter()
+            .find(|f| f.check() == Check::RecipientDomain && f.is_problem())
+            .map(|f| f.found)
+    };
     match cause {
-        Cause::RecipientDomain => {
-            match findings
-                .iter()
-                .find(|f| f.check() == Check::RecipientDomain && f.is_problem())
-                .map(|f| f.found)
-            {
-                Some(Found::RecipientDomain(Routing::Nxdomain)) => "their domain does not exist",
-                Some(Found::RecipientDomain(Routing::NullMx)) => "their domain accepts no mail",
-                _ => "their domain has no mail servers",
-            }
-        }
-        Cause::SenderDomain => "your domain's DNS records are missing",
-        Cause::DnsInconclusive => "still checking",
-        Cause::SenderListed => "our server is on a blocklist, Support informed",
-        Cause::SenderPtr => "our server lacks reverse DNS, Support informed",
-        Cause::RecipientListed => "their server is on a blocklist",
-        Cause::BlockedByRecipient => "their server refuses ours",
-        Cause::Unexplained => "sent to Support",
+        Cause::RecipientDomain => match recipient_domain() {
+            Some(Found::RecipientDomain(Routing::Nxdomain)) => reasons.nxdomain,
+            Some(Found::RecipientDomain(Routing::NullMx)) => reasons.null_mx,
+            _ => reasons.causes.recipient_domain,
+        },
+        other => reasons.causes.get(other),
     }
 }
 
-fn recipients_of(notice: &Notice) -> String {
+fn recipients_of(notice: &Notice, lang: Lang) -> String {
     let list: Vec<String> = notice
         .recipients
         .iter()
@@ -183,66 +189,79 @@ fn recipients_of(notice: &Notice) -> String {
         .map(|r| sanitize(&r.address))
         .collect();
     let more = notice.recipients.len().saturating_sub(3);
+    let t = lang.text();
     match (list.is_empty(), more) {
-        (true, _) => "the recipient".to_string(),
+        (true, _) => t.the_recipient.to_string(),
         (false, 0) => list.join(", "),
-        (false, n) => format!("{} and {n} more", list.join(", ")),
+        (false, n) => fill(t.and_more, &[("list", &list.join(", ")), ("n", &n.to_string())]),
     }
 }
 
-fn original_subject(notice: &Notice) -> String {
+fn original_subject(notice: &Notice, lang: Lang) -> String {
     notice
         .original
         .as_ref()
         .and_then(|o| o.subject.as_deref())
         .map(sanitize)
-        .unwrap_or_else(|| "(no subject)".into())
+        .unwrap_or_else(|| lang.text().no_subject.into())
 }
 
-/// The check's name for people.
-pub fn check_label(c: Check) -> &'static str {
-    match c {
-        Check::RecipientDomain => "Recipient domain mail routing",
-        Check::SenderDomain => "Your domain's DNS records",
-        Check::RecipientListed => "Recipient server on a blocklist",
-        Check::BlockedByRecipient => "Recipient side blocks our server",
-        Check::SenderListed => "Our sending server on a blocklist",
-        Check::SenderPtr => "Our sending server's reverse DNS",
-        Check::BlocklistZone => "Blocklist usable",
-        Check::SmtpProbe => "Recipient server reachable",
-    }
+/// The check's name for people, in `lang`.
+pub fn check_label(c: Check, lang: Lang) -> &'static str {
+    lang.text().checks.get(c)
 }
 
-/// The plain-text body: what happened, the checks, what to do, how long, the commands.
+/// What a check found, in words of `lang`, as the messages show it beside the check. English
+/// shows the word `diagnose --json` prints (`nxdomain`, [`Finding::result`]); the other
+/// languages say it in words. The finding's `detail` (technical evidence) is never translated.
+pub fn result_words(found: Found, lang: Lang) -> &'static str {
+    lang.text().results.get(found)
+}
+
+/// The causes, named in one line: `Why: a; b.`.
+fn why_line(v: &Verdict, lang: Lang) -> String {
+    let t = lang.text();
+    v.causes
+        .iter()
+        .map(|c| c.label_in(lang))
+        .collect::<Vec<_>>()
+        .join(t.cause_sep)
+}
+
+/// One check's line: `Our sending server on a blocklist (203.0.113.77): listed`, each value as
+/// given (already escaped for HTML).
+fn check_row(label: &str, subject: &str, result: &str, lang: Lang) -> String {
+    fill(
+        lang.text().check_row,
+        &[("label", label), ("subject", subject), ("result", result)],
+    )
+}
+
+/// The plain-text body: what happened, the checks, what to do, how long, the commands. The
+/// findings' details are shown as they are, untranslated.
 fn text_body(
     notice: &Notice,
     findings: &[Finding],
     v: &Verdict,
     escalation: Option<&str>,
     clock: &words::Clock,
+    lang: Lang,
 ) -> String {
+    let tx = lang.text();
     let mut t = String::new();
-    t.push_str(&wrap(&words::what_happened(notice), 78));
+    t.push_str(&wrap(&words::what_happened(notice, lang), 78));
     t.push_str("\n\n");
-    t.push_str(&wrap(
-        &format!(
-            "Why: {}.",
-            v.causes.iter().map(|c| c.label()).collect::<Vec<_>>().join("; ")
-        ),
-        78,
-    ));
-    t.push_str("\n\nWhat was checked:\n");
+    t.push_str(&wrap(&format!("{} {}.", tx.why, why_line(v, lang)), 78));
+    t.push_str(&format!("\n\n{}\n", tx.checked));
     for f in findings {
         let mark = f.mark();
-        t.push_str(&wrap(
-            &format!(
-                "{mark} {} ({}): {}",
-                check_label(f.check()),
-                sanitize(&f.subject),
-                f.result()
-            ),
-            78,
-        ));
+        let row = check_row(
+            check_label(f.check(), lang),
+            &sanitize(&f.subject),
+            result_words(f.found, lang),
+            lang,
+        );
+        t.push_str(&wrap(&format!("{mark} {row}"), 78));
         t.push('\n');
         let detail = wrap(&sanitize(&f.detail), 72);
         for line in detail.lines() {
@@ -251,9 +270,9 @@ fn text_body(
             t.push('\n');
         }
     }
-    t.push_str("\nWhat to do:\n");
+    t.push_str(&format!("\n{}\n", tx.to_do));
     for c in &v.causes {
-        t.push_str(&wrap(c.advice(v.forwarding), 78));
+        t.push_str(&wrap(c.advice(v.forwarding, lang), 78));
         t.push('\n');
     }
     if let Some(e) = escalation {
@@ -262,15 +281,15 @@ fn text_body(
         t.push('\n');
     }
     t.push('\n');
-    t.push_str(&wrap(&words::retry_sentence(notice, clock), 78));
+    t.push_str(&wrap(&words::retry_sentence(notice, clock, lang), 78));
     t
 }
 
 /// The user's message ends with the commands they may reply with (not the Support package:
 /// nothing Support replies is a command).
-fn with_commands_footer(mut t: String) -> String {
+fn with_commands_footer(mut t: String, lang: Lang) -> String {
     t.push_str("\n-- \n");
-    t.push_str(&wrap(COMMANDS_FOOTER, 78));
+    t.push_str(&wrap(commands_footer(lang), 78));
     t.push('\n');
     t
 }
@@ -300,26 +319,32 @@ fn html_body(
     escalation: Option<&str>,
     lead: &str,
     clock: &words::Clock,
+    lang: Lang,
 ) -> String {
+    let t = lang.text();
     let mut h = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 15px; line-height: 1.45; color: #222; max-width: 640px; margin: 0 auto; padding: 12px;\">\n",
     );
     h.push_str(lead);
     h.push_str(&format!(
         "<p style=\"font-size: 17px;\">{}</p>\n",
-        html_escape(&words::what_happened(notice))
+        html_escape(&words::what_happened(notice, lang))
     ));
     h.push_str(&format!(
-        "<p><strong>Why:</strong> {}.</p>\n",
-        html_escape(&v.causes.iter().map(|c| c.label()).collect::<Vec<_>>().join("; "))
+        "<p><strong>{}</strong> {}.</p>\n",
+        html_escape(t.why),
+        html_escape(&why_line(v, lang))
     ));
     // What to do and how long come before the evidence: on a phone, the checks would push
     // them below the first screen.
-    h.push_str("<p style=\"margin-bottom: 4px;\"><strong>What to do:</strong></p>\n");
+    h.push_str(&format!(
+        "<p style=\"margin-bottom: 4px;\"><strong>{}</strong></p>\n",
+        html_escape(t.to_do)
+    ));
     for c in &v.causes {
         h.push_str(&format!(
             "<p style=\"margin-top: 4px;\">{}</p>\n",
-            html_escape(c.advice(v.forwarding))
+            html_escape(c.advice(v.forwarding, lang))
         ));
     }
     if let Some(e) = escalation {
@@ -327,9 +352,9 @@ fn html_body(
     }
     h.push_str(&format!(
         "<p>{}</p>\n",
-        html_escape(&words::retry_sentence(notice, clock))
+        html_escape(&words::retry_sentence(notice, clock, lang))
     ));
-    h.push_str("<p style=\"margin: 16px 0 4px;\"><strong>What was checked:</strong></p>\n<table style=\"border-collapse: collapse; width: 100%; margin: 0 0 8px;\">\n");
+    h.push_str(&format!("<p style=\"margin: 16px 0 4px;\"><strong>{}</strong></p>\n<table style=\"border-collapse: collapse; width: 100%; margin: 0 0 8px;\">\n", html_escape(t.checked)));
     for f in findings {
         let mark = f.mark();
         let color = if f.is_note() {
@@ -339,11 +364,14 @@ fn html_body(
         } else {
             "#1b7f3b"
         };
+        let row = check_row(
+            &format!("<strong>{}</strong>", html_escape(check_label(f.check(), lang))),
+            &html_escape(&sanitize(&f.subject)),
+            &html_escape(result_words(f.found, lang)),
+            lang,
+        );
         h.push_str(&format!(
-            "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0; word-break: break-word;\"><strong>{}</strong> ({}): {}<br><span style=\"color: #555; font-size: 13px;\">{}</span></td></tr>\n",
-            html_escape(check_label(f.check())),
-            html_escape(&sanitize(&f.subject)),
-            html_escape(f.result()),
+            "<tr style=\"border-top: 1px solid #ddd;\"><td style=\"padding: 6px 8px 6px 0; vertical-align: top; color: {color}; font-weight: bold;\">{mark}</td><td style=\"padding: 6px 0; word-break: break-word;\">{row}<br><span style=\"color: #555; font-size: 13px;\">{}</span></td></tr>\n",
             html_escape(&sanitize(&f.detail))
         ));
     }
@@ -351,10 +379,14 @@ fn html_body(
     h
 }
 
-/// The HTML body's end: for the user, the commands they may reply with.
-fn close_html(mut h: String, commands: bool) -> String {
-    if commands {
-        h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. Reply to this message with one word: <strong>support</strong> (send the full report to Support), <strong>recheck</strong>, <strong>mute</strong>, <strong>status</strong> or <strong>help</strong>.</p>\n");
+/// The HTML body's end: for the user (`commands` in their language), the commands they may
+/// reply with; for Support (`None`), what is attached, in English.
+fn close_html(mut h: String, commands: Option<Lang>) -> String {
+    if let Some(lang) = commands {
+        h.push_str(&format!(
+            "<p style=\"color: #666; font-size: 13px;\">{}</p>\n",
+            lang.text().commands_footer_html
+        ));
     } else {
         h.push_str("<p style=\"color: #666; font-size: 13px;\">bouncedoc. The notice is attached unaltered (notice.eml), the diagnosis as diagnosis.json.</p>\n");
     }
@@ -379,25 +411,31 @@ pub fn user_reply(
     v: &Verdict,
 ) -> Result<Outgoing, ComposeError> {
     let message_id = new_message_id(ctx.bot_address);
+    let lang = ctx.lang;
+    let t = lang.text();
     let state = if notice.kind == Kind::Failed {
-        "Not delivered"
+        t.not_delivered
     } else {
-        "Delayed"
+        t.delayed
     };
-    let subject = format!(
-        "{state}: {} → {} — {}",
-        original_subject(notice),
-        recipients_of(notice),
-        subject_reason(v.cause, findings)
+    let subject = fill(
+        t.reply_subject,
+        &[
+            ("state", state),
+            ("subject", &original_subject(notice, lang)),
+            ("to", &recipients_of(notice, lang)),
+            ("reason", subject_reason(v.cause, findings, lang)),
+        ],
     );
     let escalation = match v.action {
-        verdict::Action::ForwardSupport => {
-            Some("The full notice and this diagnosis have been sent to Support.")
-        }
+        verdict::Action::ForwardSupport => Some(t.escalated),
         _ => None,
     };
-    let text = with_commands_footer(text_body(notice, findings, v, escalation, &ctx.clock));
-    let html = close_html(html_body(notice, findings, v, escalation, "", &ctx.clock), true);
+    let text = with_commands_footer(text_body(notice, findings, v, escalation, &ctx.clock, lang), lang);
+    let html = close_html(
+        html_body(notice, findings, v, escalation, "", &ctx.clock, lang),
+        Some(lang),
+    );
     to_user(ctx, message_id, &subject, &text, &html)
 }
 
@@ -422,7 +460,7 @@ fn to_user(
 
 /// A short plain-text message to the user (a command's answer, a summary of what the rate
 /// limit held back), threaded like the others. `to` is the user or, for a summary of held
-/// packages, Support.
+/// packages, Support; the commands footer is in the user's language, or English for Support.
 pub fn short_message(
     ctx: &Context<'_>,
     to: &str,
@@ -440,8 +478,9 @@ pub fn short_message(
         text.push_str(&wrap(&sanitize_multiline(paragraph), 78));
         text.push('\n');
     }
+    let footer_lang = if to == ctx.user { ctx.lang } else { Lang::En };
     text.push_str("\n-- \n");
-    text.push_str(&wrap(COMMANDS_FOOTER, 78));
+    text.push_str(&wrap(commands_footer(footer_lang), 78));
     text.push('\n');
     raw.push_str(&quoted_printable(&text));
     raw.push_str("\r\n");
@@ -461,27 +500,36 @@ pub fn digest(
     since: i64,
 ) -> Result<Outgoing, ComposeError> {
     let message_id = new_message_id(ctx.bot_address);
-    let subject = words::digest_subject(items);
-    let sections = words::digest_sections(items);
-    let period = format!(
-        "{} to {}",
-        ctx.clock.moment(since),
-        ctx.clock.moment(ctx.clock.now)
+    let lang = ctx.lang;
+    let t = lang.text();
+    let subject = words::digest_subject(items, lang);
+    let sections = words::digest_sections(items, lang);
+    let period = fill(
+        t.digest_period,
+        &[
+            ("from", &ctx.clock.moment(since, lang)),
+            ("to", &ctx.clock.moment(ctx.clock.now, lang)),
+        ],
     );
-    let mut text = format!("{}\n{period}\n", words::digest_intro(items));
+    let intro = words::digest_intro(items, lang);
+    let mut text = format!("{intro}\n{period}\n");
     let mut html = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 15px; line-height: 1.45; color: #222; max-width: 640px; margin: 0 auto; padding: 12px;\">\n",
     );
     html.push_str(&format!(
         "<p style=\"font-size: 17px;\">{}</p>\n<p style=\"color: #666;\">{}</p>\n",
-        html_escape(&words::digest_intro(items)),
+        html_escape(&intro),
         html_escape(&period)
     ));
     for (title, explain, lines) in &sections {
         if lines.is_empty() {
             continue;
         }
-        text.push_str(&format!("\n{title} ({}):\n", lines.len()));
+        let heading = fill(
+            t.section_heading,
+            &[("title", title), ("count", &lines.len().to_string())],
+        );
+        text.push_str(&format!("\n{heading}\n"));
         text.push_str(&wrap(explain, 78));
         text.push('\n');
         html.push_str(&format!(
@@ -491,12 +539,14 @@ pub fn digest(
             html_escape(explain)
         ));
         for l in lines.iter() {
-            let when = ctx.clock.moment(l.last_notice);
-            let line = format!(
-                "{} → {}: {} (last notice {when})",
-                sanitize(&l.subject),
-                sanitize(&l.recipient),
-                words::verdict_words(&l.verdict)
+            let line = fill(
+                t.digest_line,
+                &[
+                    ("subject", &sanitize(&l.subject)),
+                    ("recipient", &sanitize(&l.recipient)),
+                    ("verdict", words::verdict_words(&l.verdict, lang)),
+                    ("when", &ctx.clock.moment(l.last_notice, lang)),
+                ],
             );
             text.push_str(&wrap(&format!("- {line}"), 78));
             text.push('\n');
@@ -508,9 +558,12 @@ pub fn digest(
         html.push_str("</ul>\n");
     }
     text.push_str("\n-- \n");
-    text.push_str(&wrap(COMMANDS_FOOTER, 78));
+    text.push_str(&wrap(commands_footer(lang), 78));
     text.push('\n');
-    html.push_str("<p style=\"color: #666; font-size: 13px; margin-top: 18px;\">bouncedoc, once a week (config: digest: weekly). Reply with <strong>status</strong> for the open ones now.</p>\n</body></html>\n");
+    html.push_str(&format!(
+        "<p style=\"color: #666; font-size: 13px; margin-top: 18px;\">{}</p>\n</body></html>\n",
+        t.digest_footer_html
+    ));
     to_user(ctx, message_id, &subject, &text, &html)
 }
 
@@ -531,12 +584,24 @@ fn sanitize_multiline(line: &str) -> String {
     line.chars().filter(|c| !c.is_control() || *c == '\t').collect()
 }
 
-/// The footer of every message to the user: the commands, briefly.
-pub const COMMANDS_FOOTER: &str = "bouncedoc. Reply to this message with one word: support (send the full report to Support), recheck, mute, status or help.";
+/// The footer of every message to the user: the commands, briefly (English; see
+/// [`commands_footer`] for the user's language).
+pub const COMMANDS_FOOTER: &str = text::en::TEXT.commands_footer;
 
-/// The subject of a notice's thread, as the bot's messages name it (`Quarterly figures → bob@x`).
-pub fn thread_subject(notice: &Notice) -> String {
-    format!("{} → {}", original_subject(notice), recipients_of(notice))
+/// The footer of every message to the user, in `lang`: the commands (the English words in
+/// every language), briefly.
+pub fn commands_footer(lang: Lang) -> &'static str {
+    lang.text().commands_footer
+}
+
+/// The subject of a notice's thread, as the bot's messages name it (`Quarterly figures → bob@x`),
+/// in `lang` when the notice gives no subject or no recipient.
+pub fn thread_subject(notice: &Notice, lang: Lang) -> String {
+    format!(
+        "{} → {}",
+        original_subject(notice, lang),
+        recipients_of(notice, lang)
+    )
 }
 
 /// The `diagnosis.json` of a Support package (and what `bouncedoc diagnose --json` prints):
@@ -551,7 +616,7 @@ pub fn diagnosis_json(
     serde_json::json!({
         "notice": crate::notice::ParseLine { file, notice },
         "findings": findings,
-        "verdict": {"action": v.action, "cause": v.cause, "summary": words::summary(notice, v, clock)},
+        "verdict": {"action": v.action, "cause": v.cause, "summary": words::summary(notice, v, clock, Lang::En)},
     })
 }
 
@@ -569,7 +634,7 @@ fn notice_lines_html(ctx: &Context<'_>, notice: &Notice) -> String {
     };
     let mut h = String::from("<h2 style=\"font-size: 18px;\">Delay notice report</h2>\n<table style=\"border-collapse: collapse; width: 100%; table-layout: fixed; margin: 0 0 12px;\">\n");
     h.push_str(&row("Mailbox user", &sanitize(ctx.user)));
-    h.push_str(&row("Reported", &ctx.clock.moment(ctx.clock.now)));
+    h.push_str(&row("Reported", &ctx.clock.moment(ctx.clock.now, Lang::En)));
     if let Some(o) = &notice.original {
         if let Some(subject) = &o.subject {
             h.push_str(&row("Original subject", &sanitize(subject)));
@@ -628,7 +693,8 @@ fn notice_part(raw: &[u8]) -> (String, String) {
 }
 
 /// The Support package: the summary and every finding, the notice attached unaltered
-/// (`message/rfc822`), and `diagnosis.json`.
+/// (`message/rfc822`), and `diagnosis.json`. Support (the mail administrators) reads English:
+/// the package is English whatever the user's language ([`Context::lang`]).
 pub fn support_package(
     ctx: &Context<'_>,
     notice: &Notice,
@@ -658,7 +724,7 @@ pub fn support_package(
     let subject = format!(
         "[bouncedoc] {} → {}: {status} {state} ({})",
         sanitize(ctx.user),
-        recipients_of(notice),
+        recipients_of(notice, Lang::En),
         v.cause.label()
     );
     let why = match v.action {
@@ -669,7 +735,7 @@ pub fn support_package(
         ),
     };
     let mut text = format!("Mailbox user: {}\n\n", sanitize(ctx.user));
-    text.push_str(&text_body(notice, findings, v, Some(&why), &ctx.clock));
+    text.push_str(&text_body(notice, findings, v, Some(&why), &ctx.clock, Lang::En));
     let html = close_html(
         html_body(
             notice,
@@ -678,8 +744,9 @@ pub fn support_package(
             Some(&why),
             &notice_lines_html(ctx, notice),
             &ctx.clock,
+            Lang::En,
         ),
-        false,
+        None,
     );
     let b = boundary(&message_id, "mix");
     let alt = boundary(&message_id, "alt");
@@ -712,6 +779,9 @@ pub fn support_package(
         raw: raw.into_bytes(),
     })
 }
+
+#[cfg(test)]
+mod lang_tests;
 
 #[cfg(test)]
 mod tests {

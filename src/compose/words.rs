@@ -1,6 +1,12 @@
 //! The words people read about a verdict: what happened, what to do about each cause, how
 //! long the sending server keeps trying. `verdict.rs` decides and names; it writes no prose.
+//!
+//! Every function takes the language to write in; the sentences themselves are in the tables of
+//! [`super::text`], one per language, and everything here is written once for all of them.
+//! What goes to Support, to logs and to JSON is written in English ([`Lang::En`]).
 
+use super::lang::Lang;
+use super::text::{fill, Text};
 use crate::notice::{Kind, Notice};
 use crate::verdict::{Cause, Forwarding, Verdict};
 
@@ -33,55 +39,61 @@ impl Clock {
         Clock { zone, now }
     }
 
-    /// A moment as people write it: `Wed 25 Nov, 08:00 CET` (the year too when it is not this
-    /// year's).
-    pub fn moment(&self, unix: i64) -> String {
+    /// A moment as people write it in `lang`: `Wed 25 Nov, 08:00 CET`, `mer. 25 nov., 08:00
+    /// CET`, `Mi. 25. Nov., 08:00 CET`, `mié 25 nov, 08:00 CET` (the year too when it is not
+    /// this year's); the zone's abbreviation and a 24-hour time in every language.
+    pub fn moment(&self, unix: i64, lang: Lang) -> String {
+        let t = lang.text();
         let at = |t: i64| {
             jiff::Timestamp::from_second(t)
                 .ok()
                 .map(|ts| ts.to_zoned(self.zone.clone()))
         };
         let (Some(then), Some(now)) = (at(unix), at(self.now)) else {
-            return "an unknown time".into();
+            return t.unknown_time.into();
         };
-        let format = if then.year() == now.year() {
-            "%a %-d %b, %H:%M %Z"
+        let template = if then.year() == now.year() {
+            t.moment
         } else {
-            "%a %-d %b %Y, %H:%M %Z"
+            t.moment_with_year
         };
-        then.strftime(format).to_string()
+        let weekday = t.weekdays[usize::from(then.weekday().to_sunday_zero_offset().unsigned_abs()) % 7];
+        let month = t.months[usize::from(then.month().clamp(1, 12).unsigned_abs()) - 1];
+        fill(
+            template,
+            &[
+                ("weekday", weekday),
+                ("day", &then.day().to_string()),
+                ("month", month),
+                ("year", &then.strftime("%Y").to_string()),
+                ("time", &then.strftime("%H:%M").to_string()),
+                ("zone", &then.strftime("%Z").to_string()),
+            ],
+        )
     }
 
     /// A moment and how far it is from now: `Wed 25 Nov, 08:00 CET (in 1 day 19 hours)`.
-    pub fn moment_from_now(&self, unix: i64) -> String {
-        let gap = rough_duration(unix.abs_diff(self.now));
-        if unix >= self.now {
-            format!("{} (in {gap})", self.moment(unix))
-        } else {
-            format!("{} ({gap} ago)", self.moment(unix))
-        }
+    pub fn moment_from_now(&self, unix: i64, lang: Lang) -> String {
+        let t = lang.text();
+        let gap = duration(t, unix.abs_diff(self.now), 2, true);
+        let template = if unix >= self.now { t.in_future } else { t.in_past };
+        fill(template, &[("moment", &self.moment(unix, lang)), ("gap", &gap)])
     }
 }
 
 /// A duration in its two largest units: "1 day 19 hours", "3 hours 5 minutes", "12 minutes".
-pub fn rough_duration(secs: u64) -> String {
-    let full = human_duration(secs);
-    full.split(' ')
-        .collect::<Vec<_>>()
-        .chunks(2)
-        .take(2)
-        .map(|c| c.join(" "))
-        .collect::<Vec<_>>()
-        .join(" ")
+pub fn rough_duration(secs: u64, lang: Lang) -> String {
+    duration(lang.text(), secs, 2, false)
 }
 
 /// What happened and what to do, in a few sentences (the record's and `diagnose --json`'s
-/// `summary`, and the heart of every answer); times as `clock` writes them.
-pub fn summary(notice: &Notice, v: &Verdict, clock: &Clock) -> String {
-    let mut s = summarize(notice, &v.causes, v.forwarding, clock);
+/// `summary`, in English; and the heart of every answer); times as `clock` writes them.
+pub fn summary(notice: &Notice, v: &Verdict, clock: &Clock, lang: Lang) -> String {
+    let mut s = summarize(notice, &v.causes, v.forwarding, clock, lang);
     if let Some(checks) = v.rechecks_exhausted {
-        s.push_str(&format!(
-            " (DNS checks tried {checks} times without an answer; forwarded with that gap stated.)"
+        s.push_str(&fill(
+            lang.text().rechecks_exhausted,
+            &[("checks", &checks.to_string())],
         ));
     }
     s
@@ -106,100 +118,102 @@ pub enum Said<'a> {
     SupportHeld(u32),
     /// `support` done: the package went to this address.
     SentToSupport(&'a str),
-    /// `status`: each open thread as (subject, cause words, time left).
+    /// `status`: each open thread as (subject, cause words, time left), worded in the answer's
+    /// language ([`cause_words`], [`time_left`]).
     Status(&'a [(String, String, String)]),
     /// `help`, or anything else.
     Help,
 }
 
-/// The subject and body of a command's answer; `thread` is the thread's subject
-/// (`Quarterly figures → bob@x`), where there is one.
-pub fn command_answer(said: &Said<'_>, thread: &str) -> (String, String) {
+/// The subject and body of a command's answer in `lang`; `thread` is the thread's subject
+/// (`Quarterly figures → bob@x`), where there is one. Command words stay English (the command
+/// reader knows only those).
+pub fn command_answer(said: &Said<'_>, thread: &str, lang: Lang) -> (String, String) {
+    let t = lang.text();
+    let c = &t.commands;
+    let with_thread = |subject: &str| fill(subject, &[("thread", thread)]);
     match said {
         Said::NeedsThread(word) => (
-            "bouncedoc: reply to the message about the delayed mail".into(),
-            format!("\"{word}\" works on one delayed message: reply with it to the bot's message about that message."),
+            c.needs_thread_subject.into(),
+            fill(c.needs_thread, &[("word", word)]),
         ),
-        Said::Muted => (
-            format!("Muted: {thread}"),
-            "No more messages about this one. (The other delayed messages are not affected.)".into(),
-        ),
-        Said::Unmuted => (
-            format!("Unmuted: {thread}"),
-            "You will hear about this message again: the next notice about it is answered.".into(),
-        ),
-        Said::NotMuted => (
-            format!("Not muted: {thread}"),
-            "This message was not muted: nothing changed.".into(),
-        ),
-        Said::ForwardingOff => (
-            format!("Not sent: {thread}"),
-            "Forwarding to Support is turned off for this mailbox (escalation: never). Ask your mail administrator.".into(),
-        ),
+        Said::Muted => (with_thread(c.muted_subject), c.muted.into()),
+        Said::Unmuted => (with_thread(c.unmuted_subject), c.unmuted.into()),
+        Said::NotMuted => (with_thread(c.not_muted_subject), c.not_muted.into()),
+        Said::ForwardingOff => (with_thread(c.forwarding_off_subject), c.forwarding_off.into()),
         Said::AlreadyWithSupport => (
-            format!("Already with Support: {thread}"),
-            "The full report about this message was already sent to Support.".into(),
+            with_thread(c.already_with_support_subject),
+            c.already_with_support.into(),
         ),
         Said::SupportHeld(limit) => (
-            format!("Held: {thread}"),
-            format!("This mailbox reached its limit of {limit} reports to Support this hour, so this one was not sent. It is listed to Support in one summary; reply \"support\" again later to send the full report."),
+            with_thread(c.support_held_subject),
+            fill(c.support_held, &[("limit", &limit.to_string())]),
         ),
         Said::SentToSupport(support) => (
-            format!("Sent to Support: {thread}"),
-            format!("The full report about this message — the notice itself and every check — was sent to Support ({support}). They will contact you."),
+            with_thread(c.sent_to_support_subject),
+            fill(c.sent_to_support, &[("support", support)]),
         ),
         Said::Status(open) => {
+            let n = open.len() as u64;
+            let n_words = n.to_string();
+            let count = [("count", n_words.as_str())];
             let mut body = String::new();
             if open.is_empty() {
-                body.push_str("No delayed messages are open for this mailbox.");
+                body.push_str(c.status_none);
             } else {
-                body.push_str(&format!("{} delayed message(s) still open:\n", open.len()));
+                body.push_str(&fill(t.pick(&c.status_head, n), &count));
+                body.push('\n');
                 for (subject, cause, left) in open.iter() {
-                    body.push_str(&format!("\n- {subject}\n  verdict: {cause}; {left}"));
+                    body.push('\n');
+                    body.push_str(&fill(
+                        c.status_line,
+                        &[("subject", subject), ("cause", cause), ("left", left)],
+                    ));
                 }
             }
-            (format!("Status: {} open delayed message(s)", open.len()), body)
+            (fill(t.pick(&c.status_subject, n), &count), body)
         }
-        Said::Help => (
-            "bouncedoc: commands".into(),
-            "Reply to one of my messages with one word on the first line:\n\nsupport — send the full report about that message to Support\nrecheck — check again now and tell me the result\nmute — no more messages about that message\nunmute — messages about it again\nstatus — the delayed messages still open, with their verdicts\nhelp — this list".into(),
-        ),
+        Said::Help => (c.help_subject.into(), c.help.into()),
     }
 }
 
 /// The digest's subject.
-pub fn digest_subject(items: &crate::store::DigestItems) -> String {
+pub fn digest_subject(items: &crate::store::DigestItems, lang: Lang) -> String {
+    let t = lang.text();
     match (items.notices, items.open.len()) {
-        (0, 0) => "bouncedoc this week: no delayed mail".into(),
-        (n, 0) => format!(
-            "bouncedoc this week: {}, nothing still stuck",
-            count(n, "notice", "notices")
-        ),
-        (n, open) => format!(
-            "bouncedoc this week: {}, {open} still stuck",
-            count(n, "notice", "notices")
+        (0, 0) => t.digest_subject_none.into(),
+        (n, 0) => fill(t.digest_subject_clear, &[("notices", &count(t, &t.notices, n))]),
+        (n, open) => fill(
+            t.pick(&t.digest_subject_open, open as u64),
+            &[("notices", &count(t, &t.notices, n)), ("open", &open.to_string())],
         ),
     }
 }
 
 /// `1 notice`, `2 notices`.
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+fn count(t: &Text, p: &super::text::Plural, n: u64) -> String {
+    fill(t.pick(p, n), &[("n", &n.to_string())])
 }
 
 /// The digest's first line.
-pub fn digest_intro(items: &crate::store::DigestItems) -> String {
+pub fn digest_intro(items: &crate::store::DigestItems, lang: Lang) -> String {
+    let t = lang.text();
     if items.notices == 0 && items.open.is_empty() && items.failed.is_empty() && items.resolved.is_empty() {
-        "No delay notices reached this mailbox this week.".into()
+        t.digest_intro_none.into()
     } else {
-        format!(
-            "Your week in delayed mail: {} about {}.",
-            count(items.notices, "notice", "notices"),
-            count(
-                (items.open.len() + items.failed.len() + items.resolved.len()) as u64,
-                "conversation",
-                "conversations"
-            )
+        fill(
+            t.digest_intro,
+            &[
+                ("notices", &count(t, &t.notices, items.notices)),
+                (
+                    "conversations",
+                    &count(
+                        t,
+                        &t.conversations,
+                        (items.open.len() + items.failed.len() + items.resolved.len()) as u64,
+                    ),
+                ),
+            ],
         )
     }
 }
@@ -207,37 +221,40 @@ pub fn digest_intro(items: &crate::store::DigestItems) -> String {
 /// The digest's sections: title, what it means, its lines.
 pub fn digest_sections(
     items: &crate::store::DigestItems,
+    lang: Lang,
 ) -> [(&'static str, &'static str, &[crate::store::DigestLine]); 3] {
+    let t = lang.text();
     [
-        (
-            "Still stuck",
-            "Delay notices came this week and the sending server is still trying.",
-            &items.open,
-        ),
-        (
-            "Not delivered",
-            "The sending server gave up: the message must be sent again, or the recipient reached another way.",
-            &items.failed,
-        ),
-        (
-            "Resolved",
-            "No further notice for five days and no final failure: the mail most likely went through.",
-            &items.resolved,
-        ),
+        (t.still_stuck.title, t.still_stuck.explain, &items.open),
+        (t.failed.title, t.failed.explain, &items.failed),
+        (t.resolved.title, t.resolved.explain, &items.resolved),
     ]
 }
 
-/// A stored verdict (`action/cause`) in words: the cause's label.
-pub fn verdict_words(key: &str) -> &'static str {
+/// The cause a stored verdict (`action/cause`) names, if it names one.
+fn stored_cause(key: &str) -> Option<Cause> {
     let cause = key.split_once('/').map_or(key, |(_, c)| c);
-    crate::verdict::Cause::ALL
-        .iter()
-        .find(|c| c.as_str() == cause)
-        .map_or("cause not recorded", |c| c.label())
+    Cause::ALL.into_iter().find(|c| c.as_str() == cause)
+}
+
+/// A stored verdict (`action/cause`) in words: the cause's label.
+pub fn verdict_words(key: &str, lang: Lang) -> &'static str {
+    stored_cause(key).map_or(lang.text().no_cause_recorded, |c| c.label_in(lang))
+}
+
+/// A stored verdict (`action/cause`) in a word or two, as the `status` answer lists it
+/// (`sender listed`); a cause this version does not know, as it was stored.
+pub fn cause_words(key: &str, lang: Lang) -> String {
+    let cause = key.split('/').nth(1).unwrap_or("");
+    match Cause::ALL.into_iter().find(|c| c.as_str() == cause) {
+        Some(c) => lang.text().cause_words.get(c).into(),
+        None => cause.replace('_', " "),
+    }
 }
 
 /// Time left until `retry_until` (RFC 3339), in words.
-pub fn time_left(n: &Notice, now: i64) -> String {
+pub fn time_left(n: &Notice, now: i64, lang: Lang) -> String {
+    let t = lang.text();
     let until = n
         .recipients
         .iter()
@@ -245,32 +262,44 @@ pub fn time_left(n: &Notice, now: i64) -> String {
         .filter_map(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()))
         .max();
     match until {
-        Some(t) if t > now => format!("{} left", human_duration((t - now) as u64)),
-        Some(_) => "the sending server's retry time has run out".into(),
-        None => "time left unknown".into(),
+        Some(u) if u > now => fill(
+            t.time_left,
+            &[("duration", &human_duration((u - now) as u64, lang))],
+        ),
+        Some(_) => t.retry_time_over.into(),
+        None => t.time_left_unknown.into(),
     }
 }
 
 /// The line a summary lists for a command's answer the hourly limit held back.
-pub fn held_command_line(subject: &str) -> String {
-    format!("your command's answer: {subject}")
+pub fn held_command_line(subject: &str, lang: Lang) -> String {
+    fill(lang.text().held_command_line, &[("subject", subject)])
 }
 
-/// The line a summary lists for an answer the hourly limit held back.
-pub fn held_line(failed: bool, thread: &str, cause: &str) -> String {
-    let state = if failed { "Not delivered" } else { "Delayed" };
-    format!("{state}: {thread} — {cause}")
+/// The line a summary lists for an answer the hourly limit held back (`cause`: the cause's
+/// label in the same language). In English when it is listed to Support.
+pub fn held_line(failed: bool, thread: &str, cause: &str, lang: Lang) -> String {
+    let t = lang.text();
+    let state = if failed { t.not_delivered } else { t.delayed };
+    fill(
+        t.held_line,
+        &[("state", state), ("thread", thread), ("cause", cause)],
+    )
 }
 
 /// The subject and opening of the summary to the user of what the hourly limit held back.
-pub fn held_summary_to_user(count: usize, limit: u32) -> (String, String) {
+pub fn held_summary_to_user(count: usize, limit: u32, lang: Lang) -> (String, String) {
+    let t = lang.text();
+    let (count_words, limit_words) = (count.to_string(), limit.to_string());
+    let values = [("count", count_words.as_str()), ("limit", limit_words.as_str())];
     (
-        format!("bouncedoc: {count} more notices while the hourly limit was reached"),
-        format!("These notices arrived while this mailbox had reached its limit of {limit} messages an hour, so they were not answered one by one:"),
+        fill(t.pick(&t.held_subject, count as u64), &values),
+        fill(t.pick(&t.held_intro, count as u64), &values),
     )
 }
 
 /// The subject and opening of the summary to Support of the packages the hourly limit held.
+/// Support (the mail administrators) reads English: this is not translated.
 pub fn held_summary_to_support(user: &str, count: usize, limit: u32) -> (String, String) {
     (
         format!("[bouncedoc] {count} reports for {user} held by the hourly limit"),
@@ -279,110 +308,92 @@ pub fn held_summary_to_support(user: &str, count: usize, limit: u32) -> (String,
 }
 
 impl Cause {
-    /// What the user is told about this cause. `forwarding` says whether the package went to
-    /// Support, and if not, whether a "support" reply would send it: a cause of ours that did
-    /// not send the package invites that reply — unless forwarding is off for the mailbox.
-    pub fn advice(self, forwarding: Forwarding) -> &'static str {
+    /// What the user is told about this cause, in `lang`. `forwarding` says whether the
+    /// package went to Support, and if not, whether a "support" reply would send it: a cause
+    /// of ours that did not send the package invites that reply — unless forwarding is off for
+    /// the mailbox.
+    pub fn advice(self, forwarding: Forwarding, lang: Lang) -> &'static str {
+        let a = &lang.text().advice;
         let ours = matches!(self, Cause::SenderListed | Cause::SenderPtr | Cause::Unexplained);
         match (self, forwarding) {
             (_, Forwarding::Off) if ours => {
                 return match self {
-                    Cause::SenderListed => "Our sending server is on a blocklist. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
-                    Cause::SenderPtr => "Our sending server has no matching reverse DNS, which many receivers require. Forwarding to Support is turned off for this mailbox: tell your mail administrator.",
-                    _ => "Nothing on your side or the recipient's explains the delay. Forwarding to Support is turned off for this mailbox: tell your mail administrator if it persists.",
+                    Cause::SenderListed => a.sender_listed_off,
+                    Cause::SenderPtr => a.sender_ptr_off,
+                    _ => a.unexplained_off,
                 }
             }
-            (Cause::SenderListed, Forwarding::None | Forwarding::Invite) => {
-                return "Our sending server is on a blocklist. Reply \"support\" to send the full report to Support, who can get it delisted."
-            }
-            (Cause::SenderPtr, Forwarding::None | Forwarding::Invite) => {
-                return "Our sending server has no matching reverse DNS, which many receivers require. Reply \"support\" to send the full report to Support."
-            }
-            (Cause::Unexplained, Forwarding::None | Forwarding::Invite) => {
-                return "Nothing on your side or the recipient's explains the delay. Reply \"support\" to send the full report to Support so they can find the root cause."
-            }
-            (Cause::DnsInconclusive, Forwarding::Sent) => {
-                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. The full report, with that gap stated, has been sent to Support."
-            }
-            (Cause::DnsInconclusive, Forwarding::Invite) => {
-                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Reply \"support\" to send the full report, with that gap stated, to Support."
-            }
-            (Cause::DnsInconclusive, Forwarding::Off) => {
-                return "Some DNS lookups kept failing (no answer or a server error) through every repeated check, so the cause could not be found. Tell your mail administrator if the delay persists."
-            }
+            (Cause::SenderListed, Forwarding::None | Forwarding::Invite) => return a.sender_listed_invite,
+            (Cause::SenderPtr, Forwarding::None | Forwarding::Invite) => return a.sender_ptr_invite,
+            (Cause::Unexplained, Forwarding::None | Forwarding::Invite) => return a.unexplained_invite,
+            (Cause::DnsInconclusive, Forwarding::Sent) => return a.dns_inconclusive_sent,
+            (Cause::DnsInconclusive, Forwarding::Invite) => return a.dns_inconclusive_invite,
+            (Cause::DnsInconclusive, Forwarding::Off) => return a.dns_inconclusive_off,
             _ => {}
         }
         match self {
-            Cause::RecipientDomain => {
-                "The recipient's mail setup is broken: their domain cannot receive mail. Check the address for typos, and contact the recipient by another channel (phone, another address) so their administrator can fix it."
-            }
-            Cause::SenderDomain => {
-                "Your own domain's DNS records are missing or not yet propagated; most servers refuse mail from a domain without them. Contact your DNS hosting provider."
-            }
-            Cause::DnsInconclusive => {
-                "Some DNS lookups failed (no answer or a server error), so the cause is not known yet. The check will be repeated; nothing needs doing now."
-            }
-            Cause::SenderListed => {
-                "Our sending server is on a blocklist. The full report has been sent to Support, who will get it delisted."
-            }
-            Cause::SenderPtr => {
-                "Our sending server has no matching reverse DNS, which many receivers require. The full report has been sent to Support."
-            }
-            Cause::RecipientListed => {
-                "The recipient's mail server is on a blocklist. Contact the recipient directly so their administrator can address it."
-            }
-            Cause::BlockedByRecipient => {
-                "The recipient's server refuses our server. Contact the recipient directly; if their administrator asks for our SMTP logs, reply \"support\" and the full report goes to Support."
-            }
-            Cause::Unexplained => {
-                "Nothing on your side or the recipient's explains the delay. The full report has been sent to Support so they can find the root cause."
-            }
+            Cause::RecipientDomain => a.recipient_domain,
+            Cause::SenderDomain => a.sender_domain,
+            Cause::DnsInconclusive => a.dns_inconclusive,
+            Cause::SenderListed => a.sender_listed,
+            Cause::SenderPtr => a.sender_ptr,
+            Cause::RecipientListed => a.recipient_listed,
+            Cause::BlockedByRecipient => a.blocked_by_recipient,
+            Cause::Unexplained => a.unexplained,
         }
+    }
+
+    /// A short name for the cause in `lang` ([`Cause::label`] is the English one, for logs,
+    /// JSON and Support).
+    pub fn label_in(self, lang: Lang) -> &'static str {
+        lang.text().labels.get(self)
     }
 }
 
-fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding, clock: &Clock) -> String {
+fn summarize(notice: &Notice, causes: &[Cause], forwarded: Forwarding, clock: &Clock, lang: Lang) -> String {
+    let t = lang.text();
     let mut summary = String::new();
-    summary.push_str(&what_happened(notice));
+    summary.push_str(&what_happened(notice, lang));
     summary.push(' ');
     if causes.len() > 1 {
-        let labels: Vec<&str> = causes.iter().map(|c| c.label()).collect();
-        summary.push_str(&format!("Found: {}. ", labels.join("; ")));
+        let labels: Vec<&str> = causes.iter().map(|c| c.label_in(lang)).collect();
+        summary.push_str(&fill(t.found, &[("causes", &labels.join(t.cause_sep))]));
     }
     for c in causes {
-        summary.push_str(c.advice(forwarded));
+        summary.push_str(c.advice(forwarded, lang));
         summary.push(' ');
     }
-    summary.push_str(&retry_sentence(notice, clock));
+    summary.push_str(&retry_sentence(notice, clock, lang));
     summary.trim().to_string()
 }
 
 /// One sentence: what happened to the message.
-pub fn what_happened(notice: &Notice) -> String {
+pub fn what_happened(notice: &Notice, lang: Lang) -> String {
+    let t = lang.text();
     let to: Vec<&str> = notice.recipients.iter().map(|r| r.address.as_str()).collect();
     let to = if to.is_empty() {
-        "the recipient".to_string()
+        t.to_the_recipient.to_string()
     } else {
-        to.join(", ")
+        fill(t.to_recipients, &[("list", &to.join(", "))])
     };
     let subject = notice
         .original
         .as_ref()
         .and_then(|o| o.subject.as_deref())
-        .map(|s| format!(" \"{s}\""))
+        .map(|s| fill(t.quoted_subject, &[("subject", s)]))
         .unwrap_or_default();
-    match notice.kind {
-        Kind::Failed => {
-            format!("Your message{subject} to {to} could not be delivered; the sending server has given up.")
-        }
-        _ => format!("Your message{subject} to {to} has not been delivered yet."),
-    }
+    let template = match notice.kind {
+        Kind::Failed => t.happened_failed,
+        _ => t.happened_delayed,
+    };
+    fill(template, &[("subject", &subject), ("to", &to)])
 }
 
 /// How long the sending server keeps trying, and what happens next.
-pub fn retry_sentence(notice: &Notice, clock: &Clock) -> String {
+pub fn retry_sentence(notice: &Notice, clock: &Clock, lang: Lang) -> String {
+    let t = lang.text();
     if notice.kind == Kind::Failed {
-        return "This is final: the message will not be delivered unless it is sent again.".to_string();
+        return t.retry_final.to_string();
     }
     let r = notice
         .recipients
@@ -392,33 +403,33 @@ pub fn retry_sentence(notice: &Notice, clock: &Clock) -> String {
         .and_then(|r| r.retry_until.as_deref())
         .and_then(|t| mail_parser::DateTime::parse_rfc3339(t).map(|d| d.to_timestamp()));
     match (until, r.and_then(|r| r.remaining_seconds)) {
-        (Some(until), _) => format!(
-            "The sending server keeps trying until {}; if it still fails by then, you will get a final notice.",
-            clock.moment_from_now(until)
-        ),
-        (None, Some(left)) => format!(
-            "The sending server keeps trying for {} more; if it still fails by then, you will get a final notice.",
-            human_duration(left)
-        ),
-        _ => "The sending server keeps trying for a while (the notice does not say how long); if it still fails, you will get a final notice.".to_string(),
+        (Some(until), _) => fill(t.retry_until, &[("moment", &clock.moment_from_now(until, lang))]),
+        (None, Some(left)) => fill(t.retry_for, &[("duration", &human_duration(left, lang))]),
+        _ => t.retry_unknown.to_string(),
     }
 }
 
 /// "1 day 19 hours 56 minutes".
-pub fn human_duration(secs: u64) -> String {
+pub fn human_duration(secs: u64, lang: Lang) -> String {
+    duration(lang.text(), secs, 3, false)
+}
+
+/// `secs` in at most `units` units, the largest first; `after` a preposition ("in", "ago"),
+/// where a language inflects the unit.
+fn duration(t: &Text, secs: u64, units: usize, after: bool) -> String {
     let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
     let mut parts = Vec::new();
-    let unit = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if d > 0 {
-        parts.push(unit(d, "day", "days"));
+        parts.push(t.unit(&t.day, d, after));
     }
     if h > 0 {
-        parts.push(unit(h, "hour", "hours"));
+        parts.push(t.unit(&t.hour, h, after));
     }
     if m > 0 || parts.is_empty() {
-        parts.push(unit(m, "minute", "minutes"));
+        parts.push(t.unit(&t.minute, m, after));
     }
-    parts.join(" ")
+    parts.truncate(units);
+    t.list(&parts)
 }
 
 #[cfg(test)]
@@ -430,19 +441,22 @@ mod tests {
         // 2026-11-25T07:00:03Z, seen from the afternoon before.
         let at = 1_795_590_003;
         let paris = Clock::in_zone(Some("Europe/Paris"), at - 20 * 3600);
-        assert_eq!(paris.moment(at), "Wed 25 Nov, 08:00 CET");
-        assert_eq!(paris.moment_from_now(at), "Wed 25 Nov, 08:00 CET (in 20 hours)");
+        assert_eq!(paris.moment(at, Lang::En), "Wed 25 Nov, 08:00 CET");
+        assert_eq!(
+            paris.moment_from_now(at, Lang::En),
+            "Wed 25 Nov, 08:00 CET (in 20 hours)"
+        );
         let new_york = Clock::in_zone(Some("America/New_York"), at + 90 * 60);
         assert_eq!(
-            new_york.moment_from_now(at),
+            new_york.moment_from_now(at, Lang::En),
             "Wed 25 Nov, 02:00 EST (1 hour 30 minutes ago)"
         );
         // Another year says which.
         assert_eq!(
-            Clock::utc(at).moment(at + 400 * 86_400),
+            Clock::utc(at).moment(at + 400 * 86_400, Lang::En),
             "Thu 30 Dec 2027, 07:00 UTC"
         );
-        assert_eq!(rough_duration(158_340), "1 day 19 hours");
-        assert_eq!(rough_duration(61), "1 minute");
+        assert_eq!(rough_duration(158_340, Lang::En), "1 day 19 hours");
+        assert_eq!(rough_duration(61, Lang::En), "1 minute");
     }
 }

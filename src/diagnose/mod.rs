@@ -61,7 +61,8 @@ pub struct Finding {
     pub found: Found,
     /// What was checked: a domain, an IP, a zone, a recipient.
     pub subject: String,
-    /// The evidence, in words.
+    /// The evidence, in words: technical (record names, addresses, the server's words), in
+    /// English, and shown as it is in every language's message (not translated).
     pub detail: String,
 }
 

@@ -6,7 +6,7 @@
 use super::{fingerprint, Answerer, ProcessError, Processed, REPLY_ROLES};
 use crate::commands::{self, Command};
 use crate::compose::words::Said;
-use crate::compose::{self, Outgoing};
+use crate::compose::{self, Lang, Outgoing};
 use crate::config::Escalation;
 use crate::conversation;
 use crate::notice::{self, Envelope, Notice};
@@ -169,7 +169,7 @@ impl Answerer {
             Ok(n) => n,
             Err(_) => return Ok(CommandResult::quiet(Outcome::NoNotice)),
         };
-        let subject = compose::thread_subject(&n);
+        let subject = compose::thread_subject(&n, self.lang());
         match word {
             Command::Mute => {
                 let mut o = self.answer(
@@ -224,7 +224,7 @@ impl Answerer {
             Escalation::Auto
                 if v.action == Action::ForwardSupport && !t.package_sent && !self.forward_allowed(now)? =>
             {
-                held.push((Role::Package, self.held_line(n, &v)));
+                held.push((Role::Package, self.held_line(n, &v, Lang::En)));
                 verdict::hold_forwarding(v, Forwarding::Invite)
             }
             _ => self.escalate(v),
@@ -285,8 +285,11 @@ impl Answerer {
                 now,
                 Outcome::Held,
             )?;
-            o.held
-                .push((Role::Package, format!("requested by the user: {subject}")));
+            // Listed to Support: English.
+            o.held.push((
+                Role::Package,
+                format!("requested by the user: {}", compose::thread_subject(n, Lang::En)),
+            ));
             return Ok(o);
         }
         let diagnosis = self.diagnose(n).await;
@@ -312,7 +315,7 @@ impl Answerer {
             }
         };
         let (confirm_subject, confirm_body) =
-            compose::words::command_answer(&Said::SentToSupport(ctx.support), subject);
+            compose::words::command_answer(&Said::SentToSupport(ctx.support), subject, ctx.lang);
         let confirmation = match compose::short_message(&ctx, ctx.user, &confirm_subject, &confirm_body) {
             Ok(m) => m,
             Err(e) => {
@@ -334,11 +337,11 @@ impl Answerer {
         let mut lines = Vec::new();
         for (t, raw) in &open {
             let Ok(n) = notice::read(raw) else { continue };
-            let cause = t.verdict.split('/').nth(1).unwrap_or("").replace('_', " ");
+            let lang = self.lang();
             lines.push((
-                compose::thread_subject(&n),
-                cause,
-                compose::words::time_left(&n, now),
+                compose::thread_subject(&n, lang),
+                compose::words::cause_words(&t.verdict, lang),
+                compose::words::time_left(&n, now, lang),
             ));
         }
         self.answer(command_id, &[], Said::Status(&lines), "", now, Outcome::Answered)
@@ -363,8 +366,8 @@ impl Answerer {
         now: i64,
         outcome: Outcome,
     ) -> Result<CommandResult, StoreError> {
-        let (subject, body) = compose::words::command_answer(&said, thread_subject);
         let ctx = self.context(&[], command_id, thread, now);
+        let (subject, body) = compose::words::command_answer(&said, thread_subject, ctx.lang);
         let m = match compose::short_message(&ctx, ctx.user, &subject, &body) {
             Ok(m) => m,
             Err(e) => {
@@ -378,7 +381,7 @@ impl Answerer {
             return Ok(CommandResult {
                 outcome: Outcome::Held,
                 messages: Vec::new(),
-                held: vec![(Role::Reply, compose::words::held_command_line(&subject))],
+                held: vec![(Role::Reply, compose::words::held_command_line(&subject, ctx.lang))],
                 thread_state: None,
                 thread_verdict: None,
             });

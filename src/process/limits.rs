@@ -40,7 +40,13 @@ impl Answerer {
                 *used += 1;
                 kept.push((role, m));
             } else {
-                held.push((held_as, self.held_line(n, v)));
+                // A held package is listed to Support, in English.
+                let lang = if held_as == Role::Package {
+                    Lang::En
+                } else {
+                    self.lang()
+                };
+                held.push((held_as, self.held_line(n, v, lang)));
             }
         }
         Ok((kept, held))
@@ -55,12 +61,14 @@ impl Answerer {
         Ok(used < self.config.limits.forwards_per_hour)
     }
 
-    /// One line naming a notice and its verdict, for a summary.
-    pub(crate) fn held_line(&self, n: &Notice, v: &Verdict) -> String {
+    /// One line naming a notice and its verdict, for a summary, in `lang` (English for the
+    /// summary to Support).
+    pub(crate) fn held_line(&self, n: &Notice, v: &Verdict, lang: Lang) -> String {
         compose::words::held_line(
             n.kind == Kind::Failed,
-            &compose::thread_subject(n),
-            v.cause.label(),
+            &compose::thread_subject(n, lang),
+            v.cause.label_in(lang),
+            lang,
         )
     }
 
@@ -85,7 +93,11 @@ impl Answerer {
             let (to, (subject, intro), summary_role) = if role == Role::Reply {
                 (
                     ctx.user,
-                    compose::words::held_summary_to_user(items.len(), self.config.limits.replies_per_hour),
+                    compose::words::held_summary_to_user(
+                        items.len(),
+                        self.config.limits.replies_per_hour,
+                        ctx.lang,
+                    ),
                     Role::Summary,
                 )
             } else {

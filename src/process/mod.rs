@@ -4,7 +4,7 @@
 //! whose DNS checks could not decide is kept and diagnosed again later; after the last
 //! recheck it is forwarded with the gap stated.
 
-use crate::compose::{self, Outgoing};
+use crate::compose::{self, Lang, Outgoing};
 use crate::config::{Config, Escalation, MailboxConfig};
 use crate::conversation;
 use crate::diagnose::{Checks, Finding};
@@ -120,6 +120,13 @@ struct Position<'a> {
 }
 
 impl Answerer {
+    /// The language of this mailbox's messages to its user (what goes to Support is English).
+    /// The one place that decides it: English until the configuration's `language` and the
+    /// notice's `Content-Language` are wired here.
+    pub fn lang(&self) -> Lang {
+        Lang::En
+    }
+
     /// How times are shown to this mailbox's user, now.
     pub fn clock(&self, now: i64) -> compose::words::Clock {
         compose::words::Clock::in_zone(self.config.timezone.as_deref(), now)
@@ -238,6 +245,7 @@ impl Answerer {
             notice_message_id: in_reply_to,
             thread,
             clock: self.clock(now),
+            lang: self.lang(),
         }
     }
 }

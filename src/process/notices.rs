@@ -146,7 +146,8 @@ impl Answerer {
         let now = now();
         let about = about_notice(n);
         let key = conversation::verdict_key(&v);
-        let summary = compose::words::summary(n, &v, &self.clock(now));
+        // The record's summary is for logs and `history`: English.
+        let summary = compose::words::summary(n, &v, &self.clock(now), Lang::En);
         let base = Record {
             verdict: Some(&key),
             summary: Some(&summary),
@@ -177,7 +178,7 @@ impl Answerer {
         let mut held_package = None;
         let v = if plan.package && !self.forward_allowed(now)? {
             plan.package = false;
-            held_package = Some(self.held_line(n, &v));
+            held_package = Some(self.held_line(n, &v, Lang::En));
             verdict::hold_forwarding(v, Forwarding::Invite)
         } else {
             v
