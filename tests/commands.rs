@@ -620,3 +620,130 @@ fn a_forged_final_failure_cannot_close_a_thread() {
         bot.log_text()
     );
 }
+
+/// One of the repository's Exchange notices in another language (tests/fixtures/locales),
+/// sent to `user` about `recipient` (a domain of the test DNS), with its own Message-ID.
+fn localized_notice(
+    fixture: &str,
+    fixture_recipient: &str,
+    user: &str,
+    recipient: &str,
+    id: &str,
+) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/locales/{fixture}.eml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let raw = String::from_utf8(std::fs::read(&path).expect("locale fixture")).expect("utf-8 fixture");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a header section");
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|l| {
+            if l.starts_with("Message-ID:") {
+                format!("Message-ID: <{id}>")
+            } else {
+                l.replace("alice@corp.example", user)
+            }
+        })
+        .collect();
+    // The HTML alternative is base64: the recipient is replaced there too.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let marker = "Content-Transfer-Encoding: base64\r\n\r\n";
+    let start = body.find(marker).expect("a base64 HTML part") + marker.len();
+    let end = start + body[start..].find("\r\n--").expect("the part's end");
+    let html = b64.decode(body[start..end].replace("\r\n", "")).expect("base64");
+    let html = String::from_utf8(html)
+        .expect("utf-8 html")
+        .replace(fixture_recipient, recipient);
+    let body = format!("{}{}{}", &body[..start], b64.encode(html), &body[end..]);
+    format!("{}\r\n\r\n{body}", head.join("\r\n"))
+        .replace(fixture_recipient, recipient)
+        .into_bytes()
+}
+
+#[test]
+fn answers_speak_the_notices_language_or_the_configured_one() {
+    let mut bea = Mailbox::idle("bea");
+    bea.extra = "    language: de\n".into();
+    let Scene { w, rt, bot, .. } =
+        Scene::start("langs", &[Mailbox::idle("alice"), bea], Some(HIGH), "watching");
+    // The bot's `n`th message to `user`.
+    let nth = |user: &str, n: usize| {
+        let all = bot_messages(&rt, &w, user, n, Duration::from_secs(20));
+        assert_eq!(all.len(), n, "{}", bot.log_text());
+        all[n - 1].clone()
+    };
+
+    // language: auto — a French Exchange notice (no delivery-status part) is answered in French.
+    let fr = localized_notice(
+        "exchange-fr-delay-no-dsn",
+        "claire@atelier.example",
+        "alice@corp.test",
+        "claire@gone.test",
+        "fr-1@corp.test",
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &fr));
+    let a = nth("alice", 1);
+    let (s, t) = (subject(&a), text(&a));
+    assert!(
+        s.contains("Retardé") && s.contains("son domaine n'existe pas"),
+        "{s}"
+    );
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(t.contains("n'a pas encore été distribué"), "{t}");
+    assert!(!t.contains("has not been delivered yet"), "{t}");
+
+    // Its commands are answered in French too.
+    let id = reply(&w, "alice@corp.test", &a, "mute", "");
+    let muted = wait_answer(&rt, &w, "alice", &id, &bot);
+    assert!(subject(&muted).contains("En sourdine"), "{}", subject(&muted));
+
+    // Spanish likewise; Japanese has no translation: English.
+    let es = localized_notice(
+        "exchange-es-delay-no-dsn",
+        "lucia@taller.example",
+        "alice@corp.test",
+        "lucia@gone.test",
+        "es-1@corp.test",
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &es));
+    let a = nth("alice", 3);
+    assert!(
+        subject(&a).contains("Retrasado") && subject(&a).contains("su dominio no existe"),
+        "{}",
+        subject(&a)
+    );
+    let ja = localized_notice(
+        "exchange-ja-delay-no-dsn",
+        "sato@kojo.example",
+        "alice@corp.test",
+        "sato@gone.test",
+        "ja-1@corp.test",
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "alice", "INBOX", &ja));
+    let a = nth("alice", 4);
+    assert!(
+        subject(&a).starts_with("Delayed:") && subject(&a).contains("their domain does not exist"),
+        "{}",
+        subject(&a)
+    );
+
+    // language: de — an English notice is answered in German.
+    let en = exchange_notice(
+        "bea@corp.test",
+        "tom@gone.test",
+        "orig-de@corp.test",
+        "de-1@corp.test",
+        false,
+    );
+    rt.block_on(imap::append(w.dovecot.imap, "bea", "INBOX", &en));
+    let a = nth("bea", 1);
+    assert!(
+        subject(&a).contains("Verzögert") && subject(&a).contains("die Domain existiert nicht"),
+        "{}",
+        subject(&a)
+    );
+    let t = text(&a).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(t.contains("wurde noch nicht zugestellt"), "{t}");
+}

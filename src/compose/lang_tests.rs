@@ -101,6 +101,7 @@ fn notice(kind: Kind, subject: Option<&str>, recipients: Vec<Recipient>) -> Noti
             ..Original::default()
         }),
         recipients,
+        language: None,
     }
 }
 

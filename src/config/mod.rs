@@ -183,6 +183,38 @@ pub enum Digest {
     Weekly,
 }
 
+/// The language the bot writes to the mailbox's user in (`language:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// The notice's own language (its `Content-Language`) where a translation exists, else
+    /// English (the default).
+    #[default]
+    Auto,
+    /// English.
+    En,
+    /// French.
+    Fr,
+    /// German.
+    De,
+    /// Spanish.
+    Es,
+}
+
+impl Language {
+    /// The language every message is written in, or `None` for `auto`.
+    pub fn fixed(self) -> Option<crate::compose::Lang> {
+        use crate::compose::Lang;
+        match self {
+            Language::Auto => None,
+            Language::En => Some(Lang::En),
+            Language::Fr => Some(Lang::Fr),
+            Language::De => Some(Lang::De),
+            Language::Es => Some(Lang::Es),
+        }
+    }
+}
+
 /// What happens to a notice in the user's mailbox once it is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterProcessing {
@@ -240,6 +272,8 @@ pub struct MailboxConfig {
     pub after_processing: AfterProcessing,
     /// The weekly digest to the user.
     pub digest: Digest,
+    /// The language of the messages to the user.
+    pub language: Language,
     /// The `mailboxes_dir` file it came from (`None`: the main file).
     pub source: Option<PathBuf>,
 }
@@ -701,6 +735,7 @@ fn mailbox_config(at: &str, raw: RawMailbox) -> Result<MailboxConfig, Problem> {
         reply_to: raw.reply_to,
         after_processing,
         digest: raw.digest.unwrap_or_default(),
+        language: raw.language.unwrap_or_default(),
         source: None,
     })
 }

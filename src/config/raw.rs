@@ -69,6 +69,7 @@ pub(super) struct RawMailbox {
     #[serde(default)]
     pub(super) after_processing: RawAfter,
     pub(super) digest: Option<super::Digest>,
+    pub(super) language: Option<super::Language>,
 }
 
 /// The `limits` block as written.

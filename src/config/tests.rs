@@ -258,6 +258,12 @@ fn mailboxes_are_validated() {
     assert_eq!(key, "mailboxes[0].after_processing");
     let (line, key, _) = bad("    mode: push\n");
     assert_eq!((line, key.as_str()), (13, "mailboxes[0].mode"));
+    assert_eq!(m.language, Language::Auto);
+    let c = Config::parse(&format!("{MAILBOX}    language: fr\n")).unwrap();
+    assert_eq!(c.mailboxes[0].language.fixed(), Some(crate::compose::Lang::Fr));
+    let (line, key, msg) = bad("    language: klingon\n");
+    assert_eq!((line, key.as_str()), (13, "mailboxes[0].language"), "{msg}");
+    assert!(msg.contains("auto") && msg.contains("fr"), "{msg}");
     let (line, key, _) = bad(
         "  - name: alice\n    user: a@x.example\n    imap: {host: h.example, username: u, password: p}\n",
     );

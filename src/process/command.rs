@@ -158,25 +158,26 @@ impl Answerer {
                     command_id,
                     &[],
                     Said::NeedsThread(word.name()),
-                    "",
+                    ("", self.lang()),
                     now,
                     Outcome::Answered,
                 )?,
-                _ => self.help(command_id, &[], now)?,
+                _ => self.help(command_id, &[], now, self.lang())?,
             });
         };
         let n = match notice::read(&raw) {
             Ok(n) => n,
             Err(_) => return Ok(CommandResult::quiet(Outcome::NoNotice)),
         };
-        let subject = compose::thread_subject(&n, self.lang());
+        let lang = self.lang_for(&n);
+        let subject = compose::thread_subject(&n, lang);
         match word {
             Command::Mute => {
                 let mut o = self.answer(
                     command_id,
                     &t.messages,
                     Said::Muted,
-                    &subject,
+                    (&subject, lang),
                     now,
                     Outcome::Answered,
                 )?;
@@ -188,7 +189,7 @@ impl Answerer {
                     command_id,
                     &t.messages,
                     Said::Unmuted,
-                    &subject,
+                    (&subject, lang),
                     now,
                     Outcome::Answered,
                 )?;
@@ -199,13 +200,13 @@ impl Answerer {
                 command_id,
                 &t.messages,
                 Said::NotMuted,
-                &subject,
+                (&subject, lang),
                 now,
                 Outcome::Answered,
             ),
             Command::Recheck => self.recheck_now(command_id, &t, &raw, &n, now).await,
             Command::Support => self.support_now(command_id, &t, &raw, &n, &subject, now).await,
-            _ => self.help(command_id, &t.messages, now),
+            _ => self.help(command_id, &t.messages, now, lang),
         }
     }
 
@@ -229,7 +230,7 @@ impl Answerer {
             }
             _ => self.escalate(v),
         };
-        let ctx = self.context(raw, command_id, &t.messages, now);
+        let ctx = self.context(raw, command_id, &t.messages, now, self.lang_for(n));
         let package = v.action == Action::ForwardSupport && !t.package_sent;
         let messages = match super::answer_notice(&ctx, n, &diagnosis.findings, &v, Role::Command, package) {
             Ok(m) => m,
@@ -261,7 +262,7 @@ impl Answerer {
                 command_id,
                 &t.messages,
                 Said::ForwardingOff,
-                subject,
+                (subject, self.lang_for(n)),
                 now,
                 Outcome::RefusedNever,
             );
@@ -271,7 +272,7 @@ impl Answerer {
                 command_id,
                 &t.messages,
                 Said::AlreadyWithSupport,
-                subject,
+                (subject, self.lang_for(n)),
                 now,
                 Outcome::Answered,
             );
@@ -281,7 +282,7 @@ impl Answerer {
                 command_id,
                 &t.messages,
                 Said::SupportHeld(self.config.limits.forwards_per_hour),
-                subject,
+                (subject, self.lang_for(n)),
                 now,
                 Outcome::Held,
             )?;
@@ -304,7 +305,7 @@ impl Answerer {
             forwarding: Forwarding::Sent,
             ..decided
         };
-        let ctx = self.context(raw, command_id, &t.messages, now);
+        let ctx = self.context(raw, command_id, &t.messages, now, self.lang_for(n));
         let mut json = compose::diagnosis_json("notice.eml", n, &diagnosis.findings, &v, &ctx.clock);
         json["requested_by"] = ctx.user.into();
         let package = match compose::support_package(&ctx, n, &diagnosis.findings, &v, &json.to_string()) {
@@ -344,7 +345,14 @@ impl Answerer {
                 compose::words::time_left(&n, now, lang),
             ));
         }
-        self.answer(command_id, &[], Said::Status(&lines), "", now, Outcome::Answered)
+        self.answer(
+            command_id,
+            &[],
+            Said::Status(&lines),
+            ("", self.lang()),
+            now,
+            Outcome::Answered,
+        )
     }
 
     fn help(
@@ -352,21 +360,23 @@ impl Answerer {
         command_id: Option<&str>,
         thread: &[String],
         now: i64,
+        lang: Lang,
     ) -> Result<CommandResult, StoreError> {
-        self.answer(command_id, thread, Said::Help, "", now, Outcome::Answered)
+        self.answer(command_id, thread, Said::Help, ("", lang), now, Outcome::Answered)
     }
 
-    /// One short message to the user, within the hourly limit.
+    /// One short message to the user, within the hourly limit: `said` about the thread whose
+    /// subject is the pair's first, in the pair's language.
     fn answer(
         &self,
         command_id: Option<&str>,
         thread: &[String],
         said: Said<'_>,
-        thread_subject: &str,
+        (thread_subject, lang): (&str, Lang),
         now: i64,
         outcome: Outcome,
     ) -> Result<CommandResult, StoreError> {
-        let ctx = self.context(&[], command_id, thread, now);
+        let ctx = self.context(&[], command_id, thread, now, lang);
         let (subject, body) = compose::words::command_answer(&said, thread_subject, ctx.lang);
         let m = match compose::short_message(&ctx, ctx.user, &subject, &body) {
             Ok(m) => m,

@@ -23,7 +23,7 @@ impl Answerer {
             return Ok(false);
         };
         let items = self.state.with(|s| s.digest_items(name, since, QUIET_FOR, now))?;
-        let ctx = self.context(&[], None, &[], now);
+        let ctx = self.context(&[], None, &[], now, self.lang());
         let message = match compose::digest(&ctx, &items, since) {
             Ok(m) => m,
             Err(e) => {

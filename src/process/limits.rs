@@ -89,7 +89,7 @@ impl Answerer {
             if self.state.with(|s| s.sent_since(name, roles, now - 3600))? >= limit {
                 continue;
             }
-            let ctx = self.context(&[], None, &[], now);
+            let ctx = self.context(&[], None, &[], now, self.lang());
             let (to, (subject, intro), summary_role) = if role == Role::Reply {
                 (
                     ctx.user,

@@ -120,11 +120,17 @@ struct Position<'a> {
 }
 
 impl Answerer {
-    /// The language of this mailbox's messages to its user (what goes to Support is English).
-    /// The one place that decides it: English until the configuration's `language` and the
-    /// notice's `Content-Language` are wired here.
+    /// The language of this mailbox's messages to its user about no single notice (help,
+    /// status, the digest): the configured `language`, else English. What goes to Support is
+    /// English.
     pub fn lang(&self) -> Lang {
-        Lang::En
+        Lang::pick(self.mailbox.language.fixed(), None)
+    }
+
+    /// The language of this mailbox's messages about notice `n`: the configured `language`,
+    /// else (`language: auto`) the notice's own (its `Content-Language`), else English.
+    pub fn lang_for(&self, n: &crate::notice::Notice) -> Lang {
+        Lang::pick(self.mailbox.language.fixed(), n.language.as_deref())
     }
 
     /// How times are shown to this mailbox's user, now.
@@ -223,6 +229,7 @@ impl Answerer {
         in_reply_to: Option<&'a str>,
         thread: &'a [String],
         now: i64,
+        lang: Lang,
     ) -> compose::Context<'a> {
         let from = self.config.from.as_ref();
         let bot_address = from.map_or("bouncedoc@localhost", |f| f.address.as_str());
@@ -245,7 +252,7 @@ impl Answerer {
             notice_message_id: in_reply_to,
             thread,
             clock: self.clock(now),
-            lang: self.lang(),
+            lang,
         }
     }
 }

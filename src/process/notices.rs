@@ -271,7 +271,13 @@ impl Answerer {
             return Ok(out);
         };
         let earlier: Vec<String> = thread.map(|t| t.messages.clone()).unwrap_or_default();
-        let ctx = self.context(raw, envelope.message_id.as_deref(), &earlier, now());
+        let ctx = self.context(
+            raw,
+            envelope.message_id.as_deref(),
+            &earlier,
+            now(),
+            self.lang_for(n),
+        );
         out.extend(answer_notice(&ctx, n, findings, v, role, plan.package)?);
         Ok(out)
     }
