@@ -504,10 +504,12 @@ fn notice(parsed: &message::Parsed, scan: &text::Scan, original: Option<Original
             .collect()
     };
 
-    // Only a notice about mail still queued says how long the server keeps trying.
+    // Only Exchange's notice about mail still queued says how long the server keeps trying
+    // (another family's "for 5 days" may tell how long it tried).
+    let from_exchange = matches!(generator.as_deref(), Some("exchange" | "office365"));
     let delay = scan
         .delay_wording(parsed)
-        .or(exchange.remaining_seconds.map(|_| true));
+        .or(exchange.remaining_seconds.filter(|_| from_exchange).map(|_| true));
     let notice_date = parsed.date_unix;
     for r in &mut recipients {
         if exchange_wording {
