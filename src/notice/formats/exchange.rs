@@ -203,6 +203,7 @@ pub fn read(text: &str) -> Exchange {
         let line = crate::notice::bounded::prefix(line, 4096);
         if let Some((label, value)) = label_line(line) {
             let server = server_value(value);
+            let host_only = matches!(server, Some((Some(_), None)));
             match languages::server_label(label) {
                 Some(ServerLabel::Generating) => {
                     ex.generating_server = value.split_whitespace().next().map(str::to_string);
@@ -211,7 +212,7 @@ pub fn read(text: &str) -> Exchange {
                 None => {
                     // An unknown label whose value is `host (IP)` is the receiving server;
                     // the label line just before it, naming a host alone, the generating one.
-                    if let Some((host, Some(ip))) = server.clone() {
+                    if let Some((host, Some(ip))) = server {
                         if ex.receiving == (None, None) {
                             ex.receiving = (host, Some(ip));
                             if ex.generating_server.is_none() {
@@ -221,10 +222,9 @@ pub fn read(text: &str) -> Exchange {
                     }
                 }
             }
-            previous_host = match server {
-                Some((Some(_), None)) => value.split_whitespace().next().map(str::to_string),
-                _ => None,
-            };
+            previous_host = host_only
+                .then(|| value.split_whitespace().next().map(str::to_string))
+                .flatten();
             continue;
         }
         if !line.trim().is_empty() {
